@@ -1,0 +1,14 @@
+import { Command } from 'commander';
+
+/**
+ * The `solgate` admin CLI. Each command group lives in commands/<group>.command.ts and exports a
+ * `register<Group>Commands(program)` function that is called here.
+ */
+export function buildProgram(): Command {
+  const program = new Command('solgate')
+    .description('Operate a solgate cluster: nodes, consoles, conductors, the ring, and IPMI tools')
+    .showSuggestionAfterError(true)
+    .showHelpAfterError('(add --help for usage)');
+  // command groups: (registered below; keep one line per group)
+  return program;
+}
