@@ -36,8 +36,12 @@ export interface SolgateConfig {
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** Default vnodes per member: see docs/benchmarks.md (ring balance) for the measurement behind it. */
-export const DEFAULT_RING_VNODES = 320;
+/**
+ * Default hashring "vnode count" per member (each vnode gives 4 ketama points, so 640 points): the
+ * smallest count that met max/mean <= 1.10 at 10 members and <= 1.15 at 30 over 100,000 nodes in
+ * bench/ring-balance (see docs/benchmarks.md).
+ */
+export const DEFAULT_RING_VNODES = 160;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {

@@ -44,6 +44,10 @@ export class Keys {
   members() {
     return `${this.prefix}:members`;
   }
+  /** Hash member id → current incarnation (a fresh id per process start). */
+  memberIncarnations() {
+    return `${this.prefix}:member-incarnations`;
+  }
   /** Hash: a member's incarnation, API URL, console address, group, state, started_at. */
   member(id: string) {
     return `${this.prefix}:member:${id}`;
@@ -51,6 +55,13 @@ export class Keys {
   /** Set of member ids an operator has drained (they stay out of the ring until undrained). */
   drained() {
     return `${this.prefix}:drained`;
+  }
+  /**
+   * String with a TTL of one heartbeat timeout, set when a conductor notices a new Redis instance
+   * (restart or failover): while it exists, claims are not taken from members that merely look dead.
+   */
+  takeoverHold() {
+    return `${this.prefix}:takeover-hold`;
   }
   /** String: random id written once per Redis dataset; its absence reveals a new, empty Redis. */
   clusterIncarnation() {

@@ -1,0 +1,129 @@
+import type { Redis } from 'ioredis';
+import { Keys, registerLuaScripts, runScript } from '#libs/redis';
+import type { ClusterSnapshot, MemberDetails, MemberState, MemberView } from './member.model.js';
+
+export interface HeartbeatResult {
+  status: 'OK' | 'ERR_DUPLICATE';
+  redisNowMs: number;
+  clusterIncarnation: string;
+  joined: boolean;
+  drained: boolean;
+}
+
+/**
+ * Membership in Redis, on Redis's clock: a sorted set of member id → last heartbeat (Redis TIME),
+ * the current incarnation per id, and a details hash per member. Used by conductors (heartbeats)
+ * and by the CLI (reads, drain); the Lua scripts are the only writers of the sorted set.
+ */
+export class MembershipRepository {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+  ) {
+    registerLuaScripts(redis);
+  }
+
+  async heartbeat(id: string, incarnation: string, details: MemberDetails, timeoutMs: number, newClusterIncarnation: string): Promise<HeartbeatResult> {
+    const fields = [
+      'api_url', details.apiUrl,
+      'console_address', details.consoleAddress,
+      'group', details.group,
+      'hostname', details.hostname,
+      'pid', String(details.pid),
+      'version', details.version,
+      'state', 'alive',
+    ];
+    const k = this.keys;
+    const [status, now, ci, joined, drained] = await runScript<[string, number, string, number, number]>(
+      this.redis,
+      'heartbeatMember',
+      [k.members(), k.memberIncarnations(), k.member(id), k.clusterIncarnation(), k.drained()],
+      [id, incarnation, timeoutMs, newClusterIncarnation, k.events(), ...fields],
+    );
+    return { status: status as HeartbeatResult['status'], redisNowMs: Number(now), clusterIncarnation: ci, joined: joined === 1, drained: drained === 1 };
+  }
+
+  /** Remove `id` if it still is `incarnation`; true when removed. */
+  async remove(id: string, incarnation: string, reason: 'left' | 'dead'): Promise<boolean> {
+    const k = this.keys;
+    const res = await runScript<number>(this.redis, 'removeMember', [k.members(), k.memberIncarnations(), k.member(id)], [id, incarnation, k.events(), reason]);
+    return res === 1;
+  }
+
+  /** Mark a member as leaving (out of the ring, still holding its claims while it hands them over). */
+  async setState(id: string, incarnation: string, state: MemberState): Promise<void> {
+    const cur = await this.redis.hget(this.keys.memberIncarnations(), id);
+    if (cur !== incarnation) return;
+    await this.redis.multi().hset(this.keys.member(id), 'state', state).publish(this.keys.events(), `member:${id}:${state}`).exec();
+  }
+
+  async setDrained(id: string, drained: boolean): Promise<void> {
+    const m = this.redis.multi();
+    if (drained) m.sadd(this.keys.drained(), id);
+    else m.srem(this.keys.drained(), id);
+    await m.publish(this.keys.events(), `member:${id}:${drained ? 'drained' : 'undrained'}`).exec();
+  }
+
+  /** Start a takeover hold of `ms` (no-op if one is running). */
+  async holdTakeovers(ms: number): Promise<boolean> {
+    return (await this.redis.set(this.keys.takeoverHold(), '1', 'PX', Math.max(1, Math.round(ms)), 'NX')) === 'OK';
+  }
+
+  /** Everything about membership at one Redis instant (two round trips). */
+  async snapshot(timeoutMs: number): Promise<ClusterSnapshot> {
+    const k = this.keys;
+    const res = await this.redis
+      .pipeline()
+      .time()
+      .zrange(k.members(), '0', '-1', 'WITHSCORES')
+      .hgetall(k.memberIncarnations())
+      .smembers(k.drained())
+      .exists(k.takeoverHold())
+      .exec();
+    if (!res) throw new Error('membership snapshot failed');
+    for (const [err] of res) if (err) throw err;
+    const [sec, usec] = res[0][1] as [string, string];
+    const nowMs = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
+    const flat = res[1][1] as string[];
+    const incarnations = res[2][1] as Record<string, string>;
+    const drained = new Set(res[3][1] as string[]);
+    const takeoverHold = (res[4][1] as number) === 1;
+    const ids: string[] = [];
+    const scores: number[] = [];
+    for (let i = 0; i < flat.length; i += 2) {
+      ids.push(flat[i]);
+      scores.push(Number(flat[i + 1]));
+    }
+    const pipe = this.redis.pipeline();
+    for (const id of ids) pipe.hgetall(k.member(id));
+    const details = ids.length ? ((await pipe.exec()) ?? []) : [];
+    const members: MemberView[] = ids.map((id, i) => {
+      const h = (details[i]?.[1] ?? {}) as Record<string, string>;
+      return {
+        id,
+        incarnation: incarnations[id] ?? h.incarnation ?? '',
+        apiUrl: h.api_url ?? '',
+        consoleAddress: h.console_address ?? '',
+        group: h.group ?? '',
+        hostname: h.hostname ?? '',
+        pid: Number(h.pid ?? 0),
+        version: h.version ?? '',
+        state: h.state === 'leaving' ? 'leaving' : 'alive',
+        drained: drained.has(id),
+        lastHeartbeatMs: scores[i],
+        joinedAtMs: Number(h.joined_at ?? scores[i]),
+        alive: nowMs - scores[i] <= timeoutMs,
+      };
+    });
+    return { nowMs, members, takeoverHold };
+  }
+
+  async incarnationOf(id: string): Promise<string | null> {
+    return this.redis.hget(this.keys.memberIncarnations(), id);
+  }
+
+  /** Members an operator drained (including ones not currently registered). */
+  async drainedIds(): Promise<string[]> {
+    return this.redis.smembers(this.keys.drained());
+  }
+}

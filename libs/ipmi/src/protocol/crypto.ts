@@ -1,0 +1,165 @@
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { IpmiError, protocolError } from '../errors.js';
+import { AuthAlg, ConfAlg, IntegrityAlg } from './constants.js';
+import { u32le } from './bytes.js';
+
+/**
+ * RMCP+ cryptography (IPMI v2.0 sections 13.28-13.32): RAKP key-exchange authentication codes, the
+ * session integrity key SIK and its derived keys K1 (integrity) and K2 (confidentiality), the
+ * per-packet integrity authcode, and AES-CBC-128 payload framing. Pure functions over Buffers.
+ */
+
+const AUTH_HASH: Readonly<Record<number, string>> = { [AuthAlg.HMAC_SHA1]: 'sha1', [AuthAlg.HMAC_SHA256]: 'sha256' };
+
+/** Length of the RAKP 4 integrity check value: SHA1 96 bits, SHA256 128 bits (table 13-18 footnotes). */
+export function rakp4IcvLength(auth: AuthAlg): number {
+  return auth === AuthAlg.HMAC_SHA1 ? 12 : auth === AuthAlg.HMAC_SHA256 ? 16 : 0;
+}
+
+/** Length of RAKP 2 / RAKP 3 key exchange authentication codes (the full HMAC). */
+export function rakpAuthCodeLength(auth: AuthAlg): number {
+  return auth === AuthAlg.HMAC_SHA1 ? 20 : auth === AuthAlg.HMAC_SHA256 ? 32 : 0;
+}
+
+/** Length of the session trailer AuthCode for an integrity algorithm. */
+export function integrityCodeLength(integrity: IntegrityAlg): number {
+  switch (integrity) {
+    case IntegrityAlg.NONE:
+      return 0;
+    case IntegrityAlg.HMAC_SHA1_96:
+      return 12;
+    case IntegrityAlg.HMAC_SHA256_128:
+      return 16;
+    default:
+      throw new IpmiError('UNSUPPORTED_CIPHER_SUITE', `integrity algorithm ${integrity} is not implemented`);
+  }
+}
+
+function hmac(auth: AuthAlg, key: Buffer, ...parts: Buffer[]): Buffer {
+  const hash = AUTH_HASH[auth];
+  if (!hash) throw new IpmiError('UNSUPPORTED_CIPHER_SUITE', `authentication algorithm ${auth} is not implemented`);
+  const h = createHmac(hash, key);
+  for (const p of parts) h.update(p);
+  return h.digest();
+}
+
+/**
+ * K_UID: the user's password as key. Passwords are at most 20 bytes (IPMI v2.0 22.29); HMAC pads
+ * keys shorter than its block with zeros, so the 20-byte zero padding ipmitool applies changes nothing.
+ */
+export function passwordKey(password: string | Buffer): Buffer {
+  const key = typeof password === 'string' ? Buffer.from(password, 'utf8') : password;
+  if (key.length > 20) throw new IpmiError('INVALID_ARGUMENT', 'IPMI passwords are at most 20 bytes');
+  return key;
+}
+
+export interface RakpParams {
+  auth: AuthAlg;
+  consoleSessionId: number;
+  bmcSessionId: number;
+  consoleRandom: Buffer; // Rm, 16 bytes
+  bmcRandom: Buffer; // Rc, 16 bytes
+  bmcGuid: Buffer; // GUIDc, 16 bytes
+  /** The whole "requested maximum privilege" byte of RAKP 1, lookup bit included. */
+  role: number;
+  username: Buffer;
+}
+
+const roleAndName = (p: Pick<RakpParams, 'role' | 'username'>) => Buffer.from([p.role, p.username.length]);
+
+/** RAKP 2 key exchange auth code: HMAC_Kuid(SIDm, SIDc, Rm, Rc, GUIDc, ROLEm, ULENGTHm, UNAMEm). */
+export function rakp2AuthCode(p: RakpParams, kuid: Buffer): Buffer {
+  if (p.auth === AuthAlg.NONE) return Buffer.alloc(0);
+  return hmac(p.auth, kuid, u32le(p.consoleSessionId), u32le(p.bmcSessionId), p.consoleRandom, p.bmcRandom, p.bmcGuid, roleAndName(p), p.username);
+}
+
+/** RAKP 3 key exchange auth code: HMAC_Kuid(Rc, SIDm, ROLEm, ULENGTHm, UNAMEm). */
+export function rakp3AuthCode(p: RakpParams, kuid: Buffer): Buffer {
+  if (p.auth === AuthAlg.NONE) return Buffer.alloc(0);
+  return hmac(p.auth, kuid, p.bmcRandom, u32le(p.consoleSessionId), roleAndName(p), p.username);
+}
+
+/** SIK = HMAC_KG(Rm, Rc, ROLEm, ULENGTHm, UNAMEm); K_G defaults to K_UID when the BMC has no key set. */
+export function deriveSik(p: RakpParams, kg: Buffer): Buffer {
+  if (p.auth === AuthAlg.NONE) return Buffer.alloc(0);
+  return hmac(p.auth, kg, p.consoleRandom, p.bmcRandom, roleAndName(p), p.username);
+}
+
+const CONST_1 = Buffer.alloc(20, 0x01);
+const CONST_2 = Buffer.alloc(20, 0x02);
+
+/** K1 = HMAC_SIK(0x01 x 20), K2 = HMAC_SIK(0x02 x 20) with the authentication algorithm's hash. */
+export function deriveK1(auth: AuthAlg, sik: Buffer): Buffer {
+  return auth === AuthAlg.NONE ? Buffer.from(CONST_1) : hmac(auth, sik, CONST_1);
+}
+
+export function deriveK2(auth: AuthAlg, sik: Buffer): Buffer {
+  return auth === AuthAlg.NONE ? Buffer.from(CONST_2) : hmac(auth, sik, CONST_2);
+}
+
+/** RAKP 4 integrity check value: HMAC_SIK(Rm, SIDc, GUIDc), truncated (12 bytes SHA1, 16 SHA256). */
+export function rakp4Icv(p: RakpParams, sik: Buffer): Buffer {
+  if (p.auth === AuthAlg.NONE) return Buffer.alloc(0);
+  return hmac(p.auth, sik, p.consoleRandom, u32le(p.bmcSessionId), p.bmcGuid).subarray(0, rakp4IcvLength(p.auth));
+}
+
+export interface SessionKeys {
+  sik: Buffer;
+  k1: Buffer;
+  k2: Buffer;
+}
+
+export function deriveSessionKeys(p: RakpParams, kuid: Buffer, kg?: Buffer): SessionKeys {
+  const sik = deriveSik(p, kg && kg.length ? kg : kuid);
+  return { sik, k1: deriveK1(p.auth, sik), k2: deriveK2(p.auth, sik) };
+}
+
+/** Session trailer AuthCode: the integrity HMAC keyed with K1, truncated (SHA1-96 / SHA256-128). */
+export function integrityCode(integrity: IntegrityAlg, k1: Buffer, data: Buffer): Buffer {
+  switch (integrity) {
+    case IntegrityAlg.HMAC_SHA1_96:
+      return createHmac('sha1', k1).update(data).digest().subarray(0, 12);
+    case IntegrityAlg.HMAC_SHA256_128:
+      return createHmac('sha256', k1).update(data).digest().subarray(0, 16);
+    default:
+      throw new IpmiError('UNSUPPORTED_CIPHER_SUITE', `integrity algorithm ${integrity} is not implemented`);
+  }
+}
+
+/** Constant-time comparison of authentication codes of equal length. */
+export function codesEqual(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && (a.length === 0 || timingSafeEqual(a, b));
+}
+
+/**
+ * AES-CBC-128 confidentiality framing (13.29): IV(16) || AES(K2[0..16], payload || 01 02 .. N || N),
+ * where N pads payload+pad+length byte to a multiple of 16.
+ */
+export function aesEncryptPayload(k2: Buffer, payload: Buffer, iv: Buffer = randomBytes(16)): Buffer {
+  const padLength = (16 - ((payload.length + 1) % 16)) % 16;
+  const plain = Buffer.allocUnsafe(payload.length + padLength + 1);
+  payload.copy(plain, 0);
+  for (let i = 0; i < padLength; i++) plain[payload.length + i] = i + 1;
+  plain[plain.length - 1] = padLength;
+  const cipher = createCipheriv('aes-128-cbc', k2.subarray(0, 16), iv);
+  cipher.setAutoPadding(false);
+  return Buffer.concat([iv, cipher.update(plain), cipher.final()]);
+}
+
+export function aesDecryptPayload(k2: Buffer, data: Buffer): Buffer {
+  if (data.length < 32 || data.length % 16 !== 0) throw protocolError(`AES payload length ${data.length} is not IV + whole blocks`);
+  const decipher = createDecipheriv('aes-128-cbc', k2.subarray(0, 16), data.subarray(0, 16));
+  decipher.setAutoPadding(false);
+  const plain = Buffer.concat([decipher.update(data.subarray(16)), decipher.final()]);
+  const padLength = plain[plain.length - 1]!;
+  if (padLength > 15) throw protocolError(`AES confidentiality pad length ${padLength} > 15`);
+  const payloadLength = plain.length - padLength - 1;
+  for (let i = 0; i < padLength; i++) {
+    if (plain[payloadLength + i] !== i + 1) throw protocolError('AES confidentiality pad is malformed');
+  }
+  return plain.subarray(0, payloadLength);
+}
+
+export function confidentialityImplemented(conf: ConfAlg): boolean {
+  return conf === ConfAlg.NONE || conf === ConfAlg.AES_CBC_128;
+}

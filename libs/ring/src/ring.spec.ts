@@ -1,0 +1,42 @@
+import { describe, expect, it } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { balance, movement, Ring } from './ring.js';
+import { DEFAULT_RING_VNODES } from '#libs/config';
+
+const keys = Array.from({ length: 20_000 }, () => randomUUID());
+const ids = (n: number, from = 0) => Array.from({ length: n }, (_, i) => `conductor-${i + from}`);
+
+describe('Ring', () => {
+  it('is independent of the order members are given in', () => {
+    const a = new Ring(['c', 'a', 'b'], 40);
+    const b = new Ring(['b', 'c', 'a'], 40);
+    for (const k of keys.slice(0, 500)) expect(a.owner(k)).toBe(b.owner(k));
+  });
+
+  it('has no owner when empty', () => {
+    expect(new Ring([], 40).owner('x')).toBeUndefined();
+  });
+
+  it('balances 10 members within 1.10 (max/mean) with the default vnode count', () => {
+    expect(balance(new Ring(ids(10), DEFAULT_RING_VNODES), keys).maxOverMean).toBeLessThanOrEqual(1.1);
+  });
+
+  it('moves only the leaving member’s keys, none between survivors', () => {
+    const before = new Ring(ids(10), DEFAULT_RING_VNODES);
+    const after = new Ring(ids(9), DEFAULT_RING_VNODES); // conductor-9 leaves
+    const m = movement(before, after, keys);
+    expect(m.betweenSurvivors).toBe(0);
+    const owned = keys.filter((k) => before.owner(k) === 'conductor-9').length;
+    expect(m.moved).toBe(owned);
+  });
+
+  it('moves about 1/N of the keys, all to the newcomer, when a member joins', () => {
+    const before = new Ring(ids(10), DEFAULT_RING_VNODES);
+    const after = new Ring(ids(11), DEFAULT_RING_VNODES);
+    const m = movement(before, after, keys);
+    expect(m.betweenSurvivors).toBe(0);
+    for (const k of keys) if (before.owner(k) !== after.owner(k)) expect(after.owner(k)).toBe('conductor-10');
+    expect(m.moved / keys.length).toBeGreaterThan(0.5 / 11);
+    expect(m.moved / keys.length).toBeLessThan(1.5 / 11);
+  });
+});
