@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { IpmiError, IpmiSession, type SolConsole } from '#libs/ipmi';
+import { IpmiSimBmc } from '../../support/ipmi-sim.js';
+import { waitFor } from '../../support/wait.js';
+
+// Our client against OpenIPMI's ipmi_sim: an independent BMC implementation (suite 3 only, no
+// Get Channel Cipher Suites).
+describe('IpmiSession against ipmi_sim', () => {
+  let bmc: IpmiSimBmc;
+  const opts = () => ({ host: '127.0.0.1', port: bmc.ipmiPort, username: bmc.user, password: bmc.password, cipherSuite: 3, timeoutMs: 500, retries: 2 });
+
+  beforeAll(async () => {
+    bmc = await IpmiSimBmc.start({ nodeName: 'simnode' });
+  });
+  afterAll(async () => {
+    await bmc?.stop();
+  });
+
+  it('reads and changes the power state', async () => {
+    const s = await IpmiSession.open(opts());
+    try {
+      expect(await s.chassis.powerStatus()).toBe('off');
+      await s.chassis.powerOn();
+      expect(await s.chassis.powerStatus()).toBe('on');
+      await s.chassis.powerOff();
+      expect(await s.chassis.powerStatus()).toBe('off');
+    } finally {
+      await s.close();
+    }
+    expect(await bmc.ipmitool('power', 'status')).toContain('Chassis Power is off');
+  });
+
+  it('carries SOL bytes both ways, then deactivates so an immediate reconnect works', async () => {
+    for (let round = 0; round < 3; round++) {
+      const s = await IpmiSession.open(opts());
+      let sol: SolConsole | undefined;
+      try {
+        sol = await s.activateSol();
+        let seen = '';
+        sol.on('data', (d: Buffer) => (seen += d.toString('latin1')));
+        const marker = `round${round}`;
+        bmc.received = '';
+        sol.write(`${marker}\r`);
+        await bmc.waitReceived(`${marker}\r`);
+        // the getty-like node echoes and prompts
+        await waitFor(() => seen.includes(`${marker}`) && seen.includes('simnode login: '), { timeoutMs: 3000, what: 'echo through SOL' });
+        bmc.print('hello from the node\r\n');
+        await waitFor(() => seen.includes('hello from the node'), { timeoutMs: 3000, what: 'node output through SOL' });
+      } finally {
+        await s.close();
+      }
+      expect(sol.destroyed).toBe(true);
+    }
+  });
+
+  it('reports payload already active, and forceDeactivate takes it over', async () => {
+    const a = await IpmiSession.open(opts());
+    const b = await IpmiSession.open(opts());
+    try {
+      const solA = await a.activateSol();
+      await expect(b.activateSol()).rejects.toMatchObject({ code: 'PAYLOAD_ALREADY_ACTIVE' });
+      const solB = await b.activateSol({ forceDeactivate: true });
+      expect(solB.destroyed).toBe(false);
+      expect(solA).toBeDefined();
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('fails with BAD_PASSWORD and UNKNOWN_USER quickly', async () => {
+    const t0 = Date.now();
+    await expect(IpmiSession.open({ ...opts(), password: 'wrong' })).rejects.toMatchObject({ code: 'BAD_PASSWORD' });
+    await expect(IpmiSession.open({ ...opts(), username: 'nobody' })).rejects.toMatchObject({ code: 'UNKNOWN_USER' });
+    expect(Date.now() - t0).toBeLessThan(3000);
+  });
+
+  it('refuses cipher suite 17 with UNSUPPORTED_CIPHER_SUITE', async () => {
+    const e = await IpmiSession.open({ ...opts(), cipherSuite: 17 }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(IpmiError);
+    expect((e as IpmiError).code).toBe('UNSUPPORTED_CIPHER_SUITE');
+  });
+
+  it('falls back to suite 3 quickly when no suite is given (ipmi_sim ignores Get Channel Cipher Suites)', async () => {
+    const t0 = Date.now();
+    const s = await IpmiSession.open({ ...opts(), cipherSuite: undefined, cipherSuiteProbeTimeoutMs: 300 });
+    try {
+      expect(s.cipherSuite).toBe(3);
+      expect(Date.now() - t0).toBeLessThan(2000);
+    } finally {
+      await s.close();
+    }
+  });
+});
