@@ -87,6 +87,11 @@ export class MembershipService extends EventEmitter {
     return true;
   }
 
+  /** False between a Redis (re)connect and the check of its run_id (no takeovers in between). */
+  get identityChecked(): boolean {
+    return this.runIdChecked;
+  }
+
   get registered(): boolean {
     return !this.fenced && !this.stopped;
   }

@@ -1,0 +1,50 @@
+import { Inject, Module, type DynamicModule, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
+import { ConsoleControl } from '#libs/console';
+import { NodeService } from '#libs/nodes';
+import { ConductorsController } from './api/conductors.controller.js';
+import { ConsoleController } from './api/console.controller.js';
+import { IronicExceptionFilter } from './api/ironic-exception.filter.js';
+import { NodesController } from './api/nodes.controller.js';
+import { RootController } from './api/root.controller.js';
+import { CONSOLE_CONTROL, LOGGER, NODE_SERVICE, RUNTIME } from './api/tokens.js';
+import { HealthController } from './health/health.controller.js';
+import { MetricsController } from './health/metrics.controller.js';
+import type { ConductorRuntime } from './runtime/conductor.runtime.js';
+
+/** Runs the periodic full reconcile pass through @nestjs/schedule (interval from config). */
+class ReconcileScheduler implements OnApplicationBootstrap, OnModuleDestroy {
+  constructor(
+    @Inject(RUNTIME) private readonly rt: ConductorRuntime,
+    @Inject(SchedulerRegistry) private readonly scheduler: SchedulerRegistry,
+  ) {}
+
+  onApplicationBootstrap() {
+    const timer = setInterval(() => void this.rt.reconcile(), this.rt.config.reconcileIntervalMs);
+    this.scheduler.addInterval('reconcile', timer);
+  }
+
+  onModuleDestroy() {
+    if (this.scheduler.doesExist('interval', 'reconcile')) this.scheduler.deleteInterval('reconcile');
+  }
+}
+
+@Module({})
+export class AppModule {
+  static forRuntime(rt: ConductorRuntime): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [ScheduleModule.forRoot()],
+      controllers: [RootController, NodesController, ConsoleController, ConductorsController, HealthController, MetricsController],
+      providers: [
+        { provide: RUNTIME, useValue: rt },
+        { provide: LOGGER, useValue: rt.log },
+        { provide: NODE_SERVICE, useValue: new NodeService(rt.nodes) },
+        { provide: CONSOLE_CONTROL, useValue: new ConsoleControl(rt.nodes, rt.statuses, () => rt.membership.view) },
+        { provide: APP_FILTER, useFactory: () => new IronicExceptionFilter(rt.log) },
+        ReconcileScheduler,
+      ],
+    };
+  }
+}

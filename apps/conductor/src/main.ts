@@ -1,0 +1,61 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { errorMessage } from '#libs/common';
+import { ConfigError, loadConfig } from '#libs/config';
+import { createLogger, PinoNestLogger } from '#libs/logging';
+import { redactRedisUrl } from '#libs/redis';
+import { ironicHeaders } from './api/ironic-headers.middleware.js';
+import { AppModule } from './app.module.js';
+import { ConductorRuntime } from './runtime/conductor.runtime.js';
+
+/**
+ * One conductor: read and validate the configuration (all problems at once), join the cluster,
+ * serve the API. SIGTERM/SIGINT leave gracefully: consoles stopped and handed over, nothing left.
+ */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`solgate-conductor: ${e.message}\n`);
+      process.exit(1);
+    }
+    throw e;
+  }
+  const log = createLogger(config.logLevel, { member: config.conductorId });
+  const rt = new ConductorRuntime(config, log);
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRuntime(rt), { logger: new PinoNestLogger(log), bodyParser: false });
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(ironicHeaders(config.authToken));
+  app.useBodyParser('json', { limit: '1mb' });
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = (signal: string) => {
+    stopping ??= (async () => {
+      log.info({ signal }, 'shutting down: handing consoles over');
+      const t0 = performance.now();
+      await rt.close();
+      await app.close().catch((e) => log.warn({ err: errorMessage(e) }, 'closing the HTTP server failed'));
+      log.info({ ms: Math.round(performance.now() - t0) }, 'stopped');
+      log.flush();
+      process.exit(0);
+    })();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+
+  await app.listen(config.apiPort, config.apiHost);
+  await rt.start();
+  log.info(
+    { api: config.apiUrl, listen: `${config.apiHost}:${config.apiPort}`, redis: redactRedisUrl(config.redisUrl), consoles: `${config.socatAddress}:${config.portRange.start}-${config.portRange.stop - 1}` },
+    'conductor started',
+  );
+}
+
+main().catch((e) => {
+  process.stderr.write(`solgate-conductor: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,14 @@
+import type { ConsoleInterface, NodeRecord } from '#libs/nodes';
+
+/**
+ * A console interface (Ironic's term): how socat's per-client command reaches the node's serial
+ * line. socat, ports, supervision, claims and takeover are common to all of them
+ * (console-supervisor.ts); a driver only prepares the per-client command and cleans up after it.
+ */
+export interface ConsoleDriver {
+  readonly name: ConsoleInterface;
+  /** Validate the node and write what the per-client command needs; returns that command (plain paths). */
+  prepare(node: NodeRecord): Promise<string[]>;
+  /** After socat is gone: remove files, end a SOL session that may still be active on the BMC. */
+  cleanup(node: NodeRecord, opts: { sessionWasActive: boolean }): Promise<void>;
+}

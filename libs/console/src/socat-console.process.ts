@@ -1,0 +1,136 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { createInterface } from 'node:readline';
+import { errorMessage, monotonicMs, sleep } from '#libs/common';
+import { buildGuardedCommand, buildSocatArgv, type SocatListenSpec } from './argv.js';
+import { childrenOf, isAlive } from './proc.js';
+
+export interface SocatExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** What socat said last (an error reason when it failed). */
+  lastLines: string[];
+}
+
+/**
+ * One console's socat, owned by the conductor: started in its own process group under the guard
+ * shell (console-guard.sh), confirmed ready when socat reports it is listening (we must not
+ * connect to find out: a connection would start a SOL session), stopped by killing the group.
+ * Emits 'exit' (SocatExit) once, whether it died or was stopped.
+ */
+export class SocatConsoleProcess extends EventEmitter {
+  private child: ChildProcess | undefined;
+  private exited: SocatExit | undefined;
+  private readonly lines: string[] = [];
+  private listening = false;
+  private stopping = false;
+  /** socat's own pid (the guard shell's pid is the process group id). */
+  socatPid: number | undefined;
+  startedAtMs = 0;
+
+  constructor(
+    private readonly spec: SocatListenSpec,
+    private readonly guardScript: string,
+  ) {
+    super();
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get running(): boolean {
+    return !!this.child && !this.exited;
+  }
+
+  get port(): number {
+    return this.spec.port;
+  }
+
+  /** Spawn and wait until socat listens; rejects (after cleaning up) if it exits or times out first. */
+  async start(timeoutMs: number): Promise<void> {
+    const { command, args } = buildGuardedCommand(this.guardScript, buildSocatArgv(this.spec));
+    this.startedAtMs = monotonicMs();
+    const child = spawn(command, args, { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = child;
+    let ready: () => void = () => {};
+    const listening = new Promise<void>((resolve) => (ready = resolve));
+    createInterface({ input: child.stderr! }).on('line', (line) => {
+      this.lines.push(line);
+      if (this.lines.length > 20) this.lines.shift();
+      if (!this.listening && / listening on /.test(line)) {
+        this.listening = true;
+        this.socatPid = Number(/socat\[(\d+)\]/.exec(line)?.[1]) || undefined;
+        ready();
+      }
+    });
+    const exited = new Promise<SocatExit>((resolve) => {
+      child.once('exit', (code, signal) => {
+        this.exited = { code, signal, lastLines: [...this.lines] };
+        resolve(this.exited);
+        this.emit('exit', this.exited);
+      });
+      child.once('error', (e) => {
+        this.lines.push(errorMessage(e));
+      });
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+    const first = await Promise.race([listening.then(() => 'ready' as const), exited, timeout]);
+    clearTimeout(timer);
+    if (first === 'ready') return;
+    if (first === 'timeout') {
+      await this.stop(0);
+      throw new Error(`socat did not listen within ${timeoutMs} ms${this.reason()}`);
+    }
+    throw new Error(`socat exited before listening (${describeExit(first)})${this.reason()}`);
+  }
+
+  /** Whether a client is connected (socat has forked a per-connection child). */
+  hasSession(): boolean {
+    return this.socatPid !== undefined && childrenOf(this.socatPid).length > 0;
+  }
+
+  /**
+   * Kill the whole group: SIGTERM (the guard answers with SIGKILL for everyone), SIGKILL after
+   * `killTimeoutMs` if anything is still there. Resolves once the guard has exited.
+   */
+  async stop(killTimeoutMs: number): Promise<SocatExit> {
+    this.stopping = true;
+    const child = this.child;
+    if (!child?.pid || this.exited) return this.exited ?? { code: null, signal: null, lastLines: [] };
+    const exited = new Promise<void>((resolve) => (this.exited ? resolve() : this.once('exit', () => resolve())));
+    signalGroup(child.pid, 'SIGTERM');
+    const t = setTimeout(() => signalGroup(child.pid!, 'SIGKILL'), killTimeoutMs);
+    await exited;
+    clearTimeout(t);
+    // The group leader is gone; make sure no member of the group lingers (e.g. a child ignoring TERM).
+    if (this.socatPid && isAlive(this.socatPid)) signalGroup(child.pid, 'SIGKILL');
+    for (let i = 0; i < 50 && this.socatPid && isAlive(this.socatPid); i++) await sleep(10);
+    return this.exited!;
+  }
+
+  get isStopping(): boolean {
+    return this.stopping;
+  }
+
+  private reason(): string {
+    const errs = this.lines.filter((l) => / E /.test(l)).map((l) => l.replace(/^.*? E /, ''));
+    return errs.length ? `: ${errs.slice(-2).join('; ')}` : '';
+  }
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals) {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    /* already gone */
+  }
+}
+
+export function describeExit(e: SocatExit): string {
+  const guard = e.lastLines.map((l) => /solgate-guard: socat exited with status (\d+)/.exec(l)?.[1]).find(Boolean);
+  if (guard !== undefined) return Number(guard) > 128 ? `killed by signal ${Number(guard) - 128}` : `exit status ${guard}`;
+  if (e.signal) return `signal ${e.signal}`;
+  return `exit code ${e.code}`;
+}

@@ -1,0 +1,65 @@
+import jsonpatch from 'fast-json-patch';
+import { invalidInput } from '#libs/common';
+import { WRITABLE_FIELDS, type NodeRecord } from './node.model.js';
+import type { NodeRepository } from './node.repository.js';
+import { validateNodeFields, type WritableNodeFields } from './node.validation.js';
+
+export interface PatchOperation {
+  op: string;
+  path: string;
+  value?: unknown;
+}
+
+/** Fields Ironic reports but no client may write. */
+const READ_ONLY = new Set(['console_enabled', 'created_at', 'updated_at', 'provision_state', 'conductor', 'links', 'driver_internal_info', 'last_error', 'power_state', 'reservation']);
+
+/**
+ * Node writes shared by the API and the CLI: validation on the edge, then the repository.
+ * (One copy of the rules: the CLI never re-implements them.)
+ */
+export class NodeService {
+  constructor(private readonly repo: NodeRepository) {}
+
+  async create(body: unknown, { provisionState = 'enroll' }: { provisionState?: string } = {}): Promise<NodeRecord> {
+    return this.repo.create(validateNodeFields(body), provisionState);
+  }
+
+  /** Apply an Ironic JSON Patch (add / replace / remove) to the writable fields, validate, compare-and-set. */
+  async patch(node: NodeRecord, ops: unknown): Promise<NodeRecord> {
+    const patched = applyNodePatch(node, ops);
+    return this.repo.update(node, patched);
+  }
+}
+
+export function writableView(node: NodeRecord): WritableNodeFields {
+  const out: Record<string, unknown> = {};
+  for (const f of WRITABLE_FIELDS) out[f] = structuredClone(node[f]);
+  return out as WritableNodeFields;
+}
+
+export function applyNodePatch(node: NodeRecord, ops: unknown): WritableNodeFields {
+  if (!Array.isArray(ops) || ops.length === 0) throw invalidInput('Invalid patch: expected a non-empty JSON Patch list.');
+  for (const op of ops as PatchOperation[]) {
+    if (typeof op !== 'object' || op === null || typeof op.path !== 'string' || typeof op.op !== 'string')
+      throw invalidInput('Invalid patch: every operation needs "op" and "path".');
+    if (!['add', 'replace', 'remove'].includes(op.op)) throw invalidInput(`Invalid patch operation ${JSON.stringify(op.op)}: add, replace or remove.`);
+    if ((op.op === 'add' || op.op === 'replace') && !('value' in op)) throw invalidInput(`Invalid patch: "${op.op}" needs a value.`);
+    const top = op.path.split('/')[1] ?? '';
+    if (op.path === '/uuid') throw invalidInput("'/uuid' is an internal attribute and can not be updated");
+    if (READ_ONLY.has(top)) throw invalidInput(`'/${top}' is an internal attribute and can not be updated`);
+    if (!(WRITABLE_FIELDS as readonly string[]).includes(top)) throw invalidInput(`Invalid patch path ${JSON.stringify(op.path)}: no such field.`);
+  }
+  const doc = writableView(node) as unknown as Record<string, unknown>;
+  // Ironic lets `add` create missing parents (e.g. /extra/foo); JSON Patch needs them present.
+  for (const k of ['driver_info', 'extra', 'properties']) if (doc[k] === null || doc[k] === undefined) doc[k] = {};
+  let result: Record<string, unknown>;
+  try {
+    result = jsonpatch.applyPatch(doc, ops as jsonpatch.Operation[], true, false, true).newDocument;
+  } catch (e) {
+    throw invalidInput(`Invalid patch: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (result.uuid !== node.uuid) throw invalidInput("'/uuid' is an internal attribute and can not be updated");
+  // A removed optional field means "back to the default".
+  for (const k of ['name', 'conductor_group', 'description', 'console_interface'] as const) if (!(k in result)) result[k] = null;
+  return validateNodeFields(result);
+}
