@@ -16,3 +16,6 @@ export * from './client/options.js';
 export * from './client/transport.js';
 export * from './client/session.js';
 export * from './client/sol-console.js';
+export * from './sim/serial-line.js';
+export * from './sim/sim-bmc.js';
+export * from './sim/fleet.js';
