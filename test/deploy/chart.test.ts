@@ -129,6 +129,8 @@ describe('helm chart deploy/helm/solgate', () => {
       const headless = objects.find((o) => o.kind === 'Service' && o.metadata.name === sts.spec.serviceName);
       expect(headless?.spec.clusterIP).toBe('None');
       expect(selects(sts.spec.selector.matchLabels, sts.spec.template.metadata.labels)).toBe(true);
+      // a Service named like the release would otherwise inject SOLGATE_SERVICE_HOST, SOLGATE_PORT_...
+      expect(conductorOf(objects).pod.enableServiceLinks).toBe(false);
       expect(container.args).toEqual(['/app/bin/solgate-conductor']);
       expect(container.command).toBeUndefined(); // keep the image's tini ENTRYPOINT
       expect(existsSync(join(REPO_ROOT, 'bin/solgate-conductor'))).toBe(true);
