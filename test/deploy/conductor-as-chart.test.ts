@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Redis } from 'ioredis';
 import { Keys } from '#libs/redis';
+import { IpmiSimBmc } from '../support/ipmi-sim.js';
+import { findProcesses } from '../support/procs.js';
 import { RedisServer } from '../support/redis-server.js';
-import { freeTcpPort, freeTcpPortBlock } from '../support/ports.js';
+import { freeTcpPort, freeTcpPortBlock, tcpAccepts } from '../support/ports.js';
 import { waitFor } from '../support/wait.js';
 import { REPO_ROOT, findObject, renderChart, type K8sObject } from './helm.js';
 import { resolveContainerEnv } from './k8s.js';
@@ -29,6 +31,9 @@ interface Running {
 
 describe('the conductor, run as the chart runs it', () => {
   let redis: RedisServer;
+  let bmc: IpmiSimBmc;
+  let nodeUuid: string;
+  let consoleUrl: URL;
   let scratch: string;
   let objects: K8sObject[];
   let env: Record<string, string>;
@@ -42,6 +47,7 @@ describe('the conductor, run as the chart runs it', () => {
     if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first (CI builds before it tests)`);
 
     redis = await RedisServer.start();
+    bmc = await IpmiSimBmc.start({ nodeName: 'chart-node' });
     scratch = mkdtempSync(join(tmpdir(), 'solgate-chart-'));
     const apiPort = await freeTcpPort();
     const range = await freeTcpPortBlock(20);
@@ -95,6 +101,7 @@ describe('the conductor, run as the chart runs it', () => {
       conductor.child.kill('SIGKILL');
       await conductor.exit;
     }
+    await bmc?.stop();
     await redis?.stop();
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   });
@@ -119,6 +126,30 @@ describe('the conductor, run as the chart runs it', () => {
   function tail(r: Running | undefined): string {
     return (r?.output.join('') ?? '').split('\n').slice(-40).join('\n');
   }
+
+  /** An API call as Nova's ironic driver makes it, with the chart's token. */
+  async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any; text: string }> {
+    const res = await fetch(apiBase + path, {
+      method,
+      headers: {
+        'X-OpenStack-Ironic-API-Version': '1.78',
+        'X-Auth-Token': env.SOLGATE_AUTH_TOKEN,
+        ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(5000),
+    });
+    const text = await res.text();
+    let parsed: any;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = text;
+    }
+    return { status: res.status, body: parsed, text };
+  }
+
+  const socatsOf = (uuid: string) => findProcesses('socat', uuid).filter((p) => p.argv[0].endsWith('socat'));
 
   async function status(path: string, headers: Record<string, string> = {}): Promise<number> {
     try {
@@ -162,6 +193,31 @@ describe('the conductor, run as the chart runs it', () => {
     expect({ status: res.status, hasV1: /"id"\s*:\s*"v1"/.test(body) }).toEqual({ status: 200, hasV1: true });
   });
 
+  it('serves a console on SOLGATE_SOCAT_ADDRESS (the pod IP) inside the chart port range', async () => {
+    const created = await api('POST', '/v1/nodes', { name: bmc.nodeName, driver: 'ipmi', console_interface: 'ipmitool-socat', driver_info: bmc.driverInfo() });
+    expect({ status: created.status, text: created.status === 201 ? '' : created.text }).toEqual({ status: 201, text: '' });
+    nodeUuid = created.body.uuid;
+    const put = await api('PUT', `/v1/nodes/${nodeUuid}/states/console`, { enabled: true });
+    expect(put.status).toBe(202);
+    const url = await waitFor(
+      async () => {
+        const r = await api('GET', `/v1/nodes/${nodeUuid}/states/console`);
+        return r.body?.console_enabled && r.body.console_info?.url ? (r.body.console_info.url as string) : undefined;
+      },
+      { timeoutMs: 15_000, intervalMs: 100, what: 'the console URL' },
+    );
+    consoleUrl = new URL(url);
+    const [start, stop] = env.SOLGATE_PORT_RANGE.split(':').map(Number);
+    expect(consoleUrl.protocol).toBe('tcp:');
+    expect(consoleUrl.hostname).toBe(env.SOLGATE_SOCAT_ADDRESS);
+    expect(Number(consoleUrl.port)).toBeGreaterThanOrEqual(start);
+    expect(Number(consoleUrl.port)).toBeLessThan(stop);
+    await waitFor(() => tcpAccepts(Number(consoleUrl.port), consoleUrl.hostname), { timeoutMs: 5000, what: 'the console port to accept' });
+    expect(socatsOf(nodeUuid).length).toBeGreaterThan(0);
+    // the pid directory is the conductor's own subdirectory of the emptyDir, private to it
+    expect(statSync(env.SOLGATE_TERMINAL_PID_DIR).mode & 0o777).toBe(0o700);
+  }, 30_000);
+
   it('lists itself through the CLI command NOTES.txt gives operators (solgate conductors)', async () => {
     const cli = launch([join(REPO_ROOT, 'bin/solgate'), 'conductors']);
     const { code } = await cli.exit;
@@ -179,6 +235,11 @@ describe('the conductor, run as the chart runs it', () => {
     const seconds = (Date.now() - started) / 1000;
     expect({ result, output: result === 'timeout' || result.code !== 0 ? tail(running) : '' }).toEqual({ result: { code: 0, signal: null }, output: '' });
     expect(seconds).toBeLessThan(graceSeconds);
+    // its console went with it: nothing listens, no socat is left
+    if (consoleUrl) {
+      expect(await tcpAccepts(Number(consoleUrl.port), consoleUrl.hostname)).toBe(false);
+      expect(socatsOf(nodeUuid)).toEqual([]);
+    }
 
     const client = authedClient();
     try {

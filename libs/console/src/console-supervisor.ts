@@ -260,6 +260,7 @@ export class ConsoleSupervisor {
     const restarting = e.failures > 0;
     e.state = restarting ? 'restarting' : 'starting';
     let previousPort = e.port;
+    this.ports.release(e.port); // kept across a restart so the URL stays; re-taken just below
     if (previousPort === undefined) {
       const st = await this.statuses.get(e.uuid);
       if (st.conductor === this.me && st.port) previousPort = st.port;

@@ -1,0 +1,174 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createSocket } from 'node:dgram';
+import { BmcFleet, IpmiError, IpmiSession, PrivilegeLevel, type IpmiSessionOptions } from '#libs/ipmi';
+import { freeUdpPort } from '../../support/ports.js';
+import { waitFor } from '../../support/wait.js';
+
+// Typed errors within the configured timeouts: bad credentials, unreachable BMCs, a BMC that stops
+// answering in the middle of a session, idle-session expiry.
+describe('IPMI failure modes', () => {
+  let fleet: BmcFleet;
+  const fast = { timeoutMs: 300, retries: 2 } as const;
+  const opts = (index: number, over: Partial<IpmiSessionOptions> = {}): IpmiSessionOptions => ({
+    host: '127.0.0.1',
+    port: fleet.bmc(index).port,
+    username: 'admin',
+    password: 'password',
+    cipherSuite: 17,
+    ...fast,
+    ...over,
+  });
+
+  beforeAll(async () => {
+    fleet = await BmcFleet.start({
+      count: 6,
+      sessionTimeoutMs: 600,
+      credentials: (i) =>
+        i === 5
+          ? [
+              { name: 'admin', password: 'password' },
+              { name: 'viewer', password: 'viewer-pw', privilege: PrivilegeLevel.USER },
+            ]
+          : [{ name: 'admin', password: 'password' }],
+      cipherSuites: [3, 17],
+    });
+  });
+  afterAll(async () => {
+    await fleet?.stop();
+  });
+
+  async function rejection(p: Promise<unknown>): Promise<IpmiError> {
+    const e = await p.then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    expect(e).toBeInstanceOf(IpmiError);
+    return e as IpmiError;
+  }
+
+  it('nothing listening: UNREACHABLE after (retries+1) x timeoutMs, not 20 s', async () => {
+    const port = await freeUdpPort();
+    const t0 = Date.now();
+    const e = await rejection(IpmiSession.open({ host: '127.0.0.1', port, username: 'admin', password: 'x', ...fast }));
+    const took = Date.now() - t0;
+    expect(e.code).toBe('UNREACHABLE');
+    expect(took).toBeGreaterThanOrEqual(800);
+    expect(took).toBeLessThan(2000);
+  });
+
+  it('a socket that swallows everything: UNREACHABLE too', async () => {
+    const sink = createSocket('udp4');
+    await new Promise<void>((r) => sink.bind(0, '127.0.0.1', () => r()));
+    try {
+      const e = await rejection(IpmiSession.open({ host: '127.0.0.1', port: sink.address().port, username: 'a', password: 'b', ...fast }));
+      expect(e.code).toBe('UNREACHABLE');
+    } finally {
+      sink.close();
+    }
+  });
+
+  it('unresolvable host name: UNREACHABLE', async () => {
+    const e = await rejection(IpmiSession.open({ host: 'no-such-bmc.invalid', username: 'a', password: 'b', ...fast }));
+    expect(e.code).toBe('UNREACHABLE');
+  });
+
+  it('wrong password and unknown user are told apart', async () => {
+    expect((await rejection(IpmiSession.open(opts(1, { password: 'wrong' })))).code).toBe('BAD_PASSWORD');
+    expect((await rejection(IpmiSession.open(opts(1, { username: 'mallory' })))).code).toBe('UNKNOWN_USER');
+    expect(fleet.bmc(1).activeSessions).toBe(0);
+  });
+
+  it('a suite the BMC does not offer, and one we do not implement', async () => {
+    const small = await BmcFleet.start({ count: 1, cipherSuites: [3] });
+    try {
+      const e = await rejection(IpmiSession.open({ host: '127.0.0.1', port: small.bmc(1).port, username: 'admin', password: 'password', cipherSuite: 17, ...fast }));
+      expect(e.code).toBe('UNSUPPORTED_CIPHER_SUITE');
+    } finally {
+      await small.stop();
+    }
+    expect((await rejection(IpmiSession.open(opts(1, { cipherSuite: 12 })))).code).toBe('UNSUPPORTED_CIPHER_SUITE');
+  });
+
+  it('privilege: a USER account cannot be ADMINISTRATOR, and cannot switch power', async () => {
+    expect((await rejection(IpmiSession.open(opts(5, { username: 'viewer', password: 'viewer-pw' })))).code).toBe('PRIVILEGE');
+    const s = await IpmiSession.open(opts(5, { username: 'viewer', password: 'viewer-pw', privLevel: 'USER' }));
+    try {
+      expect(await s.chassis.powerStatus()).toBe('off');
+      expect((await rejection(s.chassis.powerOn())).code).toBe('PRIVILEGE');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('BMC stops answering mid-session: a command fails with TIMEOUT and the session closes with it', async () => {
+    const bmc = fleet.bmc(2);
+    const s = await IpmiSession.open(opts(2));
+    const closed = new Promise<IpmiError | null>((r) => s.once('close', r));
+    bmc.unresponsive = true;
+    try {
+      const t0 = Date.now();
+      expect((await rejection(s.chassis.powerStatus())).code).toBe('TIMEOUT');
+      expect(Date.now() - t0).toBeLessThan(1500);
+      expect((await closed)?.code).toBe('TIMEOUT');
+      expect(s.isOpen).toBe(false);
+      expect((await rejection(s.chassis.powerStatus())).code).toBe('TIMEOUT');
+    } finally {
+      bmc.unresponsive = false;
+      await s.close();
+    }
+  });
+
+  it('BMC stops answering while SOL is active: the SOL stream ends with closeReason TIMEOUT', async () => {
+    const bmc = fleet.bmc(3);
+    const s = await IpmiSession.open(opts(3, { keepaliveIntervalMs: 0 }));
+    try {
+      const sol = await s.activateSol();
+      const ended = new Promise<void>((r) => sol.on('close', () => r()));
+      bmc.unresponsive = true;
+      const t0 = Date.now();
+      sol.write('are you there?\r');
+      await ended;
+      expect(Date.now() - t0).toBeLessThan(1500);
+      expect(sol.closeReason?.code).toBe('TIMEOUT');
+      expect(s.closeReason?.code).toBe('TIMEOUT');
+    } finally {
+      bmc.unresponsive = false;
+      await s.close();
+    }
+  });
+
+  it('an idle session notices a silent BMC through its keepalive', async () => {
+    const bmc = fleet.bmc(4);
+    const s = await IpmiSession.open(opts(4, { keepaliveIntervalMs: 300 }));
+    const closed = new Promise<IpmiError | null>((r) => s.once('close', r));
+    bmc.unresponsive = true;
+    const t0 = Date.now();
+    try {
+      expect((await closed)?.code).toBe('TIMEOUT');
+      expect(Date.now() - t0).toBeLessThan(300 + 3 * 300 + 500);
+    } finally {
+      bmc.unresponsive = false;
+      await s.close();
+    }
+  });
+
+  it('the keepalive holds a session open past the BMC idle timeout; without it the BMC drops the session', async () => {
+    const bmc = fleet.bmc(6);
+    const kept = await IpmiSession.open(opts(6, { keepaliveIntervalMs: 200 }));
+    const idle = await IpmiSession.open(opts(6, { keepaliveIntervalMs: 0 }));
+    try {
+      await kept.activateSol();
+      expect(bmc.activeSessions).toBe(2);
+      await new Promise((r) => setTimeout(r, 1500)); // the simulator's sessionTimeoutMs is 600
+      expect(bmc.activeSessions).toBe(1);
+      expect(await kept.chassis.powerStatus()).toBe('off');
+      expect((await rejection(idle.chassis.powerStatus())).code).toBe('TIMEOUT');
+      expect(bmc.solOwner).not.toBeNull();
+    } finally {
+      await kept.close();
+      await idle.close();
+    }
+    await waitFor(() => bmc.solOwner === null, { timeoutMs: 1000, what: 'SOL to be deactivated' });
+    expect(bmc.solHistory.at(-1)?.endReason).toBe('deactivated');
+  });
+});
