@@ -150,6 +150,8 @@ export class SimBmc {
   sessionsOpened = 0;
   /** Packets that failed integrity or decryption, or came for unknown sessions. */
   packetsDropped = 0;
+  /** Test switch: while true the BMC ignores every packet, as a hung or unplugged BMC would. */
+  unresponsive = false;
   private socket: Socket | undefined;
   private readonly sessions = new Map<number, SimSession>();
   private readonly suites: CipherSuite[];
@@ -213,6 +215,7 @@ export class SimBmc {
     const sock = createSocket('udp4');
     this.socket = sock;
     sock.on('message', (buf, rinfo) => {
+      if (this.unresponsive) return;
       try {
         this.onMessage(buf, rinfo);
       } catch {
