@@ -1,4 +1,6 @@
 import { Command } from 'commander';
+import { registerPowerCommands } from './commands/power.command.js';
+import { registerSolCommands } from './commands/sol.command.js';
 
 /**
  * The `solgate` admin CLI. Each command group lives in commands/<group>.command.ts and exports a
@@ -10,5 +12,7 @@ export function buildProgram(): Command {
     .showSuggestionAfterError(true)
     .showHelpAfterError('(add --help for usage)');
   // command groups: (registered below; keep one line per group)
+  registerSolCommands(program);
+  registerPowerCommands(program);
   return program;
 }

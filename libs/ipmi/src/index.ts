@@ -19,3 +19,5 @@ export * from './client/sol-console.js';
 export * from './sim/serial-line.js';
 export * from './sim/sim-bmc.js';
 export * from './sim/fleet.js';
+export * from './sim/control-server.js';
+export * from './client/escape-sequences.js';
