@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '#libs/common';
@@ -16,6 +16,8 @@ export interface ConductorOptions {
   apiPort?: number;
   portRange?: { start: number; stop: number };
   env?: Record<string, string>;
+  /** Append the conductor's log lines to this file instead of keeping them in memory. */
+  logFile?: string;
 }
 
 export interface ApiResponse<T = any> {
@@ -82,8 +84,11 @@ export class ConductorProcess {
     this.exitCode = this.exitSignal = undefined;
     const child = spawn(process.execPath, [bin], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...this.env() }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
-    child.stdout!.on('data', (d) => (this.logs += d));
-    child.stderr!.on('data', (d) => (this.logs += d));
+    const sink = this.opts.logFile ? createWriteStream(this.opts.logFile, { flags: 'a' }) : undefined;
+    for (const stream of [child.stdout!, child.stderr!]) {
+      if (sink) stream.pipe(sink, { end: false });
+      else stream.on('data', (d) => (this.logs += d));
+    }
     child.on('exit', (code, signal) => {
       this.exitCode = code;
       this.exitSignal = signal;
