@@ -68,6 +68,11 @@ export interface ActivateSolOptions {
    */
   forceDeactivate?: boolean;
   instance?: number;
+  /**
+   * First SOL sequence number (1-15). Default: one past where the previous session of this process
+   * to this BMC stopped, else random (see SolConsole). Tests use it to provoke ipmi_sim's stale match.
+   */
+  initialSequence?: number;
 }
 
 export interface SolConfiguration {
@@ -627,6 +632,7 @@ export class IpmiSession extends EventEmitter implements PacketSink, SolSessionH
         inboundPayloadSize: info.inboundPayloadSize,
         outboundPayloadSize: info.outboundPayloadSize,
         payloadPort: info.port,
+        initialSequence: opts.initialSequence,
       });
       this.sol = sol;
       for (const p of this.solEarly) sol.onPayload(p);

@@ -90,11 +90,11 @@ export class SolConsole extends Duplex {
 
   constructor(
     private readonly session: SolSessionHooks,
-    info: Omit<SolConsoleInfo, 'maxCharsPerPacket' | 'initialSequence'>,
+    info: Omit<SolConsoleInfo, 'maxCharsPerPacket' | 'initialSequence'> & { initialSequence?: number },
   ) {
     super({ writableHighWaterMark: 1024, readableHighWaterMark: 16 * 1024, allowHalfOpen: false });
     const maxCharsPerPacket = maxCharsForInboundSize(info.inboundPayloadSize);
-    const initialSequence = initialSolSequence(session.endpointKey);
+    const initialSequence = info.initialSequence ?? initialSolSequence(session.endpointKey);
     this.info = { ...info, maxCharsPerPacket, initialSequence };
     this.endpoint = new SolEndpoint({
       maxCharsPerPacket,

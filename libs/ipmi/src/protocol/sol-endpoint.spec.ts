@@ -80,6 +80,17 @@ describe('SolEndpoint (outbound)', () => {
     expect(ep.failed).toBe(true);
   });
 
+  it('an ack accepting more than was sent (a stale match, as ipmi_sim does) resends everything at once', () => {
+    const { ep, sent } = make();
+    ep.write(Buffer.from('ab'), 0);
+    ep.receive(ack(1, 7), 1);
+    expect(ep.staleAcks).toBe(1);
+    expect(sent.map((p) => [p.sequence, p.data.toString()])).toEqual([
+      [1, 'ab'],
+      [2, 'ab'],
+    ]);
+  });
+
   it('ignores acks for other sequence numbers', () => {
     const { ep, sent } = make();
     ep.write(Buffer.from('x'), 0);

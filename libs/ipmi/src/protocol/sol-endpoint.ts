@@ -48,6 +48,8 @@ export class SolEndpoint {
   /** Flag bits OR-ed into every packet this side sends (status bits on the BMC side). */
   flags = 0;
   droppedBytes = 0;
+  /** Acks that accepted more than the packet held (see receive()). */
+  staleAcks = 0;
   failed = false;
   private queue: Buffer[] = [];
   private queued = 0;
@@ -113,12 +115,15 @@ export class SolEndpoint {
   receive(p: SolPacket, now: number): number {
     const f = this.inFlight;
     if (f && p.ackSequence !== 0 && p.ackSequence === f.sequence) {
-      const accepted = Math.min(p.acceptedCount, f.data.length);
+      // More characters accepted than we sent: the peer matched an older packet that had the same
+      // sequence number (ipmi_sim keeps the last one across sessions) and dropped ours. Send it all again.
+      const accepted = p.acceptedCount > f.data.length ? 0 : p.acceptedCount;
+      if (p.acceptedCount > f.data.length) this.staleAcks++;
       this.inFlight = null;
       if (accepted < f.data.length) {
         this.queue.unshift(f.data.subarray(accepted));
         this.queued += f.data.length - accepted;
-        if (accepted === 0) this.resumeAt = now + (this.o.nackBackoffMs ?? 50);
+        if (accepted === 0 && p.acceptedCount <= f.data.length) this.resumeAt = now + (this.o.nackBackoffMs ?? 50);
       }
     }
     if (p.sequence !== 0) this.receiveData(p);
