@@ -1,0 +1,70 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { CONFIG_VARIABLES, DEFAULT_RING_VNODES, isValidRedisUrl } from '#libs/config';
+import { redactRedisUrl } from '#libs/redis';
+import { OUTPUT_FORMATS } from './output.js';
+
+const PREFIX_RE = /^[A-Za-z0-9_.-]{1,64}$/;
+
+export function parseSeconds(what: string, min: number, max: number) {
+  return (v: string): number => {
+    const n = /^\d+(\.\d+)?$/.test(v.trim()) ? Number(v) : NaN;
+    if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${what} must be a number of seconds between ${min} and ${max}.`);
+    return n;
+  };
+}
+
+export function parseInteger(what: string, min: number, max: number) {
+  return (v: string): number => {
+    const n = /^\d+$/.test(v.trim()) ? Number(v) : NaN;
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${what} must be an integer between ${min} and ${max}.`);
+    return n;
+  };
+}
+
+/**
+ * Options every command accepts, wherever they appear on the line (`solgate -o json nodes list` and
+ * `solgate nodes list -o json` are the same). Connection settings use the conductors' variables, so
+ * a shell with a conductor's environment talks to the same Redis and key prefix.
+ */
+export function addGlobalOptions(program: Command): Command {
+  return program
+    .addOption(
+      new Option('--redis <url>', 'Redis URL: redis://[user:password@]host:port[/db], rediss://..., redis-sentinel://[password@]h1:p1,h2:p2/master')
+        .env('SOLGATE_REDIS_URL')
+        .default(CONFIG_VARIABLES.SOLGATE_REDIS_URL)
+        .argParser((v) => {
+          if (!isValidRedisUrl(v)) throw new InvalidArgumentError(`${redactRedisUrl(v)} is not a Redis URL (redis://, rediss:// or redis-sentinel://).`);
+          return v;
+        }),
+    )
+    .addOption(
+      new Option('--prefix <prefix>', 'key prefix the conductors use')
+        .env('SOLGATE_KEY_PREFIX')
+        .default(CONFIG_VARIABLES.SOLGATE_KEY_PREFIX)
+        .argParser((v) => {
+          if (!PREFIX_RE.test(v)) throw new InvalidArgumentError('letters, digits, _ . - (1-64 characters).');
+          return v;
+        }),
+    )
+    .addOption(
+      new Option('--connect-timeout <seconds>', 'give up connecting to Redis after this long (exit 1)')
+        .env('SOLGATE_REDIS_CONNECT_TIMEOUT')
+        .default(5)
+        .argParser(parseSeconds('--connect-timeout', 0.1, 120)),
+    )
+    .addOption(
+      new Option('--heartbeat-timeout <seconds>', 'a conductor is dead after this long without a heartbeat (the conductors’ setting)')
+        .env('SOLGATE_HEARTBEAT_TIMEOUT')
+        .default(Number(CONFIG_VARIABLES.SOLGATE_HEARTBEAT_TIMEOUT))
+        .argParser(parseSeconds('--heartbeat-timeout', 0.2, 600)),
+    )
+    .addOption(
+      new Option('--vnodes <count>', 'ring vnodes per conductor (the conductors’ SOLGATE_RING_VNODES)')
+        .env('SOLGATE_RING_VNODES')
+        .default(DEFAULT_RING_VNODES)
+        .argParser(parseInteger('--vnodes', 1, 10000)),
+    )
+    .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
+    .addOption(new Option('--no-headers', 'omit the header line of tables'))
+    .addOption(new Option('--no-color', 'never colour output (colour is used only on a terminal, and never with NO_COLOR set)'));
+}
