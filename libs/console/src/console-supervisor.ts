@@ -123,6 +123,7 @@ export class ConsoleSupervisor {
   }
 
   private async pass(): Promise<void> {
+    if (this.closing) return;
     if (!this.membership.leaseValid()) {
       if (this.entries.size > 0) await this.stopAll('lease not valid', { redis: false });
       return;
@@ -393,9 +394,16 @@ export class ConsoleSupervisor {
     await Promise.all(all.map((e) => this.stopEntry(e, reason, { release: redis, writeStatus: redis })));
   }
 
-  /** Graceful leave: no new work, every console stopped and its claim released (survivors start at once). */
-  async shutdown(reason = 'conductor stopping'): Promise<void> {
+  /** Graceful leave, step 1: no new work from now on. */
+  beginShutdown(): void {
     this.closing = true;
+    for (const e of this.entries.values()) if (e.retryTimer) clearTimeout(e.retryTimer);
+  }
+
+  /** Graceful leave, step 2: every console stopped and its claim released (survivors start at once). */
+  async shutdown(reason = 'conductor stopping'): Promise<void> {
+    this.beginShutdown();
+    await this.whenIdle();
     await this.stopAll(reason, { redis: true });
   }
 

@@ -33,7 +33,9 @@ if not live(me, inc) then return { 'NOT_MEMBER', 0, '' } end
 
 local c = redis.call('HMGET', KEYS[1], 'member', 'incarnation', 'epoch')
 if c[1] == me and c[2] == inc then return { 'HELD', tonumber(c[3]), me } end
-if c[1] then
+-- Held by an earlier incarnation of the caller's own member id: that process is gone for sure
+-- (one id has one live incarnation), so no hold applies.
+if c[1] and c[1] ~= me then
   if live(c[1], c[2]) then return { 'BUSY', tonumber(c[3]), c[1] } end
   if redis.call('EXISTS', KEYS[5]) == 1 then return { 'HOLD', tonumber(c[3]), c[1] } end
 end

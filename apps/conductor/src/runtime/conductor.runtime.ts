@@ -173,14 +173,17 @@ export class ConductorRuntime {
     if (this.closed) return;
     this.closed = true;
     const step = async (what: string, fn: () => unknown) => {
+      const t0 = performance.now();
       try {
         await fn();
       } catch (e) {
         this.log.warn({ step: what, err: errorMessage(e) }, 'shutdown step failed');
       }
+      this.log.debug({ step: what, ms: Math.round(performance.now() - t0) }, 'shutdown step done');
     };
     this.failureDetector.stop();
     if (this.started) {
+      this.supervisor.beginShutdown();
       await step('announce leaving', () => this.membership.announceLeaving());
       await step('stop consoles', () => this.supervisor.shutdown());
       await step('leave membership', () => this.membership.leave());

@@ -1,0 +1,201 @@
+import { ConductorProcess } from './conductor-process.js';
+import { uniquePrefix } from './fixtures.js';
+import { IpmiSimBmc } from './ipmi-sim.js';
+import { listeningSockets, urlListens } from './net.js';
+import { listProcesses } from './procs.js';
+import { RedisServer } from './redis-server.js';
+import { waitFor } from './wait.js';
+
+export interface ClusterOptions {
+  name: string;
+  conductors: number;
+  /** Nodes backed by a real ipmi_sim BMC each. */
+  bmcNodes?: number;
+  /** Nodes whose BMC address is never contacted unless a client connects (console listeners only). */
+  dummyNodes?: number;
+  appendonly?: boolean;
+  env?: Record<string, string>;
+}
+
+export interface ConsoleSample {
+  uuid: string;
+  name: string;
+  serving: boolean;
+  url: string | null;
+  conductor: string | null;
+  listening: boolean;
+}
+
+/**
+ * A local solgate cluster for tests and benchmarks: one redis-server, N conductors on 127.0.0.1..N
+ * (each its own address, same port range), nodes with real ipmi_sim BMCs and/or dummy nodes.
+ */
+export class LocalCluster {
+  redis!: RedisServer;
+  readonly prefix: string;
+  conductors: ConductorProcess[] = [];
+  bmcs: IpmiSimBmc[] = [];
+  nodes: { uuid: string; name: string; bmc?: IpmiSimBmc }[] = [];
+
+  constructor(readonly opts: ClusterOptions) {
+    this.prefix = uniquePrefix(opts.name);
+  }
+
+  static async start(opts: ClusterOptions): Promise<LocalCluster> {
+    const c = new LocalCluster(opts);
+    try {
+      await c.start();
+    } catch (e) {
+      await c.stop();
+      throw e;
+    }
+    return c;
+  }
+
+  async start(): Promise<void> {
+    this.redis = await RedisServer.start({ appendonly: this.opts.appendonly });
+    for (let i = 0; i < (this.opts.bmcNodes ?? 0); i += 8) {
+      const batch = Array.from({ length: Math.min(8, (this.opts.bmcNodes ?? 0) - i) }, (_, j) => IpmiSimBmc.start({ nodeName: `${this.opts.name}-b${i + j + 1}` }));
+      this.bmcs.push(...(await Promise.all(batch)));
+    }
+    await Promise.all(Array.from({ length: this.opts.conductors }, (_, i) => this.addConductor(i + 1)));
+    this.conductors.sort((a, b) => a.opts.id.localeCompare(b.opts.id));
+    const api = this.conductors[0];
+    for (const bmc of this.bmcs) {
+      const r = await api.api('POST', '/v1/nodes', { name: bmc.nodeName, driver: 'ipmi', driver_info: bmc.driverInfo() });
+      if (r.status !== 201) throw new Error(r.text);
+      this.nodes.push({ uuid: r.body.uuid, name: bmc.nodeName, bmc });
+    }
+    for (let i = 0; i < (this.opts.dummyNodes ?? 0); i++) {
+      const name = `${this.opts.name}-d${i + 1}`;
+      const r = await api.api('POST', '/v1/nodes', { name, driver: 'ipmi', driver_info: { ipmi_address: '127.0.0.1', ipmi_port: 9, ipmi_username: 'admin', ipmi_password: 'x', ipmi_cipher_suite: 3 } });
+      if (r.status !== 201) throw new Error(r.text);
+      this.nodes.push({ uuid: r.body.uuid, name });
+    }
+  }
+
+  async addConductor(n: number, env: Record<string, string> = {}): Promise<ConductorProcess> {
+    const c = await ConductorProcess.start({
+      id: `c${n}`,
+      address: `127.0.0.${n}`,
+      redisUrl: this.redis.url,
+      prefix: this.prefix,
+      portRange: { start: 20000, stop: 21000 },
+      env: { SOLGATE_LOG_LEVEL: 'info', ...this.opts.env, ...env },
+    });
+    this.conductors.push(c);
+    return c;
+  }
+
+  conductor(id: string): ConductorProcess {
+    const c = this.conductors.find((x) => x.opts.id === id);
+    if (!c) throw new Error(`no conductor ${id}`);
+    return c;
+  }
+
+  /** A live conductor to ask (any conductor answers any call). */
+  get api(): ConductorProcess {
+    const c = this.conductors.find((x) => x.exitCode === undefined);
+    if (!c) throw new Error('no live conductor');
+    return c;
+  }
+
+  async enableAll(via = this.api): Promise<void> {
+    await Promise.all(this.nodes.map((n) => via.api('PUT', `/v1/nodes/${n.uuid}/states/console`, { enabled: true })));
+  }
+
+  /**
+   * Nodes' consoles as the API reports them (what Nova sees), plus whether each URL really listens.
+   * `conductor` is the host of the URL mapped back to a conductor id (c<N> binds 127.0.0.N).
+   */
+  async sample(uuids: string[] = this.nodes.map((n) => n.uuid), via = this.api): Promise<ConsoleSample[]> {
+    const res = await Promise.all(uuids.map((u) => via.api('GET', `/v1/nodes/${u}/states/console`)));
+    const sockets = listeningSockets();
+    return uuids.map((uuid, i) => {
+      const r = res[i];
+      const url: string | null = r.body?.console_info?.url ?? null;
+      const host = url ? /^tcp:\/\/127\.0\.0\.(\d+):/.exec(url)?.[1] : undefined;
+      return {
+        uuid,
+        name: this.nodes.find((n) => n.uuid === uuid)?.name ?? uuid,
+        serving: !!r.body?.console_enabled,
+        url,
+        conductor: host ? `c${host}` : null,
+        listening: !!url && urlListens(url, sockets),
+      };
+    });
+  }
+
+  async waitAllServing(timeoutMs = 30_000): Promise<ConsoleSample[]> {
+    return waitFor(
+      async () => {
+        const s = await this.sample();
+        return s.every((x) => x.serving && x.listening) ? s : undefined;
+      },
+      { timeoutMs, intervalMs: 50, what: 'every console to serve' },
+    );
+  }
+
+  /** socat listeners per node uuid (from their -L pid file argument) and the conductor pid dir each belongs to. */
+  socatsByNode(): Map<string, { pid: number; pidDir: string }[]> {
+    const out = new Map<string, { pid: number; pidDir: string }[]>();
+    for (const p of listProcesses()) {
+      if (!p.argv[0]?.endsWith('socat')) continue;
+      const lock = p.argv.find((a) => a.startsWith('-L'));
+      const m = lock ? /^-L(.*)\/([0-9a-f-]{36})\.pid$/.exec(lock) : null;
+      if (!m) continue;
+      const list = out.get(m[2]) ?? [];
+      list.push({ pid: p.pid, pidDir: m[1] });
+      out.set(m[2], list);
+    }
+    return out;
+  }
+
+  /** socat listener processes only (not their per-connection children, which share the argv). */
+  listenerCountByNode(): Map<string, number> {
+    const procs = listProcesses();
+    const socatPids = new Set(procs.filter((p) => p.argv[0]?.endsWith('socat')).map((p) => p.pid));
+    const out = new Map<string, number>();
+    for (const p of procs) {
+      if (!p.argv[0]?.endsWith('socat') || socatPids.has(p.ppid)) continue;
+      const lock = p.argv.find((a) => a.startsWith('-L'));
+      const m = lock ? /\/([0-9a-f-]{36})\.pid$/.exec(lock) : null;
+      if (m) out.set(m[1], (out.get(m[1]) ?? 0) + 1);
+    }
+    return out;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.conductors.map((c) => c.dispose().catch(() => undefined)));
+    await Promise.all(this.bmcs.map((b) => b.stop().catch(() => undefined)));
+    await this.redis?.stop().catch(() => undefined);
+  }
+}
+
+/**
+ * Samples the process table every few ms and records the worst moment: the most socat listeners
+ * seen at once for one node. Two conductors must never run a node's console at the same time.
+ */
+export class OwnershipSampler {
+  maxListenersPerNode = 0;
+  offender: string | undefined;
+  samples = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly cluster: LocalCluster) {}
+
+  start(intervalMs = 20): this {
+    this.timer = setInterval(() => {
+      this.samples++;
+      for (const [uuid, count] of this.cluster.listenerCountByNode()) {
+        if (count > this.maxListenersPerNode) this.maxListenersPerNode = count;
+        if (count > 1) this.offender = uuid;
+      }
+    }, intervalMs);
+    return this;
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+}
