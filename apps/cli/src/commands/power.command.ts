@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import YAML from 'yaml';
 import { describeSession, IpmiSession, isIpmiError, parsePrivilegeLevel, type IpmiSessionOptions } from '#libs/ipmi';
 
 /**
@@ -136,24 +137,44 @@ export function usageExitCodes(cmd: Command): Command {
 }
 
 const outputFormat = (v: string) => {
-  if (v !== 'text' && v !== 'json') throw new InvalidArgumentError('must be text or json');
+  if (!['text', 'table', 'wide', 'json', 'yaml'].includes(v)) throw new InvalidArgumentError('must be text, json or yaml');
   return v;
 };
+
+/**
+ * `-o json|yaml` for a command: the program-wide --output when the program defines one (the admin
+ * CLI does), else a local option. Anything but json/yaml prints ipmitool's text.
+ */
+export function withOutputOption(program: Command, cmd: Command): Command {
+  if (program.options.some((o) => o.long === '--output')) return cmd;
+  return cmd.option('-o, --output <format>', 'text, json or yaml', outputFormat, 'text');
+}
+
+export function outputFormatOf(cmd: Command): 'text' | 'json' | 'yaml' {
+  const v = (cmd.optsWithGlobals() as { output?: string }).output;
+  return v === 'json' || v === 'yaml' ? v : 'text';
+}
+
+/** Serialize structured output for -o json / -o yaml. */
+export function renderStructured(format: 'json' | 'yaml', value: unknown): string {
+  return format === 'json' ? `${JSON.stringify(value)}\n` : YAML.stringify(value);
+}
 
 const CONTROL_TEXT = { on: 'Up/On', off: 'Down/Off', cycle: 'Cycle', reset: 'Reset', soft: 'Soft' } as const;
 
 export function registerPowerCommands(program: Command): void {
   const power = program.command('power').description('chassis power of a node, through its BMC (IPMI v2.0 lanplus)');
 
-  withIpmiConnectionOptions(power.command('status').description('print the power state: "Chassis Power is on|off"'))
-    .option('-o, --output <format>', 'text or json', outputFormat, 'text')
-    .action(async (flags: IpmiConnectionFlags & { output: string }) => {
+  withOutputOption(program, withIpmiConnectionOptions(power.command('status').description('print the power state: "Chassis Power is on|off"'))).action(
+    async (flags: IpmiConnectionFlags, cmd: Command) => {
+      const format = outputFormatOf(cmd);
       await runWithSession(flags, async (s) => {
         const state = await s.chassis.powerStatus();
-        process.stdout.write(flags.output === 'json' ? `${JSON.stringify({ power: state })}\n` : `Chassis Power is ${state}\n`);
+        process.stdout.write(format === 'text' ? `Chassis Power is ${state}\n` : renderStructured(format, { power: state }));
         return 0;
       });
-    });
+    },
+  );
 
   for (const action of ['on', 'off', 'cycle', 'reset', 'soft'] as const) {
     const help = {

@@ -1,6 +1,16 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { ESCAPE_HELP, EscapeSequenceParser, IpmiSession, type SolConsole } from '#libs/ipmi';
-import { connectionOptions, type IpmiConnectionFlags, reportError, runWithSession, usageExitCodes, withIpmiConnectionOptions } from './power.command.js';
+import {
+  connectionOptions,
+  type IpmiConnectionFlags,
+  outputFormatOf,
+  renderStructured,
+  reportError,
+  runWithSession,
+  usageExitCodes,
+  withIpmiConnectionOptions,
+  withOutputOption,
+} from './power.command.js';
 
 /**
  * `solgate sol activate|deactivate|info`: Serial-over-LAN over native IPMI v2.0 (lanplus).
@@ -16,10 +26,6 @@ const escapeChar = (v: string) => {
   return v;
 };
 
-const outputFormat = (v: string) => {
-  if (v !== 'text' && v !== 'json') throw new InvalidArgumentError('must be text or json');
-  return v;
-};
 
 async function activate(flags: IpmiConnectionFlags & { force?: boolean; escapeChar: string }): Promise<void> {
   let options;
@@ -34,6 +40,10 @@ async function activate(flags: IpmiConnectionFlags & { force?: boolean; escapeCh
   let session: IpmiSession | undefined;
   let sol: SolConsole | undefined;
   let finishing = false;
+  // The action settles only when the console session is over: the CLI's entry point exits the
+  // process as soon as the action's promise does.
+  let done!: () => void;
+  const finished = new Promise<void>((resolve) => (done = resolve));
 
   const restoreTty = () => {
     if (raw && stdin.isTTY) stdin.setRawMode(false);
@@ -43,10 +53,14 @@ async function activate(flags: IpmiConnectionFlags & { force?: boolean; escapeCh
     finishing = true;
     stdin.pause();
     if (message) process.stderr.write(message);
-    await session?.close(); // deactivates SOL, then Close Session
-    restoreTty();
-    process.exitCode = code;
-    stdin.destroy();
+    try {
+      await session?.close(); // deactivates SOL, then Close Session
+    } finally {
+      restoreTty();
+      process.exitCode = code;
+      stdin.destroy();
+      done();
+    }
   };
 
   for (const signal of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) {
@@ -89,6 +103,7 @@ async function activate(flags: IpmiConnectionFlags & { force?: boolean; escapeCh
   });
   stdin.on('end', () => void finish(0));
   stdin.resume();
+  await finished;
 }
 
 const LABEL_WIDTH = 32;
@@ -110,15 +125,15 @@ export function registerSolCommands(program: Command): void {
     });
   });
 
-  withIpmiConnectionOptions(sol.command('info').description('SOL configuration and whether the payload is active'))
-    .option('-o, --output <format>', 'text or json', outputFormat, 'text')
-    .action(async (flags: IpmiConnectionFlags & { output: string }) => {
+  withOutputOption(program, withIpmiConnectionOptions(sol.command('info').description('SOL configuration and whether the payload is active'))).action(
+    async (flags: IpmiConnectionFlags, cmd: Command) => {
+      const format = outputFormatOf(cmd);
       await runWithSession(flags, async (s) => {
         const config = await s.solConfiguration();
         const status = await s.solActivationStatus().catch(() => undefined);
         const info = { ...config, payloadActive: status ? status.activeInstances.includes(1) : undefined, cipherSuite: s.cipherSuite };
-        if (flags.output === 'json') {
-          process.stdout.write(`${JSON.stringify(info)}\n`);
+        if (format !== 'text') {
+          process.stdout.write(renderStructured(format, info));
           return 0;
         }
         let out = '';
@@ -138,6 +153,7 @@ export function registerSolCommands(program: Command): void {
         process.stdout.write(out);
         return 0;
       });
-    });
+    },
+  );
   usageExitCodes(sol);
 }
