@@ -23,6 +23,7 @@ deadline=0
 case $deadline in '' | *[!0-9]*) deadline=0 ;; esac
 if [ "$now" -ge "$deadline" ]; then
   printf 'solgate: this console listener is stale (its conductor lost its lease); ask the API for the current console URL.\r\n'
+  sleep 0.3 # let socat relay the message before the pty closes
   exit 1
 fi
 
