@@ -11,7 +11,6 @@ export type IpmiErrorCode =
   | 'UNREACHABLE' // no answer at all from the BMC (nothing came back to the very first request)
   | 'TIMEOUT' // the BMC answered earlier but stopped answering (request, SOL packet or keepalive)
   | 'PAYLOAD_ALREADY_ACTIVE' // SOL is already active on another session
-  | 'PAYLOAD_NOT_ACTIVE' // deactivate: SOL was not active
   | 'PAYLOAD_DISABLED' // SOL is disabled on the BMC (or, for some BMCs, the host is powered off)
   | 'SOL_DEACTIVATED' // the BMC ended our SOL payload (another session took it, or it shut down)
   | 'COMPLETION_CODE' // an IPMI command answered with a non-zero completion code
