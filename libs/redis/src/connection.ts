@@ -55,7 +55,8 @@ export function parseRedisUrl(url: string): ParsedRedisUrl {
     }
     return {
       kind: 'sentinel',
-      options: { sentinels, name: masterName, password, username, db: db ? Number(db) : 0 },
+      // failoverDetector: follow +switch-master at once instead of waiting for the old master to drop us
+      options: { sentinels, name: masterName, password, username, db: db ? Number(db) : 0, failoverDetector: true, sentinelCommandTimeout: 2000 },
     };
   }
   const u = new URL(url);
