@@ -53,9 +53,12 @@ describe('ipmitool against the fleet simulator', () => {
       child.stderr.on('data', (d: Buffer) => (out += d.toString('latin1')));
       const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
       try {
-        await waitFor(() => out.includes('SOL Session operational'), { timeoutMs: 5000, what: 'ipmitool SOL to start' });
+        // ipmitool's stdout is block-buffered on a pipe: its banner only shows with the first SOL
+        // output, so wait for the activation on the BMC side.
+        await waitFor(() => bmc.solOwner !== null, { timeoutMs: 5000, what: 'ipmitool to activate SOL' });
         bmc.print('Linux 6.1 on ttyS0\r\n');
         await waitFor(() => out.includes('Linux 6.1 on ttyS0'), { timeoutMs: 5000, what: 'node output at ipmitool' });
+        expect(out).toContain('[SOL Session operational.  Use ~? for help]');
         child.stdin.write('root\r');
         await bmc.waitReceived('root\r');
         await waitFor(() => out.includes(`${bmc.name} login: `), { timeoutMs: 5000, what: 'getty echo at ipmitool' });
