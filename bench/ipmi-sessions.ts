@@ -3,7 +3,7 @@
  * (a separate process, so its memory is not counted here), checks bytes flow both ways on every
  * console, and prints RSS and heap growth per session. Run after `npm run build`:
  *
- *   node dist/bench/ipmi-sessions.js [--sessions 1000] [--concurrency 100] [--suite 17]
+ *   node dist/bench/ipmi-sessions.js [--sessions 1000] [--concurrency 100] [--suite 17] [--idle-seconds 16]
  *
  * It re-executes itself with --expose-gc so that heap figures are measured after a full GC.
  */
@@ -27,6 +27,7 @@ function arg(name: string, fallback: number): number {
 const N = arg('sessions', 1000);
 const CONCURRENCY = arg('concurrency', 100);
 const SUITE = arg('suite', 17);
+const IDLE_SECONDS = arg('idle-seconds', 16);
 const MiB = 1024 * 1024;
 
 function rssOf(pid: number): number {
@@ -104,6 +105,13 @@ async function main(): Promise<void> {
   const after = await measure();
   const simRssActive = rssOf(sim.pid!);
 
+  // 5. Idle CPU with every console open: one keepalive round (Get Device ID per session) included.
+  const cpu0 = process.cpuUsage();
+  const idle0 = performance.now();
+  await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
+  const cpu = process.cpuUsage(cpu0);
+  const idleCpuPercent = ((cpu.user + cpu.system) / 1000 / (performance.now() - idle0)) * 100;
+
   const perSession = (a: number, b: number) => (b - a) / N;
   const fmtKiB = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
   const rows: Array<[string, string]> = [
@@ -116,6 +124,7 @@ async function main(): Promise<void> {
     ['client RSS per session', fmtKiB(perSession(before.rss, after.rss))],
     ['client heapUsed per session', fmtKiB(perSession(before.heapUsed, after.heapUsed))],
     ['client external+arrayBuffers per session', fmtKiB(perSession(before.external, after.external))],
+    [`client CPU while idle (${IDLE_SECONDS} s, keepalives included)`, `${idleCpuPercent.toFixed(2)} % of one core`],
     ['simulator start', `${simStartMs.toFixed(0)} ms for ${N} BMCs`],
     ['simulator RSS idle / with sessions', `${(simRssIdle / MiB).toFixed(1)} / ${(simRssActive / MiB).toFixed(1)} MiB (${fmtKiB(simRssActive / N)} per BMC)`],
   ];
@@ -131,11 +140,12 @@ async function main(): Promise<void> {
       rssPerSessionBytes: Math.round(perSession(before.rss, after.rss)),
       heapPerSessionBytes: Math.round(perSession(before.heapUsed, after.heapUsed)),
       externalPerSessionBytes: Math.round(perSession(before.external, after.external)),
+      idleCpuPercent: Number(idleCpuPercent.toFixed(3)),
       simulatorRssBytes: simRssActive,
     })}\n`,
   );
 
-  // 5. Clean up: deactivate + close every session, stop the simulator.
+  // 6. Clean up: deactivate + close every session, stop the simulator.
   next = 0;
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
