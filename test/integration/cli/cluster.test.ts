@@ -65,8 +65,8 @@ describe('solgate CLI against a live 3-conductor cluster', () => {
     const [table, json, api] = await Promise.all([cli(['conductors']), cli(['conductors', '-o', 'json']), conductors[1].api('GET', '/v1/conductors')]);
     expect(table.code).toBe(0);
     const lines = table.stdout.trim().split('\n');
-    expect(lines[0]).toMatch(/^ID\s+GROUP\s+STATE\s+HEARTBEAT\s+NODES\s+CONSOLES\s+API URL\s+CONSOLE ADDRESS$/);
-    expect(lines.slice(1).map((l) => l.split(/\s+/).slice(0, 3))).toEqual([
+    expect(lines[0]).toMatch(/^ID\s+INCARNATION\s+GROUP\s+STATE\s+HEARTBEAT\s+NODES\s+CONSOLES\s+API URL\s+CONSOLE ADDRESS$/);
+    expect(lines.slice(1).map((l) => l.split(/\s+/).filter((_, i) => i !== 1).slice(0, 3))).toEqual([
       ['c1', '""', 'alive'],
       ['c2', '""', 'alive'],
       ['c3', '""', 'alive'],
@@ -79,7 +79,7 @@ describe('solgate CLI against a live 3-conductor cluster', () => {
     const apiRows = api.body.conductors.map((c: Record<string, unknown>) => [c.hostname, c.conductor_group, c.alive]).sort();
     expect(apiRows).toEqual(rows.map((r: Record<string, unknown>) => [r.id, r.group, r.alive]));
     const wide = await cli(['conductors', '-o', 'wide', '--no-headers']);
-    expect(wide.stdout.split('\n')[0]).toMatch(new RegExp(`^c1\\s.*\\s${conductors[0].apiUrl}\\s+127\\.0\\.0\\.1\\s+[0-9a-f]{12}\\s`));
+    expect(wide.stdout.split('\n')[0]).toMatch(new RegExp(`^c1\\s+${rows[0].incarnation}\\s.*\\s${conductors[0].apiUrl}\\s+127\\.0\\.0\\.1\\s+\\S+\\s+${conductors[0].pid}\\s`));
   });
 
   it('ring: members, balance, and owners that agree with the API', async () => {
@@ -199,7 +199,7 @@ describe('solgate CLI against a live 3-conductor cluster', () => {
       expect(g.to).not.toContain(byId(victim).address + ':');
     }
     const table = await cli(['conductors']);
-    expect(table.stdout).toMatch(new RegExp(`\\n${victim}\\s+""\\s+drained\\s+\\S+\\s+0\\s+0\\s`));
+    expect(table.stdout).toMatch(new RegExp(`\\n${victim}\\s+[0-9a-f]{12}\\s+""\\s+drained\\s+\\S+\\s+0\\s+0\\s`));
     expect((await cli(['console', 'show', '-l', `owner=${victim}`, '-o', 'json'])).json()).toEqual([]);
 
     const undrain = await cli(['undrain', victim, '--wait', '--timeout', '20', '-o', 'json']);

@@ -31,6 +31,7 @@ export function conductorJson(c: ConductorFacts): Record<string, unknown> {
 export function conductorColumns(nowMs: number): Column<ConductorFacts>[] {
   return [
     { header: 'ID', value: (c) => c.id },
+    { header: 'INCARNATION', value: (c) => c.member?.incarnation },
     { header: 'GROUP', value: (c) => (c.member ? c.member.group || '""' : null) },
     { header: 'STATE', value: (c) => c.state, color: stateColor },
     { header: 'HEARTBEAT', value: (c) => (c.heartbeatAgeMs === null ? null : formatAge(c.heartbeatAgeMs)) },
@@ -39,7 +40,6 @@ export function conductorColumns(nowMs: number): Column<ConductorFacts>[] {
     { header: 'CLAIMS', value: (c) => c.claimsHeld, wide: true },
     { header: 'API URL', value: (c) => c.member?.apiUrl },
     { header: 'CONSOLE ADDRESS', value: (c) => c.member?.consoleAddress },
-    { header: 'INCARNATION', value: (c) => c.member?.incarnation, wide: true },
     { header: 'HOSTNAME', value: (c) => c.member?.hostname, wide: true },
     { header: 'PID', value: (c) => c.member?.pid, wide: true },
     { header: 'UPTIME', value: (c) => (c.member ? formatAge(nowMs - c.member.joinedAtMs) : null), wide: true },
