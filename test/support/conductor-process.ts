@@ -16,6 +16,8 @@ export interface ConductorOptions {
   apiPort?: number;
   portRange?: { start: number; stop: number };
   env?: Record<string, string>;
+  /** Extra node options (e.g. ['--cpu-prof'] to profile a conductor). */
+  nodeArgs?: string[];
   /** Append the conductor's log lines to this file instead of keeping them in memory. */
   logFile?: string;
 }
@@ -82,7 +84,7 @@ export class ConductorProcess {
     this.apiPort ||= this.opts.apiPort ?? (await freeTcpPort(this.address));
     this.logs = '';
     this.exitCode = this.exitSignal = undefined;
-    const child = spawn(process.execPath, [bin], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...this.env() }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...(this.opts.nodeArgs ?? []), bin], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...this.env() }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     const sink = this.opts.logFile ? createWriteStream(this.opts.logFile, { flags: 'a' }) : undefined;
     for (const stream of [child.stdout!, child.stderr!]) {
