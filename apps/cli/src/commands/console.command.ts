@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { errorMessage } from '#libs/common';
 import type { NodeRecord } from '#libs/nodes';
 import { withContext, type CliContext } from '../lib/context.js';
+import { mapLimit } from '../lib/concurrency.js';
 import { EXIT_FAILURE } from '../lib/errors.js';
 import { parseSeconds } from '../lib/global-options.js';
 import { waitForConsoles, type WaitOutcome } from '../lib/console-wait.js';
@@ -55,15 +56,14 @@ function selectionOptions(cmd: Command): Command {
 
 async function setIntent(ctx: CliContext, out: Printer, idents: string[], opts: Selection & { wait?: boolean; timeout: number; progress?: boolean }, enabled: boolean) {
   const nodes = await ctx.selectNodes({ idents, all: opts.all, selector: opts.selector });
-  const rows: ChangeRow[] = [];
-  for (const n of nodes) {
+  const rows: ChangeRow[] = await mapLimit(nodes, 64, async (n): Promise<ChangeRow> => {
     try {
       const { changed } = await ctx.consoles.setEnabled(n, enabled);
-      rows.push({ node: { ...n, console_enabled: enabled }, changed, error: null });
+      return { node: { ...n, console_enabled: enabled }, changed, error: null };
     } catch (e) {
-      rows.push({ node: n, changed: null, error: errorMessage(e) });
+      return { node: n, changed: null, error: errorMessage(e) };
     }
-  }
+  });
   const accepted = rows.filter((r) => !r.error);
   if (opts.wait && accepted.length > 0) {
     const bar = progressBar(`${enabled ? 'enabling' : 'disabling'} consoles`, accepted.length, { force: !!opts.progress });
