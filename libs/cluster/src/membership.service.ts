@@ -5,7 +5,7 @@ import type { Logger } from '#libs/logging';
 import { ClusterView } from './cluster-view.js';
 import type { LeaseFile } from './lease-file.js';
 import { listSolgateConnections } from './client-list.js';
-import type { MemberDetails } from './member.model.js';
+import type { ClusterSnapshot, MemberDetails } from './member.model.js';
 import type { MembershipRepository } from './membership.repository.js';
 
 export interface MembershipOptions {
@@ -35,6 +35,7 @@ export class MembershipService extends EventEmitter {
   private lastOkMs = 0;
   private timer: NodeJS.Timeout | undefined;
   private fenceTimer: NodeJS.Timeout | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
   private clusterIncarnation: string | undefined;
   private redisRunId: string | undefined;
   private runIdChecked = false;
@@ -42,6 +43,8 @@ export class MembershipService extends EventEmitter {
   private currentView: ClusterView;
   /** Last measured heartbeat round trip, ms. */
   lastHeartbeatLatencyMs = 0;
+  /** Longest time between two successful heartbeats since start (a stalled event loop shows here). */
+  maxHeartbeatGapMs = 0;
   heartbeatFailures = 0;
 
   /**
@@ -109,7 +112,8 @@ export class MembershipService extends EventEmitter {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.fenceTimer) clearInterval(this.fenceTimer);
-    this.timer = this.fenceTimer = undefined;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.timer = this.fenceTimer = this.expiryTimer = undefined;
     this.lease?.revoke();
   }
 
@@ -135,8 +139,25 @@ export class MembershipService extends EventEmitter {
     const view = new ClusterView(snap, this.opts.vnodes);
     const changed = view.ringKey !== this.currentView.ringKey;
     this.currentView = view;
+    this.scheduleExpiryCheck(snap);
     if (changed) this.emit('view', view);
     return view;
+  }
+
+  /**
+   * A silent member is dead the moment its last heartbeat is `timeout` old (Redis's clock). Look
+   * again right then rather than at the next periodic pass, so a silent failure costs the timeout
+   * and not the timeout plus up to a reconcile interval.
+   */
+  private scheduleExpiryCheck(snap: ClusterSnapshot): void {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    if (this.stopped) return;
+    const expiries = snap.members.filter((m) => m.alive && m.id !== this.opts.memberId).map((m) => m.lastHeartbeatMs + this.opts.heartbeatTimeoutMs - snap.nowMs);
+    if (expiries.length === 0) return;
+    const inMs = Math.max(0, Math.min(...expiries)) + 20;
+    this.expiryTimer = setTimeout(() => void this.refreshView().catch(() => undefined), inMs);
+    this.expiryTimer.unref();
   }
 
   private fence(reason: string): void {
@@ -194,6 +215,7 @@ export class MembershipService extends EventEmitter {
         this.log.info({ member: this.opts.memberId, incarnation: this.incarnation }, 'joined the cluster');
         this.emit('joined', this.incarnation);
       } else {
+        this.maxHeartbeatGapMs = Math.max(this.maxHeartbeatGapMs, t0 - this.lastOkMs);
         this.lastOkMs = t0;
         this.leaseDeadline = t0 + this.leaseMs;
         this.lease?.grant(this.leaseDeadline);

@@ -72,7 +72,7 @@ export const CONFIG_VARIABLES: Record<string, string> = {
   SOLGATE_HEARTBEAT_TIMEOUT: '5',
   SOLGATE_RING_VNODES: String(DEFAULT_RING_VNODES),
   SOLGATE_RECONCILE_INTERVAL: '1',
-  SOLGATE_START_CONCURRENCY: '32',
+  SOLGATE_START_CONCURRENCY: '8',
   SOLGATE_FAILURE_DETECTOR_INTERVAL: '0.1',
   SOLGATE_REDIS_CONNECT_TIMEOUT: '5',
 };
@@ -197,7 +197,7 @@ export function loadConfig(env: Env = process.env): Readonly<SolgateConfig> {
     );
   const ringVnodes = r.int('SOLGATE_RING_VNODES', DEFAULT_RING_VNODES, 1, 10000);
   const reconcileIntervalMs = r.seconds('SOLGATE_RECONCILE_INTERVAL', 1, 0.05, 60);
-  const startConcurrency = r.int('SOLGATE_START_CONCURRENCY', 32, 1, 1024);
+  const startConcurrency = r.int('SOLGATE_START_CONCURRENCY', 8, 1, 1024);
   const failureDetectorIntervalMs = r.seconds('SOLGATE_FAILURE_DETECTOR_INTERVAL', 0.1, 0.01, 60);
   const redisConnectTimeoutMs = r.seconds('SOLGATE_REDIS_CONNECT_TIMEOUT', 5, 0.1, 120);
 

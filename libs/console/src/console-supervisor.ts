@@ -5,6 +5,7 @@ import { NodeRepository, type ConsoleInterface, type ConsoleState, type ConsoleS
 import type { ConsoleDriver } from './console-driver.js';
 import type { PidDirectory } from './pid-dir.js';
 import { PortAllocator } from './port-allocator.js';
+import { ProcessLauncher } from './process-launcher.js';
 import { Semaphore } from './semaphore.js';
 import { describeExit, SocatConsoleProcess } from './socat-console.process.js';
 
@@ -60,6 +61,7 @@ export class ConsoleSupervisor {
   private readonly scheduled = new Map<string, { dirty: boolean }>();
   private readonly starts: Semaphore;
   private readonly ports: PortAllocator;
+  private readonly launcher = new ProcessLauncher();
   private readonly backoff: BackoffPolicy;
   private passRunning = false;
   private passAgain = false;
@@ -244,6 +246,7 @@ export class ConsoleSupervisor {
     if (this.closing || this.entries.get(e.uuid) !== e || e.proc?.running) return;
     // The claim is (re-)checked before every start and restart.
     if (!this.membership.leaseValid() || !this.membership.identityChecked) return;
+    const t0 = monotonicMs();
     const claim = await this.claims.acquire(e.uuid, this.me, this.membership.incarnation, this.opts.heartbeatTimeoutMs);
     if (claim.status !== 'HELD' && claim.status !== 'TAKEN') {
       // BUSY: the previous owner still hands over (its release nudges us); HOLD: Redis just came
@@ -262,23 +265,30 @@ export class ConsoleSupervisor {
     e.state = restarting ? 'restarting' : 'starting';
     let previousPort = e.port;
     this.ports.release(e.port); // kept across a restart so the URL stays; re-taken just below
-    if (previousPort === undefined) {
+    if (previousPort === undefined && claim.previous === this.me) {
+      // an earlier incarnation of this conductor ran it: keep its URL
       const st = await this.statuses.get(e.uuid);
       if (st.conductor === this.me && st.port) previousPort = st.port;
     }
-    await this.writeStatus(e, { state: e.state, generation: node.console_generation, rev: node.rev, last_error: e.lastError, restarts: e.restarts, url: null, pid: null });
+    // A first start needs no intermediate write (the API derives "starting" from intent); a
+    // restart reports itself so nobody reads a stale "running".
+    if (restarting) await this.writeStatus(e, { state: e.state, generation: node.console_generation, rev: node.rev, last_error: e.lastError, restarts: e.restarts, url: null, pid: null });
     const fixedPort = node.driver_info.ipmi_terminal_port !== undefined ? Number(node.driver_info.ipmi_terminal_port) : undefined;
     const exclude = new Set<number>();
+    const tClaimed = monotonicMs();
+    let tSpawn = 0;
     try {
       const exec = await driver.prepare(node);
       for (let attempt = 0; ; attempt++) {
         const port = await this.ports.allocate(fixedPort ?? previousPort, fixedPort !== undefined, exclude);
-        this.pidDir.removeLock(e.uuid); // a socat killed by SIGKILL leaves its -L lock file behind
+        await this.pidDir.removeLock(e.uuid); // a socat killed by SIGKILL leaves its -L lock file behind
         const proc = new SocatConsoleProcess(
           { address: this.opts.socatAddress, port, pidFile: this.pidDir.pidFile(e.uuid), terminalTimeoutS: this.opts.terminalTimeoutS, exec },
           this.pidDir.guardScript,
+          this.launcher,
         );
         try {
+          tSpawn = monotonicMs();
           await proc.start(this.opts.subprocessTimeoutMs);
           e.proc = proc;
           e.port = port;
@@ -322,7 +332,11 @@ export class ConsoleSupervisor {
       await this.stopEntry(e, 'claim lost while starting', { release: false, writeStatus: false });
       return;
     }
-    this.log.info({ node: e.uuid, conductor: this.me, pid: proc.socatPid, url, epoch: e.epoch }, restarting ? 'console restarted' : 'console started');
+    const t = monotonicMs();
+    this.log.info(
+      { node: e.uuid, conductor: this.me, pid: proc.socatPid, url, epoch: e.epoch, ms: { claim: Math.round(tClaimed - t0), prepare: Math.round(tSpawn - tClaimed), spawn: Math.round(proc.readyAtMs - tSpawn), total: Math.round(t - t0) } },
+      restarting ? 'console restarted' : 'console started',
+    );
   }
 
   /** socat died on its own: record why, restart with backoff (same port, so the URL stays). */
@@ -373,8 +387,10 @@ export class ConsoleSupervisor {
     if (e.retryTimer) clearTimeout(e.retryTimer);
     e.retryTimer = undefined;
     const hadProc = !!e.proc;
+    const t0 = monotonicMs();
     await this.stopProcess(e);
-    if (!hadProc) this.pidDir.removeNodeFiles(e.uuid);
+    const tKilled = monotonicMs();
+    if (!hadProc) await this.pidDir.removeNodeFiles(e.uuid);
     this.ports.release(e.port);
     if (this.entries.get(e.uuid) === e) this.entries.delete(e.uuid);
     if (e.epoch > 0) {
@@ -382,7 +398,7 @@ export class ConsoleSupervisor {
       if (release) await this.claims.release(e.uuid, this.me, this.membership.incarnation, e.epoch).catch(() => false);
     }
     e.state = 'stopped';
-    if (hadProc) this.log.info({ node: e.uuid, conductor: this.me, reason }, 'console stopped');
+    if (hadProc) this.log.info({ node: e.uuid, conductor: this.me, reason, ms: { kill: Math.round(tKilled - t0), total: Math.round(monotonicMs() - t0) } }, 'console stopped');
   }
 
   /**
@@ -405,6 +421,7 @@ export class ConsoleSupervisor {
     this.beginShutdown();
     await this.whenIdle();
     await this.stopAll(reason, { redis: true });
+    this.launcher.close();
   }
 
   /** Stop processes only (self-fence), and accept work again afterwards. */

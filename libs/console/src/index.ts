@@ -6,5 +6,6 @@ export * from './ipmitool-socat.console.js';
 export * from './pid-dir.js';
 export * from './port-allocator.js';
 export * from './proc.js';
+export * from './process-launcher.js';
 export * from './semaphore.js';
 export * from './socat-console.process.js';

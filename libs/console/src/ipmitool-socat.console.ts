@@ -1,4 +1,3 @@
-import { writeFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { errorMessage } from '#libs/common';
 import type { Logger } from '#libs/logging';
@@ -24,9 +23,11 @@ export class IpmitoolSocatConsole implements ConsoleDriver {
   async prepare(node: NodeRecord): Promise<string[]> {
     const target = ipmitoolTarget(node.driver_info);
     const pw = this.pidDir.passwordFile(node.uuid);
-    this.pidDir.writePrivate(pw, passwordFileContent(node.driver_info.ipmi_password));
     const argv = buildIpmitoolArgv(target, pw, this.ipmitool);
-    writeFileSync(this.pidDir.argvFile(node.uuid), argv.join('\n') + '\n', { mode: 0o600 });
+    await Promise.all([
+      this.pidDir.writePrivate(pw, passwordFileContent(node.driver_info.ipmi_password)),
+      this.pidDir.writePrivate(this.pidDir.argvFile(node.uuid), argv.join('\n') + '\n'),
+    ]);
     return [this.pidDir.solSessionScript, this.pidDir.leaseFile, this.pidDir.argvFile(node.uuid)];
   }
 
@@ -34,7 +35,7 @@ export class IpmitoolSocatConsole implements ConsoleDriver {
     try {
       if (sessionWasActive) await this.deactivate(node);
     } finally {
-      this.pidDir.removeNodeFiles(node.uuid);
+      await this.pidDir.removeNodeFiles(node.uuid);
     }
   }
 
@@ -46,7 +47,7 @@ export class IpmitoolSocatConsole implements ConsoleDriver {
   private async deactivate(node: NodeRecord): Promise<void> {
     const pw = this.pidDir.passwordFile(node.uuid);
     try {
-      this.pidDir.writePrivate(pw, passwordFileContent(node.driver_info.ipmi_password));
+      await this.pidDir.writePrivate(pw, passwordFileContent(node.driver_info.ipmi_password));
       const argv = buildIpmitoolArgv(ipmitoolTarget(node.driver_info), pw, this.ipmitool);
       const r = await execa(argv[0], [...argv.slice(1), '-N', '1', '-R', '2', 'sol', 'deactivate'], { reject: false, timeout: 8000, stdin: 'ignore' });
       if (r.exitCode !== 0 && r.exitCode !== 1) this.log.warn({ node: node.uuid, code: r.exitCode }, 'sol deactivate failed');

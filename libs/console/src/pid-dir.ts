@@ -1,4 +1,5 @@
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { packageRoot, sleep } from '#libs/common';
 import type { Logger } from '#libs/logging';
@@ -46,17 +47,30 @@ export class PidDirectory {
     }
   }
 
-  writePrivate(path: string, content: string): void {
-    writeFileSync(path, content, { mode: 0o600 });
-    chmodSync(path, 0o600);
+  /**
+   * Write a file only its owner may read (0600, enforced on the open handle even if it existed).
+   * Asynchronous: a takeover writes hundreds of these and must not block the event loop.
+   */
+  async writePrivate(path: string, content: string): Promise<void> {
+    const fh = await open(path, 'w', 0o600);
+    try {
+      await fh.chmod(0o600);
+      await fh.writeFile(content);
+    } finally {
+      await fh.close();
+    }
   }
 
   /** socat -L refuses to start while its lock file exists; ours are only left by a dead socat. */
-  removeLock(uuid: string): void {
-    rmSync(this.pidFile(uuid), { force: true });
+  async removeLock(uuid: string): Promise<void> {
+    await rm(this.pidFile(uuid), { force: true });
   }
 
-  removeNodeFiles(uuid: string): void {
+  async removeNodeFiles(uuid: string): Promise<void> {
+    await Promise.all([this.pidFile(uuid), this.argvFile(uuid), this.passwordFile(uuid), this.socketPath(uuid)].map((p) => rm(p, { force: true })));
+  }
+
+  private removeNodeFilesSync(uuid: string): void {
     for (const p of [this.pidFile(uuid), this.argvFile(uuid), this.passwordFile(uuid), this.socketPath(uuid)]) rmSync(p, { force: true });
   }
 
@@ -87,7 +101,7 @@ export class PidDirectory {
           reaped.push(m[1]);
         }
       }
-      this.removeNodeFiles(m[1]);
+      this.removeNodeFilesSync(m[1]);
     }
     // leftovers without a pid file
     for (const f of files) {

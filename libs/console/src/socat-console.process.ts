@@ -1,9 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { createInterface } from 'node:readline';
-import { errorMessage, monotonicMs, sleep } from '#libs/common';
+import { monotonicMs, sleep } from '#libs/common';
 import { buildGuardedCommand, buildSocatArgv, type SocatListenSpec } from './argv.js';
 import { childrenOf, isAlive } from './proc.js';
+import type { LaunchedProcess, ProcessLauncher } from './process-launcher.js';
 
 export interface SocatExit {
   code: number | null;
@@ -19,7 +18,7 @@ export interface SocatExit {
  * Emits 'exit' (SocatExit) once, whether it died or was stopped.
  */
 export class SocatConsoleProcess extends EventEmitter {
-  private child: ChildProcess | undefined;
+  private child: LaunchedProcess | undefined;
   private exited: SocatExit | undefined;
   private readonly lines: string[] = [];
   private listening = false;
@@ -27,10 +26,12 @@ export class SocatConsoleProcess extends EventEmitter {
   /** socat's own pid (the guard shell's pid is the process group id). */
   socatPid: number | undefined;
   startedAtMs = 0;
+  readyAtMs = 0;
 
   constructor(
     private readonly spec: SocatListenSpec,
     private readonly guardScript: string,
+    private readonly launcher: ProcessLauncher,
   ) {
     super();
   }
@@ -51,27 +52,25 @@ export class SocatConsoleProcess extends EventEmitter {
   async start(timeoutMs: number): Promise<void> {
     const { command, args } = buildGuardedCommand(this.guardScript, buildSocatArgv(this.spec));
     this.startedAtMs = monotonicMs();
-    const child = spawn(command, args, { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = this.launcher.spawn(command, args);
     this.child = child;
     let ready: () => void = () => {};
     const listening = new Promise<void>((resolve) => (ready = resolve));
-    createInterface({ input: child.stderr! }).on('line', (line) => {
+    child.on('line', (line: string) => {
       this.lines.push(line);
       if (this.lines.length > 20) this.lines.shift();
       if (!this.listening && / listening on /.test(line)) {
         this.listening = true;
+        this.readyAtMs = monotonicMs();
         this.socatPid = Number(/socat\[(\d+)\]/.exec(line)?.[1]) || undefined;
         ready();
       }
     });
     const exited = new Promise<SocatExit>((resolve) => {
-      child.once('exit', (code, signal) => {
+      child.once('exit', ({ code, signal }: { code: number | null; signal: NodeJS.Signals | null }) => {
         this.exited = { code, signal, lastLines: [...this.lines] };
         resolve(this.exited);
         this.emit('exit', this.exited);
-      });
-      child.once('error', (e) => {
-        this.lines.push(errorMessage(e));
       });
     });
     let timer: NodeJS.Timeout | undefined;

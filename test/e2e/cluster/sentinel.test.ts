@@ -42,7 +42,7 @@ describe('cluster: Redis Sentinel failover', () => {
       async () => {
         const c = newMaster === sentinel.replica.port ? sentinel.replica.client() : sentinel.master.client();
         try {
-          const members = await c.zrange(`${conductors[0].opts.prefix}:members`, 0, -1, 'WITHSCORES');
+          const members = await c.zrange(`${conductors[0].opts.prefix}:members`, '0', '-1', 'WITHSCORES');
           const time = await c.time();
           const now = Number(time[0]) * 1000;
           return members.length === 4 && Number(members[1]) > now - 2000 && Number(members[3]) > now - 2000;

@@ -33,6 +33,7 @@ export class MetricsController {
     counter('solgate_console_starts_total', 'Consoles started', () => stats().starts);
     counter('solgate_crashes_detected_total', 'Conductor crashes detected by the fast path', () => rt.failureDetector.detected);
     new Gauge({ name: 'solgate_heartbeat_latency_seconds', help: 'Round trip of the last heartbeat', registers: [r], collect() { this.set(rt.membership.lastHeartbeatLatencyMs / 1000); } });
+    new Gauge({ name: 'solgate_heartbeat_max_gap_seconds', help: 'Longest time between two successful heartbeats since start', registers: [r], collect() { this.set(rt.membership.maxHeartbeatGapMs / 1000); } });
     new Gauge({ name: 'solgate_heartbeat_failures', help: 'Heartbeats failed in a row', registers: [r], collect() { this.set(rt.membership.heartbeatFailures); } });
     new Gauge({
       name: 'solgate_ring_members',
