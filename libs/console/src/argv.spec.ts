@@ -42,7 +42,7 @@ describe('buildIpmitoolArgv', () => {
 });
 
 describe('buildSocatArgv', () => {
-  const base = { address: '127.0.0.1', port: 31000, pidFile: '/run/sg/u.pid', terminalTimeoutS: 600, exec: ['/run/sg/sol-session.sh', '/run/sg/lease', '/run/sg/u.argv'] };
+  const base = { address: '127.0.0.1', port: 31000, pidFile: '/run/sg/u.pid', terminalTimeoutS: 600, peer: { exec: ['/run/sg/sol-session.sh', '/run/sg/lease', '/run/sg/u.argv'] } };
 
   it('builds Ironic’s socat shape', () => {
     expect(buildSocatArgv(base)).toEqual([
@@ -53,6 +53,10 @@ describe('buildSocatArgv', () => {
       'TCP4-LISTEN:31000,bind=127.0.0.1,reuseaddr,fork,max-children=1',
       'EXEC:/run/sg/sol-session.sh /run/sg/lease /run/sg/u.argv,pty,raw,echo=0,stderr',
     ]);
+  });
+
+  it('connects each client to a UNIX socket for in-process consoles', () => {
+    expect(buildSocatArgv({ ...base, peer: { unixSocket: '/run/sg/u.sock' } }).pop()).toBe('UNIX-CONNECT:/run/sg/u.sock');
   });
 
   it('uses TCP6-LISTEN with a bracketed bind address for IPv6 and no -T for 0', () => {
@@ -91,7 +95,7 @@ describe('buildSocatArgv', () => {
           s.close(() => r(p));
         });
       });
-      const argv = buildSocatArgv({ ...base, port, pidFile: join(dir, 'p.pid'), exec: [script, evil] });
+      const argv = buildSocatArgv({ ...base, port, pidFile: join(dir, 'p.pid'), peer: { exec: [script, evil] } });
       const child = spawn('socat', argv, { stdio: ['ignore', 'ignore', 'pipe'] });
       await new Promise<void>((r) => child.stderr!.on('data', (d) => String(d).includes('listening on') && r()));
       const out = await new Promise<string>((resolve) => {

@@ -70,9 +70,11 @@ export interface SocatListenSpec {
   pidFile: string;
   /** socat -T: close a connection idle for this long; 0 = never. */
   terminalTimeoutS: number;
-  /** Command socat runs per client: plain paths only (see socatToken). */
-  exec: string[];
+  /** Where socat connects each client: a command it runs (plain paths only, see socatToken) or a UNIX socket. */
+  peer: SocatPeer;
 }
+
+export type SocatPeer = { exec: string[] } | { unixSocket: string };
 
 /**
  * socat's argv (Ironic's shape, improved): one client at a time, the listener survives disconnects,
@@ -88,7 +90,8 @@ export function buildSocatArgv(spec: SocatListenSpec): string[] {
   if (spec.terminalTimeoutS > 0) argv.push(`-T${spec.terminalTimeoutS}`);
   argv.push(`-L${spec.pidFile}`);
   argv.push(`${family}:${spec.port},bind=${bind},reuseaddr,fork,max-children=1`);
-  argv.push(`EXEC:${spec.exec.map(socatToken).join(' ')},pty,raw,echo=0,stderr`);
+  const peer = spec.peer;
+  argv.push('exec' in peer ? `EXEC:${peer.exec.map(socatToken).join(' ')},pty,raw,echo=0,stderr` : `UNIX-CONNECT:${socatToken(peer.unixSocket)}`);
   return argv;
 }
 

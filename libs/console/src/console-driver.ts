@@ -1,4 +1,5 @@
 import type { ConsoleInterface, NodeRecord } from '#libs/nodes';
+import type { SocatPeer } from './argv.js';
 
 /**
  * A console interface (Ironic's term): how socat's per-client command reaches the node's serial
@@ -7,8 +8,8 @@ import type { ConsoleInterface, NodeRecord } from '#libs/nodes';
  */
 export interface ConsoleDriver {
   readonly name: ConsoleInterface;
-  /** Validate the node and write what the per-client command needs; returns that command (plain paths). */
-  prepare(node: NodeRecord): Promise<string[]>;
+  /** Validate the node and set up what each client connection needs; returns where socat connects clients. */
+  prepare(node: NodeRecord): Promise<SocatPeer>;
   /** After socat is gone: remove files, end a SOL session that may still be active on the BMC. */
   cleanup(node: NodeRecord, opts: { sessionWasActive: boolean }): Promise<void>;
 }

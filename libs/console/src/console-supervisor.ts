@@ -278,12 +278,12 @@ export class ConsoleSupervisor {
     const tClaimed = monotonicMs();
     let tSpawn = 0;
     try {
-      const exec = await driver.prepare(node);
+      const peer = await driver.prepare(node);
       for (let attempt = 0; ; attempt++) {
         const port = await this.ports.allocate(fixedPort ?? previousPort, fixedPort !== undefined, exclude);
         await this.pidDir.removeLock(e.uuid); // a socat killed by SIGKILL leaves its -L lock file behind
         const proc = new SocatConsoleProcess(
-          { address: this.opts.socatAddress, port, pidFile: this.pidDir.pidFile(e.uuid), terminalTimeoutS: this.opts.terminalTimeoutS, exec },
+          { address: this.opts.socatAddress, port, pidFile: this.pidDir.pidFile(e.uuid), terminalTimeoutS: this.opts.terminalTimeoutS, peer },
           this.pidDir.guardScript,
           this.launcher,
         );

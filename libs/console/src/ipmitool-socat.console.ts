@@ -2,7 +2,7 @@ import { execa } from 'execa';
 import { errorMessage } from '#libs/common';
 import type { Logger } from '#libs/logging';
 import type { NodeRecord } from '#libs/nodes';
-import { buildIpmitoolArgv, ipmitoolTarget, passwordFileContent } from './argv.js';
+import { buildIpmitoolArgv, ipmitoolTarget, passwordFileContent, type SocatPeer } from './argv.js';
 import type { ConsoleDriver } from './console-driver.js';
 import type { PidDirectory } from './pid-dir.js';
 
@@ -20,7 +20,7 @@ export class IpmitoolSocatConsole implements ConsoleDriver {
     private readonly ipmitool = 'ipmitool',
   ) {}
 
-  async prepare(node: NodeRecord): Promise<string[]> {
+  async prepare(node: NodeRecord): Promise<SocatPeer> {
     const target = ipmitoolTarget(node.driver_info);
     const pw = this.pidDir.passwordFile(node.uuid);
     const argv = buildIpmitoolArgv(target, pw, this.ipmitool);
@@ -28,7 +28,7 @@ export class IpmitoolSocatConsole implements ConsoleDriver {
       this.pidDir.writePrivate(pw, passwordFileContent(node.driver_info.ipmi_password)),
       this.pidDir.writePrivate(this.pidDir.argvFile(node.uuid), argv.join('\n') + '\n'),
     ]);
-    return [this.pidDir.solSessionScript, this.pidDir.leaseFile, this.pidDir.argvFile(node.uuid)];
+    return { exec: [this.pidDir.solSessionScript, this.pidDir.leaseFile, this.pidDir.argvFile(node.uuid)] };
   }
 
   async cleanup(node: NodeRecord, { sessionWasActive }: { sessionWasActive: boolean }): Promise<void> {
