@@ -64,3 +64,9 @@ export const SHARED_NODE_FIELDS = ['uuid', 'name', 'driver', 'console_interface'
 export function pick(obj: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
   return Object.fromEntries(keys.map((k) => [k, obj[k]]));
 }
+
+/** Assert a zero exit, showing stderr when it is not. */
+export function expectOk(r: CliResult): CliResult {
+  if (r.code !== 0) throw new Error(`solgate exited ${r.code}\n--- stderr:\n${r.stderr}\n--- stdout:\n${r.stdout.slice(0, 2000)}`);
+  return r;
+}

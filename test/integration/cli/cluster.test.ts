@@ -10,7 +10,7 @@ import { IpmiSimBmc } from '../../support/ipmi-sim.js';
 import { freeUdpPort } from '../../support/ports.js';
 import { RedisServer } from '../../support/redis-server.js';
 import { waitFor } from '../../support/wait.js';
-import { cliFor, pick, SHARED_NODE_FIELDS } from './cli-harness.js';
+import { cliFor, expectOk, pick, SHARED_NODE_FIELDS } from './cli-harness.js';
 
 /**
  * The CLI against a live 3-conductor cluster (127.0.0.1/2/3), real redis-server, socat and ipmi_sim:
@@ -47,7 +47,7 @@ describe('solgate CLI against a live 3-conductor cluster', () => {
     const file = join(dir, 'nodes.yaml');
     writeFileSync(file, toYaml(nodes));
     const created = await cli(['nodes', 'create', '-f', file, '-o', 'json']);
-    expect(created.code).toBe(0);
+    expectOk(created);
     expect(created.json()).toHaveLength(12);
     await waitFor(async () => (await conductors[0].api('GET', '/v1/conductors')).body?.conductors?.filter((c: { alive: boolean }) => c.alive).length === 3, {
       what: 'three live conductors',
@@ -63,7 +63,7 @@ describe('solgate CLI against a live 3-conductor cluster', () => {
 
   it('conductors: table and JSON agree with the API', async () => {
     const [table, json, api] = await Promise.all([cli(['conductors']), cli(['conductors', '-o', 'json']), conductors[1].api('GET', '/v1/conductors')]);
-    expect(table.code).toBe(0);
+    expectOk(table);
     const lines = table.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^ID\s+INCARNATION\s+GROUP\s+STATE\s+HEARTBEAT\s+NODES\s+CONSOLES\s+API URL\s+CONSOLE ADDRESS$/);
     expect(lines.slice(1).map((l) => l.split(/\s+/).filter((_, i) => i !== 1).slice(0, 3))).toEqual([
@@ -103,7 +103,7 @@ describe('solgate CLI against a live 3-conductor cluster', () => {
 
   it('console enable --wait: every console serves, and show/list JSON match the API', async () => {
     const r = await cli(['console', 'enable', '-l', 'name=cli-*', '--wait', '--progress', '-o', 'json']);
-    expect(r.code).toBe(0);
+    expectOk(r);
     expect(r.stderr).toMatch(/enabling consoles \[=+\] 12\/12 100%/);
     const rows = r.json();
     expect(rows).toHaveLength(12);
@@ -127,6 +127,11 @@ describe('solgate CLI against a live 3-conductor cluster', () => {
     expect(one.json()).toEqual(api);
     expect(one.json().driver_info.ipmi_password).toBe('******');
 
+    const wide = await cli(['nodes', 'list', '-o', 'wide', '-l', 'name=cli-dummy*']);
+    const wideLines = wide.stdout.trim().split('\n');
+    expect(wideLines[0]).toMatch(/^NAME\s+UUID\s+GROUP\s+INTERFACE\s+ADDRESS\s+CONSOLE\s+STATE\s+OWNER\s+URL\s+LAST ERROR$/);
+    expect(wideLines).toHaveLength(11);
+    for (const l of wideLines.slice(1)) expect(l).toMatch(/^cli-dummy\d+\s+[0-9a-f-]{36}\s+""\s+ipmitool-socat\s+127\.0\.0\.1\s+enabled\s+running\s+c[123]\s+tcp:\/\/127\.0\.0\.[123]:\d+\s+<none>$/);
     const table = await cli(['console', 'show', names[0], names[1]]);
     expect(table.stdout).toMatch(/^NAME\s+UUID\s+DESIRED\s+STATE\s+URL\s+OWNER\n/);
     expect(table.stdout.trim().split('\n').slice(1).every((l) => /\senabled\s+running\s+tcp:\/\/127\.0\.0\.[123]:\d+\s+c[123]$/.test(l))).toBe(true);
@@ -136,7 +141,7 @@ describe('solgate CLI against a live 3-conductor cluster', () => {
 
   it('console enable --wait fails with the reason when a group has no live conductor; disable --wait stops consoles', async () => {
     const create = await cli(['nodes', 'create', '--name', 'cli-orphan', '--address', '127.0.0.1', '--group', 'nogroup']);
-    expect(create.code).toBe(0);
+    expectOk(create);
     const [enable, owner] = await Promise.all([cli(['console', 'enable', 'cli-orphan', 'cli-dummy1', '--wait', '--timeout', '1.5']), cli(['ring', 'owner', 'cli-orphan'])]);
     expect(enable.code).toBe(1);
     expect(enable.stderr).toContain("error: node cli-orphan: no live conductor in group 'nogroup'\n");
@@ -145,13 +150,13 @@ describe('solgate CLI against a live 3-conductor cluster', () => {
     expect(enable.stdout).toMatch(/\ncli-dummy1\s+\S+\s+enabled\s+no\s+ok\s+tcp:\/\//);
     expect(owner.code).toBe(1);
     expect(owner.stderr).toBe("error: no live conductor in group 'nogroup'\n");
-    expect((await cli(['nodes', 'delete', 'cli-orphan'])).code).toBe(0);
+    expectOk(await cli(['nodes', 'delete', 'cli-orphan']));
 
     const off = await cli(['console', 'disable', '-l', 'name=cli-dummy1?', '--wait', '-o', 'json']); // cli-dummy10
-    expect(off.code).toBe(0);
+    expectOk(off);
     expect(off.json()).toEqual([expect.objectContaining({ name: 'cli-dummy10', result: 'ok', console: expect.objectContaining({ console_enabled: false, state: 'stopped' }) })]);
     expect((await conductors[0].api('GET', '/v1/nodes/cli-dummy10/states/console')).body).toEqual({ console_enabled: false, console_info: null });
-    expect((await cli(['console', 'enable', 'cli-dummy10', '--wait'])).code).toBe(0);
+    expectOk(await cli(['console', 'enable', 'cli-dummy10', '--wait']));
   });
 
   it('drain hands every console over gracefully (no console down 1 s) and undrain brings the conductor back', async () => {
@@ -183,7 +188,7 @@ describe('solgate CLI against a live 3-conductor cluster', () => {
     polling = false;
     await poll;
 
-    expect(drain.code).toBe(0);
+    expectOk(drain);
     expect(drain.stderr).toContain(`conductor ${victim} drained`);
     expect(drain.stderr).toMatch(/handing over \[=+\] (\d+)\/\1 100%/);
     expect(drain.json()).toMatchObject({ id: victim, state: 'drained', drained: true, nodes_owned: 0, consoles_running: 0, claims_held: 0 });
@@ -203,7 +208,7 @@ describe('solgate CLI against a live 3-conductor cluster', () => {
     expect((await cli(['console', 'show', '-l', `owner=${victim}`, '-o', 'json'])).json()).toEqual([]);
 
     const undrain = await cli(['undrain', victim, '--wait', '--timeout', '20', '-o', 'json']);
-    expect(undrain.code).toBe(0);
+    expectOk(undrain);
     const back = undrain.json();
     expect(back).toMatchObject({ id: victim, state: 'alive', drained: false });
     expect(back.nodes_owned).toBeGreaterThan(0);
@@ -212,7 +217,7 @@ describe('solgate CLI against a live 3-conductor cluster', () => {
 
   it('doctor finds a planted stale claim and a console in error, one line per finding', async () => {
     const healthy = await cli(['doctor', '--skip-binaries']);
-    expect(healthy.code).toBe(0);
+    expectOk(healthy);
     expect(healthy.stderr).toBe('healthy, with 1 warning (warnings alone exit 0)\n'); // AOF off in this test Redis
     expect(healthy.stdout).toMatch(/\nWARN\s+persistence\s+redis:\/\/127\.0\.0\.1:\d+\s+append-only file off/);
 
@@ -221,7 +226,7 @@ describe('solgate CLI against a live 3-conductor cluster', () => {
     await new Promise<void>((r) => blocker.listen(0, '0.0.0.0', r));
     const port = (blocker.address() as { port: number }).port;
     try {
-      expect((await cli(['nodes', 'create', '--name', 'cli-broken', '--address', '127.0.0.1', '--terminal-port', String(port)])).code).toBe(0);
+      expectOk(await cli(['nodes', 'create', '--name', 'cli-broken', '--address', '127.0.0.1', '--terminal-port', String(port)]));
       const enable = await cli(['console', 'enable', 'cli-broken', '--wait', '--timeout', '20']);
       expect(enable.code).toBe(1);
       expect(enable.stderr).toMatch(/^error: node cli-broken: console failed to start: .*(in use|bind)/im);

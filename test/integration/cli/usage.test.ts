@@ -8,7 +8,7 @@ import { buildProgram } from '../../../apps/cli/src/program.js';
 import { uniquePrefix } from '../../support/fixtures.js';
 import { freeTcpPort } from '../../support/ports.js';
 import { RedisServer } from '../../support/redis-server.js';
-import { cliFor, solgate } from './cli-harness.js';
+import { cliFor, expectOk, solgate } from './cli-harness.js';
 
 /**
  * The CLI against a real redis-server with no conductor: usage errors, unknown nodes, an unreachable
@@ -106,7 +106,7 @@ describe('solgate CLI without conductors', () => {
 
   it('creates, shows, updates and deletes a node; the password comes from a file or a prompt and is never printed', async () => {
     const created = await cli(['nodes', 'create', '--name', 'n1', '--address', '10.0.0.1', '--port', '623', '--username', 'admin', '--password-file', pwFile, '--group', 'Rack1', '-o', 'json']);
-    expect(created.code).toBe(0);
+    expectOk(created);
     const doc = created.json();
     expect(doc).toMatchObject({ name: 'n1', driver: 'ipmi', console_interface: 'ipmitool-socat', conductor_group: 'rack1', console_enabled: false, provision_state: 'enroll' });
     expect(doc.driver_info).toEqual({ ipmi_address: '10.0.0.1', ipmi_port: 623, ipmi_username: 'admin', ipmi_password: '******' });
@@ -114,7 +114,7 @@ describe('solgate CLI without conductors', () => {
     expect(JSON.parse((await db.hget(`${prefix}:node:${doc.uuid}`, 'spec'))!).driver_info.ipmi_password).toBe('Sup3r-s3cret');
 
     const prompted = await cli(['nodes', 'create', '--name', 'n2', '--address', 'bmc2.example.net', '--password-prompt'], { input: 'typed-pw\n' });
-    expect(prompted.code).toBe(0);
+    expectOk(prompted);
     expect(prompted.stdout).toMatch(/^NAME\s+UUID\s+GROUP\s+CONSOLE\s+STATE\s+OWNER\nn2\s+[0-9a-f-]{36}\s+""\s+disabled\s+no conductor|stopped/);
 
     const [table, json, yaml] = await Promise.all([cli(['nodes', 'show', 'n1']), cli(['nodes', 'show', 'n1', '-o', 'json']), cli(['nodes', 'show', doc.uuid, '-o', 'yaml'])]);
@@ -125,7 +125,7 @@ describe('solgate CLI without conductors', () => {
     for (const r of [created, prompted, table, json, yaml]) expect(r.stdout + r.stderr).not.toMatch(/Sup3r-s3cret|typed-pw/);
 
     const updated = await cli(['nodes', 'update', 'n1', '--address', '10.0.0.11', '--terminal-port', '7001', '--patch', '[{"op":"add","path":"/extra/rack","value":"r7"}]', '-o', 'json']);
-    expect(updated.code).toBe(0);
+    expectOk(updated);
     expect(updated.json()).toMatchObject({ driver_info: { ipmi_address: '10.0.0.11', ipmi_terminal_port: 7001, ipmi_password: '******' }, extra: { rack: 'r7' } });
     const unset = await cli(['nodes', 'update', 'n1', '--unset', 'driver_info/ipmi_terminal_port', '-o', 'json']);
     expect(unset.json().driver_info.ipmi_terminal_port).toBeUndefined();
@@ -141,7 +141,7 @@ describe('solgate CLI without conductors', () => {
     expect(list.stdout.trim().split('\n').map((l) => l.split(/\s+/)[0])).toEqual(['n1']);
 
     const del = await cli(['nodes', 'delete', 'n1', 'n2']);
-    expect(del.code).toBe(0);
+    expectOk(del);
     expect(del.stdout).toBe('node n1 deleted\nnode n2 deleted\n');
     expect((await cli(['nodes', 'list', '-o', 'json'])).json()).toEqual([]);
   });
