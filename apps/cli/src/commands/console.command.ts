@@ -98,7 +98,7 @@ async function setIntent(ctx: CliContext, out: Printer, idents: string[], opts: 
 }
 
 export function registerConsoleCommands(program: Command): void {
-  const console = program
+  const group = program
     .command('console')
     .description('show, enable and disable serial consoles')
     .addHelpText(
@@ -111,7 +111,7 @@ Examples:
     );
 
   selectionOptions(
-    console
+    group
       .command('show')
       .alias('get')
       .description('show consoles: intent, observed state, URL, ring owner (all nodes when none is named)')
@@ -141,7 +141,7 @@ Examples:
   for (const enabled of [true, false]) {
     const verb = enabled ? 'enable' : 'disable';
     selectionOptions(
-      console
+      group
         .command(verb)
         .description(`${verb} consoles (records the intent; the owning conductor ${enabled ? 'starts' : 'stops'} them)`)
         .argument('[nodes...]', 'node uuids or names'),

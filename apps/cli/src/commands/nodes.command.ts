@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { errorMessage } from '#libs/common';
-import { maskDriverInfo, type NodeRecord } from '#libs/nodes';
-import { withContext, type CliContext } from '../lib/context.js';
+import { maskDriverInfo } from '#libs/nodes';
+import { withContext } from '../lib/context.js';
 import { CliError, EXIT_FAILURE, UsageError } from '../lib/errors.js';
 import { parseSeconds } from '../lib/global-options.js';
 import { importNodes, type ImportResult, type Rejection } from '../lib/node-import.js';
@@ -74,10 +74,6 @@ function importJson(r: ImportResult) {
   };
 }
 
-async function facts(ctx: CliContext, nodes: NodeRecord[]): Promise<NodeFacts[]> {
-  return ctx.factsOf(nodes);
-}
-
 function showNode(out: Printer, f: NodeFacts): void {
   const n = f.node;
   out.one(
@@ -139,7 +135,7 @@ Examples:
     .action(async (opts: { selector?: string }, cmd: Command) =>
       withContext(cmd, async (ctx, out) => {
         const list = await ctx.selectNodes({ idents: [], selector: opts.selector }, { required: false });
-        out.list(await facts(ctx, list), nodeColumns, (f) => nodeJson(f.node, f.console));
+        out.list(await ctx.factsOf(list), nodeColumns, (f) => nodeJson(f.node, f.console));
       }),
     );
 
@@ -160,7 +156,7 @@ Examples:
     )
     .action(async (ident: string, _opts, cmd: Command) =>
       withContext(cmd, async (ctx, out) => {
-        const [f] = await facts(ctx, [await ctx.findNode(ident)]);
+        const [f] = await ctx.factsOf([await ctx.findNode(ident)]);
         showNode(out, f);
       }),
     );
@@ -196,12 +192,12 @@ Examples:
       await withContext(cmd, async (ctx, out) => {
         if (!rows) {
           const node = await ctx.nodeService.create(bodyFromFlags(flags, password), { provisionState: 'enroll' });
-          const [f] = await facts(ctx, [node]);
+          const [f] = await ctx.factsOf([node]);
           out.item(f, nodeColumns, (x) => nodeJson(x.node, x.console));
           return;
         }
         const res = await importNodes(ctx, rows, { password });
-        const created = await facts(ctx, res.created);
+        const created = await ctx.factsOf(res.created);
         if (created.length === 1 && rows.length === 1) out.item(created[0], nodeColumns, (x) => nodeJson(x.node, x.console));
         else out.list(created, nodeColumns, (x) => nodeJson(x.node, x.console));
         for (const r of res.rejected) process.stderr.write(`error: row ${r.row}${r.name ? ` (${r.name})` : ''}: ${r.reason}\n`);
@@ -246,7 +242,7 @@ Examples:
       if (ops.length === 0) throw new UsageError('nothing to change: give flags, --unset or --patch');
       await withContext(cmd, async (ctx, out) => {
         const node = await ctx.nodeService.patch(await ctx.findNode(ident), ops);
-        const [f] = await facts(ctx, [node]);
+        const [f] = await ctx.factsOf([node]);
         out.item(f, nodeColumns, (x) => nodeJson(x.node, x.console));
       });
     });

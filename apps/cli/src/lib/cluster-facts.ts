@@ -1,4 +1,4 @@
-import { isRingMember, type Claim, type MemberView } from '#libs/cluster';
+import type { Claim, MemberView } from '#libs/cluster';
 import type { ConsoleStatus, NodeRecord } from '#libs/nodes';
 import type { CliContext } from './context.js';
 
@@ -79,5 +79,3 @@ export async function fleetFacts(ctx: CliContext): Promise<FleetFacts> {
   });
   return { nodes, statuses, claims, conductors, nowMs: view.snapshot.nowMs };
 }
-
-export { isRingMember };

@@ -1,4 +1,4 @@
-import { isSolgateError, SolgateError } from '#libs/common';
+import { isSolgateError } from '#libs/common';
 
 /** kubectl's exit codes: 0 ok, 1 failure, 2 usage. */
 export const EXIT_OK = 0;
@@ -27,13 +27,9 @@ export class UsageError extends CliError {
 /** One line and an exit code for anything thrown by a command. */
 export function describeError(e: unknown): { message: string; exitCode: number } {
   if (e instanceof CliError) return { message: e.message, exitCode: e.exitCode };
-  if (isSolgateError(e)) return { message: solgateErrorMessage(e), exitCode: EXIT_FAILURE };
+  if (isSolgateError(e)) return { message: e.message, exitCode: EXIT_FAILURE }; // validation, conflicts: the API's wording
   const message = e instanceof Error ? e.message : String(e);
   return { message: message.split('\n')[0] || 'unknown error', exitCode: EXIT_FAILURE };
-}
-
-function solgateErrorMessage(e: SolgateError): string {
-  return e.message;
 }
 
 /** The one wording for an unknown node. */
