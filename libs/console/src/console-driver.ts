@@ -12,4 +12,10 @@ export interface ConsoleDriver {
   prepare(node: NodeRecord): Promise<SocatPeer>;
   /** After socat is gone: remove files, end a SOL session that may still be active on the BMC. */
   cleanup(node: NodeRecord, opts: { sessionWasActive: boolean }): Promise<void>;
+  /**
+   * Set by the supervisor: a driver that runs client sessions itself (native-ipmi-socat) reports a
+   * failed or lost session here (bad credentials, BMC unreachable, BMC ended SOL). The listener is
+   * fine, so the console's state does not change; the message becomes the node's last_error.
+   */
+  onSessionError?: (uuid: string, message: string) => void;
 }

@@ -83,6 +83,7 @@ export class ConsoleSupervisor {
     this.starts = new Semaphore(opts.startConcurrency);
     this.ports = new PortAllocator(opts.socatAddress, opts.portRange);
     this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
+    for (const d of drivers.values()) d.onSessionError = (uuid, message) => this.sessionError(uuid, message);
   }
 
   get me(): string {
@@ -242,6 +243,17 @@ export class ConsoleSupervisor {
     return this.statuses.write(e.uuid, this.fence(e), { ...patch, updated_at: Date.now() });
   }
 
+  /**
+   * A client session failed or was lost (reported by a driver that runs sessions in-process): the
+   * listener is fine, so the state stays; the reason goes into last_error (fenced write).
+   */
+  private sessionError(uuid: string, message: string): void {
+    const e = this.entries.get(uuid);
+    if (!e || e.epoch === 0 || this.closing) return;
+    e.lastError = message;
+    void this.writeStatus(e, { last_error: message }).catch(() => false);
+  }
+
   private async start(e: Entry): Promise<void> {
     if (this.closing || this.entries.get(e.uuid) !== e || e.proc?.running) return;
     // The claim is (re-)checked before every start and restart.
@@ -376,8 +388,13 @@ export class ConsoleSupervisor {
     const sessionWasActive = proc.hasSession();
     await proc.stop(this.opts.killTimeoutMs);
     e.proc = undefined;
+    await this.cleanupDriver(e, sessionWasActive);
+  }
+
+  private async cleanupDriver(e: Entry, sessionWasActive: boolean): Promise<void> {
     try {
-      await this.drivers.get(e.node.console_interface)?.cleanup(e.node, { sessionWasActive });
+      const driver = this.drivers.get(e.node.console_interface);
+      await (driver ? driver.cleanup(e.node, { sessionWasActive }) : this.pidDir.removeNodeFiles(e.uuid));
     } catch (err) {
       this.log.warn({ node: e.uuid, err: errorMessage(err) }, 'console cleanup failed');
     }
@@ -390,7 +407,8 @@ export class ConsoleSupervisor {
     const t0 = monotonicMs();
     await this.stopProcess(e);
     const tKilled = monotonicMs();
-    if (!hadProc) await this.pidDir.removeNodeFiles(e.uuid);
+    // no socat (backing off after a failure): the driver may still hold what prepare() set up
+    if (!hadProc) await this.cleanupDriver(e, false);
     this.ports.release(e.port);
     if (this.entries.get(e.uuid) === e) this.entries.delete(e.uuid);
     if (e.epoch > 0) {

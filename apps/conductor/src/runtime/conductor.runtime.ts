@@ -10,7 +10,7 @@ import {
   MembershipService,
 } from '#libs/cluster';
 import type { SolgateConfig } from '#libs/config';
-import { ConsoleSupervisor, IpmitoolSocatConsole, PidDirectory, type ConsoleDriver } from '#libs/console';
+import { ConsoleSupervisor, IpmitoolSocatConsole, NativeIpmiSocatConsole, PidDirectory, type ConsoleDriver } from '#libs/console';
 import type { Logger } from '#libs/logging';
 import { ConsoleStatusRepository, NodeRepository, type ConsoleInterface } from '#libs/nodes';
 import { closeRedisClient, createRedisClient, Keys, redactRedisUrl } from '#libs/redis';
@@ -37,6 +37,8 @@ export class ConductorRuntime {
   readonly failureDetector: FailureDetector;
   readonly pidDir: PidDirectory;
   readonly supervisor: ConsoleSupervisor;
+  /** native-ipmi-socat: per-node SOL bridges and the IPMI transport, held in this process. */
+  readonly nativeConsoles: NativeIpmiSocatConsole;
   private closed = false;
   private started = false;
 
@@ -94,7 +96,11 @@ export class ConductorRuntime {
       new LeaseFile(this.pidDir.leaseFile),
     );
     this.failureDetector = new FailureDetector(this.hbRedis, config.keyPrefix, this.membership, this.membershipRepo, config.failureDetectorIntervalMs, log);
-    const drivers = new Map<ConsoleInterface, ConsoleDriver>([['ipmitool-socat', new IpmitoolSocatConsole(this.pidDir, log)]]);
+    this.nativeConsoles = new NativeIpmiSocatConsole(this.pidDir, log, { leaseValid: () => this.membership.leaseValid() });
+    const drivers = new Map<ConsoleInterface, ConsoleDriver>([
+      ['ipmitool-socat', new IpmitoolSocatConsole(this.pidDir, log)],
+      ['native-ipmi-socat', this.nativeConsoles],
+    ]);
     this.supervisor = new ConsoleSupervisor(
       {
         socatAddress: config.socatAddress,
@@ -186,9 +192,11 @@ export class ConductorRuntime {
       this.supervisor.beginShutdown();
       await step('announce leaving', () => this.membership.announceLeaving());
       await step('stop consoles', () => this.supervisor.shutdown());
+      await step('close native SOL sessions', () => this.nativeConsoles.close());
       await step('leave membership', () => this.membership.leave());
     } else {
       this.membership.stop();
+      await step('close native SOL sessions', () => this.nativeConsoles.close());
     }
     await step('close Redis', () => Promise.all([closeRedisClient(this.subRedis), closeRedisClient(this.hbRedis), closeRedisClient(this.redis)]));
   }
