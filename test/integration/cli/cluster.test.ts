@@ -7,7 +7,7 @@ import { stringify as toYaml } from 'yaml';
 import { ConductorProcess } from '../../support/conductor-process.js';
 import { uniquePrefix } from '../../support/fixtures.js';
 import { IpmiSimBmc } from '../../support/ipmi-sim.js';
-import { freeUdpPort } from '../../support/ports.js';
+import { freeTcpPortBlock, freeUdpPort } from '../../support/ports.js';
 import { RedisServer } from '../../support/redis-server.js';
 import { waitFor } from '../../support/wait.js';
 import { cliFor, expectOk, pick, SHARED_NODE_FIELDS } from './cli-harness.js';
@@ -33,8 +33,11 @@ describe('solgate CLI against a live 3-conductor cluster', () => {
     db = redis.client();
     prefix = uniquePrefix('cli-cluster');
     cli = cliFor(redis.url, prefix);
+    // A console port block of our own: other suites' conductors use the default range on 127.0.0.1, and
+    // a new owner scanning past hundreds of their ports would show up as handover time.
+    const portRange = await freeTcpPortBlock(100);
     const starts = ['127.0.0.1', '127.0.0.2', '127.0.0.3'].map((address, i) =>
-      ConductorProcess.start({ id: `c${i + 1}`, redisUrl: redis.url, prefix, address, env: { SOLGATE_LOG_LEVEL: 'info' } }),
+      ConductorProcess.start({ id: `c${i + 1}`, redisUrl: redis.url, prefix, address, portRange, env: { SOLGATE_LOG_LEVEL: 'info' } }),
     );
     const sims = [IpmiSimBmc.start({ nodeName: 'cli-bmc1' }), IpmiSimBmc.start({ nodeName: 'cli-bmc2' })];
     conductors.push(...(await Promise.all(starts)));
