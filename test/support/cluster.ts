@@ -74,8 +74,9 @@ export class LocalCluster {
     }
   }
 
-  async addConductor(n: number, env: Record<string, string> = {}): Promise<ConductorProcess> {
+  async addConductor(n: number, env: Record<string, string> = {}, nodeArgs?: string[]): Promise<ConductorProcess> {
     const c = await ConductorProcess.start({
+      nodeArgs,
       id: `c${n}`,
       address: `127.0.0.${n}`,
       redisUrl: this.redis.url,

@@ -12,6 +12,8 @@ export class ClusterView {
   constructor(
     readonly snapshot: ClusterSnapshot,
     readonly vnodes: number,
+    /** The previous view: rings whose members did not change are reused (their owner memo stays warm). */
+    previous?: ClusterView,
   ) {
     const groups = new Map<string, string[]>();
     for (const m of snapshot.members) {
@@ -21,7 +23,12 @@ export class ClusterView {
       ids.push(m.id);
       groups.set(m.group, ids);
     }
-    for (const [group, ids] of groups) this.rings.set(group, new Ring(ids, vnodes));
+    for (const [group, ids] of groups) {
+      const old = previous?.rings.get(group);
+      const sorted = [...ids].sort();
+      const same = old && old.vnodes === vnodes && old.members.length === sorted.length && old.members.every((m, i) => m === sorted[i]);
+      this.rings.set(group, same ? old : new Ring(sorted, vnodes));
+    }
   }
 
   static empty(vnodes: number): ClusterView {

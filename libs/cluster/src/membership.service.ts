@@ -136,7 +136,7 @@ export class MembershipService extends EventEmitter {
 
   async refreshView(): Promise<ClusterView> {
     const snap = await this.repo.snapshot(this.opts.heartbeatTimeoutMs);
-    const view = new ClusterView(snap, this.opts.vnodes);
+    const view = new ClusterView(snap, this.opts.vnodes, this.currentView);
     const changed = view.ringKey !== this.currentView.ringKey;
     this.currentView = view;
     this.scheduleExpiryCheck(snap);

@@ -139,7 +139,28 @@ export class ConsoleSupervisor {
     const stale = enabled.filter((u, i) => stamps[i] !== null && (!this.specs.has(u) || NodeRepository.stampOf(this.specs.get(u)!) !== stamps[i]));
     for (const n of await this.nodes.getMany(stale)) this.specs.set(n.uuid, n);
     await this.verifyClaims();
-    for (const uuid of new Set([...enabled, ...this.entries.keys()])) this.schedule(uuid);
+    let i = 0;
+    for (const uuid of new Set([...enabled, ...this.entries.keys()])) {
+      if (this.needsAction(uuid)) this.schedule(uuid);
+      // a pass over thousands of nodes must not hold the event loop (heartbeats, API)
+      if (++i % 256 === 0) await yieldToEventLoop();
+    }
+  }
+
+  /**
+   * Cheap, synchronous pre-check of evaluate(): most nodes in a pass need nothing (running with the
+   * same spec, or not ours and not running here). Only the others get an evaluation scheduled.
+   */
+  private needsAction(uuid: string): boolean {
+    const node = this.specs.get(uuid);
+    const e = this.entries.get(uuid);
+    if (!node) return !!e;
+    if (!this.wants(node)) return !!e;
+    if (!e) return true;
+    if (e.epoch === 0 && e.proc) return true;
+    const same = NodeRepository.stampOf(e.node) === NodeRepository.stampOf(node);
+    if (same && (e.proc?.running || e.retryTimer)) return false;
+    return true;
   }
 
   /** Stop at once any console whose claim is no longer ours (e.g. taken over while we were paused). */
@@ -424,8 +445,11 @@ export class ConsoleSupervisor {
    * (and Redis may be unreachable), so only processes are stopped.
    */
   async stopAll(reason: string, { redis }: { redis: boolean }): Promise<void> {
+    // Bounded: killing a thousand process groups in one synchronous burst would hold the event loop
+    // for most of a second before the first claim is released; in batches, handovers flow at once.
+    const stops = new Semaphore(64);
     const all = [...this.entries.values()];
-    await Promise.all(all.map((e) => this.stopEntry(e, reason, { release: redis, writeStatus: redis })));
+    await Promise.all(all.map((e) => stops.run(() => this.stopEntry(e, reason, { release: redis, writeStatus: redis }))));
   }
 
   /** Graceful leave, step 1: no new work from now on. */
@@ -453,6 +477,8 @@ export class ConsoleSupervisor {
     return [...this.entries.values()].filter((e) => e.proc?.running).map((e) => e.uuid);
   }
 }
+
+const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
 
 export function consoleUrl(address: string, port: number): string {
   return `tcp://${address.includes(':') ? `[${address}]` : address}:${port}`;

@@ -9,6 +9,8 @@ import { SolgateError } from '#libs/common';
  */
 export class PortAllocator {
   private readonly inUse = new Set<number>();
+  /** Ports another process held when we last tried them: skipped for a while, so a crowded range costs one bind per port, not one per start. */
+  private readonly busyUntil = new Map<number, number>();
   private next: number;
 
   constructor(
@@ -25,14 +27,17 @@ export class PortAllocator {
     }
     if (fixed) throw new SolgateError('CONFLICT', `console port ${preferred} (ipmi_terminal_port) is in use on ${this.address}`);
     const size = this.range.stop - this.range.start;
+    const now = Date.now();
     for (let i = 0; i < size; i++) {
       const port = this.range.start + ((this.next - this.range.start + i) % size);
-      if (this.inUse.has(port) || exclude.has(port)) continue;
+      if (this.inUse.has(port) || exclude.has(port) || (this.busyUntil.get(port) ?? 0) > now) continue;
       if (await canBind(port, this.address)) {
+        this.busyUntil.delete(port);
         this.inUse.add(port);
         this.next = port + 1 >= this.range.stop ? this.range.start : port + 1;
         return port;
       }
+      this.busyUntil.set(port, now + 30_000);
     }
     throw new SolgateError('UNAVAILABLE', `no free console port in ${this.range.start}:${this.range.stop} on ${this.address}`);
   }
