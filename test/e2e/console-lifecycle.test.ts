@@ -114,6 +114,23 @@ describe('ipmitool-socat console end to end', () => {
     expect(conductor.logs).not.toContain('S3cr3t-pw');
   });
 
+  it('deletes a node whose console is enabled only after stopping that console', async () => {
+    const other = await IpmiSimBmc.start({ nodeName: 'e2e-doomed' });
+    try {
+      const id = await enrol(conductor, other);
+      await setConsole(conductor, id, true);
+      const url = await waitConsoleUrl(conductor, id);
+      const del = await conductor.api('DELETE', `/v1/nodes/${id}`);
+      expect(del.status).toBe(204);
+      // synchronous, as in Ironic: by the time DELETE answers, nothing of the console is left
+      expect(consoleProcessesOf(id)).toEqual([]);
+      expect(await tcpAccepts(Number(url.split(':').pop()))).toBe(false);
+      expect((await conductor.api('GET', `/v1/nodes/${id}`)).status).toBe(404);
+    } finally {
+      await other.stop();
+    }
+  });
+
   it('stops every console on SIGTERM and leaves no socat or ipmitool behind', async () => {
     await waitConsoleUrl(conductor, uuid);
     expect(consoleProcessesOf(uuid).length).toBeGreaterThan(0);

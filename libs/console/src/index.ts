@@ -9,5 +9,6 @@ export * from './port-allocator.js';
 export * from './proc.js';
 export * from './process-launcher.js';
 export * from './semaphore.js';
+export * from './socket-table.js';
 export * from './sol-bridge.js';
 export * from './socat-console.process.js';
