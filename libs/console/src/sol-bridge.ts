@@ -241,11 +241,6 @@ export class SolBridge {
     return this.o.socketPath;
   }
 
-  /** Whether a client connection (and so, possibly, a SOL session) exists right now. */
-  get hasConnection(): boolean {
-    return !!this.current && this.current.phase !== 'closed';
-  }
-
   /** Connection parameters for the next sessions (driver_info may have changed). */
   retarget(target: IpmiSessionOptions): void {
     this.target = target;
