@@ -13,7 +13,7 @@ import { HealthController } from './health/health.controller.js';
 import { MetricsController } from './health/metrics.controller.js';
 import type { ConductorRuntime } from './runtime/conductor.runtime.js';
 
-/** Runs the periodic full reconcile pass through @nestjs/schedule (interval from config). */
+/** The periodic full reconcile pass and the listener check, through @nestjs/schedule (intervals from config). */
 class ReconcileScheduler implements OnApplicationBootstrap, OnModuleDestroy {
   constructor(
     @Inject(RUNTIME) private readonly rt: ConductorRuntime,
@@ -21,12 +21,12 @@ class ReconcileScheduler implements OnApplicationBootstrap, OnModuleDestroy {
   ) {}
 
   onApplicationBootstrap() {
-    const timer = setInterval(() => void this.rt.reconcile(), this.rt.config.reconcileIntervalMs);
-    this.scheduler.addInterval('reconcile', timer);
+    this.scheduler.addInterval('reconcile', setInterval(() => void this.rt.reconcile(), this.rt.config.reconcileIntervalMs));
+    this.scheduler.addInterval('check-listeners', setInterval(() => this.rt.supervisor.checkListeners(), this.rt.config.subprocessCheckingIntervalMs));
   }
 
   onModuleDestroy() {
-    if (this.scheduler.doesExist('interval', 'reconcile')) this.scheduler.deleteInterval('reconcile');
+    for (const name of ['reconcile', 'check-listeners']) if (this.scheduler.doesExist('interval', name)) this.scheduler.deleteInterval(name);
   }
 }
 

@@ -7,6 +7,7 @@ import type { PidDirectory } from './pid-dir.js';
 import { PortAllocator } from './port-allocator.js';
 import { ProcessLauncher } from './process-launcher.js';
 import { Semaphore } from './semaphore.js';
+import { listeningSockets, socketKey } from './socket-table.js';
 import { describeExit, SocatConsoleProcess } from './socat-console.process.js';
 
 export interface SupervisorOptions {
@@ -19,6 +20,9 @@ export interface SupervisorOptions {
   heartbeatTimeoutMs: number;
   backoff?: BackoffPolicy;
 }
+
+/** Checks in a row a running console may be found not listening before it is restarted. */
+const MISSED_LISTEN_CHECKS = 2;
 
 /** What the supervisor knows about one console it runs (or is about to run, or retries). */
 interface Entry {
@@ -34,6 +38,8 @@ interface Entry {
   lastError: string | null;
   retryTimer?: NodeJS.Timeout;
   startedAt: number | null;
+  /** Consecutive listener checks that did not find the port listening. */
+  missedChecks: number;
 }
 
 export interface SupervisorStats {
@@ -202,6 +208,35 @@ export class ConsoleSupervisor {
     })();
   }
 
+  /**
+   * The second supervision channel (every SOLGATE_SUBPROCESS_CHECKING_INTERVAL): exit events tell
+   * us when socat dies; this tells us when a live socat no longer listens (read from the kernel's
+   * socket table, never by connecting). Such a console is restarted like one that died.
+   */
+  checkListeners(): void {
+    if (this.closing) return;
+    const running = [...this.entries.values()].filter((e) => e.state === 'running' && e.proc?.running && e.port !== undefined);
+    if (running.length === 0) return;
+    const sockets = listeningSockets();
+    for (const e of running) {
+      if (sockets.has(socketKey(this.opts.socatAddress, e.port!))) {
+        e.missedChecks = 0;
+        continue;
+      }
+      if (++e.missedChecks < MISSED_LISTEN_CHECKS) continue;
+      e.missedChecks = 0;
+      const proc = e.proc!;
+      this.log.warn({ node: e.uuid, conductor: this.me, port: e.port }, 'console no longer listens: restarting it');
+      e.proc = undefined;
+      e.restarts++;
+      this.counters.restarts++;
+      void proc
+        .stop(this.opts.killTimeoutMs)
+        .then(() => this.failed(e, `socat stopped listening on port ${e.port}`, false, true))
+        .catch(() => undefined);
+    }
+  }
+
   /** Resolves when no evaluation is queued or running (tests, benchmarks, shutdown). */
   whenIdle(): Promise<void> {
     if (this.scheduled.size === 0) return Promise.resolve();
@@ -250,7 +285,7 @@ export class ConsoleSupervisor {
   }
 
   private newEntry(node: NodeRecord): Entry {
-    const e: Entry = { uuid: node.uuid, node, epoch: 0, state: 'stopped', failures: 0, restarts: 0, lastError: null, startedAt: null };
+    const e: Entry = { uuid: node.uuid, node, epoch: 0, state: 'stopped', failures: 0, restarts: 0, lastError: null, startedAt: null, missedChecks: 0 };
     this.entries.set(node.uuid, e);
     return e;
   }
