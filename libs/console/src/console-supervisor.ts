@@ -330,7 +330,9 @@ export class ConsoleSupervisor {
     const node = e.node;
     const driver = this.drivers.get(node.console_interface)!;
     const restarting = e.failures > 0;
-    e.state = restarting ? 'restarting' : 'starting';
+    // `error` stays `error` through its slow retries until one succeeds: it must not flicker.
+    const inError = e.state === 'error';
+    if (!inError) e.state = restarting ? 'restarting' : 'starting';
     let previousPort = e.port;
     this.ports.release(e.port); // kept across a restart so the URL stays; re-taken just below
     if (previousPort === undefined && claim.previous === this.me) {
@@ -340,7 +342,7 @@ export class ConsoleSupervisor {
     }
     // A first start needs no intermediate write (the API derives "starting" from intent); a
     // restart reports itself so nobody reads a stale "running".
-    if (restarting) await this.writeStatus(e, { state: e.state, generation: node.console_generation, rev: node.rev, last_error: e.lastError, restarts: e.restarts, url: null, pid: null });
+    if (restarting && !inError) await this.writeStatus(e, { state: e.state, generation: node.console_generation, rev: node.rev, last_error: e.lastError, restarts: e.restarts, url: null, pid: null });
     const fixedPort = node.driver_info.ipmi_terminal_port !== undefined ? Number(node.driver_info.ipmi_terminal_port) : undefined;
     const exclude = new Set<number>();
     const tClaimed = monotonicMs();
