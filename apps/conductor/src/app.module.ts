@@ -22,7 +22,7 @@ class ReconcileScheduler implements OnApplicationBootstrap, OnModuleDestroy {
 
   onApplicationBootstrap() {
     this.scheduler.addInterval('reconcile', setInterval(() => void this.rt.reconcile(), this.rt.config.reconcileIntervalMs));
-    this.scheduler.addInterval('check-listeners', setInterval(() => this.rt.supervisor.checkListeners(), this.rt.config.subprocessCheckingIntervalMs));
+    this.scheduler.addInterval('check-listeners', setInterval(() => void this.rt.supervisor.checkListeners(), this.rt.config.subprocessCheckingIntervalMs));
   }
 
   onModuleDestroy() {

@@ -1,5 +1,5 @@
 import { backoffDelayMs, DEFAULT_BACKOFF, errorMessage, isSolgateError, monotonicMs, type BackoffPolicy } from '#libs/common';
-import type { ClaimRepository, MembershipService } from '#libs/cluster';
+import type { ClaimRepository, ClaimResult, MembershipService } from '#libs/cluster';
 import type { Logger } from '#libs/logging';
 import { NodeRepository, type ConsoleInterface, type ConsoleState, type ConsoleStatus, type ConsoleStatusRepository, type NodeRecord } from '#libs/nodes';
 import type { ConsoleDriver } from './console-driver.js';
@@ -7,7 +7,7 @@ import type { PidDirectory } from './pid-dir.js';
 import { PortAllocator } from './port-allocator.js';
 import { ProcessLauncher } from './process-launcher.js';
 import { Semaphore } from './semaphore.js';
-import { listeningSockets, socketKey } from './socket-table.js';
+import { readListeningSockets, socketKey } from './socket-table.js';
 import { describeExit, SocatConsoleProcess } from './socat-console.process.js';
 
 export interface SupervisorOptions {
@@ -20,6 +20,9 @@ export interface SupervisorOptions {
   heartbeatTimeoutMs: number;
   backoff?: BackoffPolicy;
 }
+
+/** Full re-read of the enabled nodes at least this often, whatever the nodes version says. */
+const FULL_READ_MS = 30_000;
 
 /** Checks in a row a running console may be found not listening before it is restarted. */
 const MISSED_LISTEN_CHECKS = 2;
@@ -65,11 +68,14 @@ export class ConsoleSupervisor {
   /** Specs of console-enabled nodes, by uuid, refreshed when their stamp changes. */
   private readonly specs = new Map<string, NodeRecord>();
   private readonly scheduled = new Map<string, { dirty: boolean }>();
+  /** What enabledNodes() read last. */
+  private known = { version: -1, readAtMs: 0, enabled: [] as string[] };
   private readonly starts: Semaphore;
   private readonly ports: PortAllocator;
   private readonly launcher = new ProcessLauncher();
   private readonly backoff: BackoffPolicy;
   private passRunning = false;
+  private checking = false;
   private passAgain = false;
   private closing = false;
   private readonly counters = { takeovers: 0, restarts: 0, startFailures: 0, starts: 0 };
@@ -109,6 +115,12 @@ export class ConsoleSupervisor {
     this.schedule(uuid);
   }
 
+  /** Forget what was read: the next pass reads every enabled node again (after a fence, a Redis restart). */
+  private forgetNodes(): void {
+    this.specs.clear();
+    this.known = { version: -1, readAtMs: 0, enabled: [] };
+  }
+
   /** One full pass over every console-enabled node and every console we run. */
   async reconcileAll(): Promise<void> {
     if (this.closing) return;
@@ -138,12 +150,7 @@ export class ConsoleSupervisor {
       return;
     }
     await this.membership.refreshView();
-    const enabled = await this.nodes.consoleEnabledUuids();
-    const stamps = await this.nodes.stamps(enabled);
-    const enabledSet = new Set(enabled);
-    for (const uuid of this.specs.keys()) if (!enabledSet.has(uuid)) this.specs.delete(uuid);
-    const stale = enabled.filter((u, i) => stamps[i] !== null && (!this.specs.has(u) || NodeRepository.stampOf(this.specs.get(u)!) !== stamps[i]));
-    for (const n of await this.nodes.getMany(stale)) this.specs.set(n.uuid, n);
+    const enabled = await this.enabledNodes();
     await this.verifyClaims();
     let i = 0;
     for (const uuid of new Set([...enabled, ...this.entries.keys()])) {
@@ -167,6 +174,25 @@ export class ConsoleSupervisor {
     const same = NodeRepository.stampOf(e.node) === NodeRepository.stampOf(node);
     if (same && (e.proc?.running || e.retryTimer)) return false;
     return true;
+  }
+
+  /**
+   * The console-enabled nodes and their specs. Re-read only when the nodes version moved (every
+   * change that matters bumps it) or every FULL_READ_MS as a safety net: a pass over 5,000 quiet
+   * nodes then costs one GET instead of 5,000 reads, on every conductor, every second.
+   */
+  private async enabledNodes(): Promise<string[]> {
+    const version = await this.nodes.version();
+    const now = monotonicMs();
+    if (version === this.known.version && now - this.known.readAtMs < FULL_READ_MS) return this.known.enabled;
+    const enabled = await this.nodes.consoleEnabledUuids();
+    const stamps = await this.nodes.stamps(enabled);
+    const enabledSet = new Set(enabled);
+    for (const uuid of this.specs.keys()) if (!enabledSet.has(uuid)) this.specs.delete(uuid);
+    const stale = enabled.filter((u, i) => stamps[i] !== null && (!this.specs.has(u) || NodeRepository.stampOf(this.specs.get(u)!) !== stamps[i]));
+    for (const n of await this.nodes.getMany(stale)) this.specs.set(n.uuid, n);
+    this.known = { version, readAtMs: now, enabled };
+    return enabled;
   }
 
   /** Stop at once any console whose claim is no longer ours (e.g. taken over while we were paused). */
@@ -213,12 +239,21 @@ export class ConsoleSupervisor {
    * us when socat dies; this tells us when a live socat no longer listens (read from the kernel's
    * socket table, never by connecting). Such a console is restarted like one that died.
    */
-  checkListeners(): void {
-    if (this.closing) return;
+  async checkListeners(): Promise<void> {
+    // The kernel's socket table is read off the event loop, and not while starts are in flight
+    // (a takeover needs the CPU more; exit events still report dead consoles at once).
+    if (this.closing || this.checking || this.starts.busy) return;
     const running = [...this.entries.values()].filter((e) => e.state === 'running' && e.proc?.running && e.port !== undefined);
     if (running.length === 0) return;
-    const sockets = listeningSockets();
+    this.checking = true;
+    let sockets: Set<string>;
+    try {
+      sockets = await readListeningSockets();
+    } finally {
+      this.checking = false;
+    }
     for (const e of running) {
+      if (e.state !== 'running' || !e.proc?.running) continue;
       if (sockets.has(socketKey(this.opts.socatAddress, e.port!))) {
         e.missedChecks = 0;
         continue;
@@ -281,7 +316,8 @@ export class ConsoleSupervisor {
       entry.failures = 0;
     }
     entry.node = node;
-    await this.starts.run(() => this.start(entry));
+    const claim = await this.claim(entry);
+    if (claim) await this.starts.run(() => this.start(entry, claim));
   }
 
   private newEntry(node: NodeRecord): Entry {
@@ -310,23 +346,33 @@ export class ConsoleSupervisor {
     void this.writeStatus(e, { last_error: message }).catch(() => false);
   }
 
-  private async start(e: Entry): Promise<void> {
-    if (this.closing || this.entries.get(e.uuid) !== e || e.proc?.running) return;
-    // The claim is (re-)checked before every start and restart.
-    if (!this.membership.leaseValid() || !this.membership.identityChecked) return;
-    const t0 = monotonicMs();
+  /**
+   * Take (or confirm) the node's claim — before every start and restart, and outside the start
+   * queue: a claim still held by a conductor that is handing over (BUSY) must not occupy a start
+   * slot; its release nudges us. Returns the claim result, or undefined when we may not start.
+   */
+  private async claim(e: Entry): Promise<ClaimResult | undefined> {
+    if (this.closing || this.entries.get(e.uuid) !== e || e.proc?.running) return undefined;
+    if (!this.membership.leaseValid() || !this.membership.identityChecked) return undefined;
     const claim = await this.claims.acquire(e.uuid, this.me, this.membership.incarnation, this.opts.heartbeatTimeoutMs);
     if (claim.status !== 'HELD' && claim.status !== 'TAKEN') {
       // BUSY: the previous owner still hands over (its release nudges us); HOLD: Redis just came
       // back; NOT_MEMBER: we are not registered. Nothing runs; the next pass tries again.
       if (e.epoch === 0 && !e.proc) this.entries.delete(e.uuid);
-      return;
+      return undefined;
     }
     if (claim.status === 'TAKEN' && claim.previous && claim.previous !== this.me) {
       this.counters.takeovers++;
       this.log.info({ node: e.uuid, conductor: this.me, from: claim.previous, epoch: claim.epoch }, 'took over console');
     }
     e.epoch = claim.epoch;
+    return claim;
+  }
+
+  private async start(e: Entry, claim: ClaimResult): Promise<void> {
+    if (this.closing || this.entries.get(e.uuid) !== e || e.proc?.running) return;
+    if (!this.membership.leaseValid()) return;
+    const t0 = monotonicMs();
     const node = e.node;
     const driver = this.drivers.get(node.console_interface)!;
     const restarting = e.failures > 0;
@@ -345,7 +391,7 @@ export class ConsoleSupervisor {
     if (restarting && !inError) await this.writeStatus(e, { state: e.state, generation: node.console_generation, rev: node.rev, last_error: e.lastError, restarts: e.restarts, url: null, pid: null });
     const fixedPort = node.driver_info.ipmi_terminal_port !== undefined ? Number(node.driver_info.ipmi_terminal_port) : undefined;
     const exclude = new Set<number>();
-    const tClaimed = monotonicMs();
+    const tClaimed = monotonicMs(); // claim confirmed, status written
     let tSpawn = 0;
     try {
       const peer = await driver.prepare(node);
@@ -404,7 +450,7 @@ export class ConsoleSupervisor {
     }
     const t = monotonicMs();
     this.log.info(
-      { node: e.uuid, conductor: this.me, pid: proc.socatPid, url, epoch: e.epoch, ms: { claim: Math.round(tClaimed - t0), prepare: Math.round(tSpawn - tClaimed), spawn: Math.round(proc.readyAtMs - tSpawn), total: Math.round(t - t0) } },
+      { node: e.uuid, conductor: this.me, pid: proc.socatPid, url, epoch: e.epoch, ms: { setup: Math.round(tClaimed - t0), prepare: Math.round(tSpawn - tClaimed), spawn: Math.round(proc.readyAtMs - tSpawn), total: Math.round(t - t0) } },
       restarting ? 'console restarted' : 'console started',
     );
   }
@@ -506,7 +552,7 @@ export class ConsoleSupervisor {
   /** Stop processes only (self-fence), and accept work again afterwards. */
   async fenceAll(reason: string): Promise<void> {
     await this.stopAll(reason, { redis: false });
-    this.specs.clear();
+    this.forgetNodes();
   }
 
   /** uuids this conductor runs consoles for right now. */

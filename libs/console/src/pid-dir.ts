@@ -1,5 +1,5 @@
 import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { open, rm } from 'node:fs/promises';
+import { unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { packageRoot, sleep } from '#libs/common';
 import type { Logger } from '#libs/logging';
@@ -52,22 +52,19 @@ export class PidDirectory {
    * Asynchronous: a takeover writes hundreds of these and must not block the event loop.
    */
   async writePrivate(path: string, content: string): Promise<void> {
-    const fh = await open(path, 'w', 0o600);
-    try {
-      await fh.chmod(0o600);
-      await fh.writeFile(content);
-    } finally {
-      await fh.close();
-    }
+    // A new file is created 0600 (the umask only removes group/other bits). Only this conductor
+    // writes into its 0700 directory, and it removes a node's files when the console stops, so
+    // no older file with other permissions can be there.
+    await writeFile(path, content, { mode: 0o600 });
   }
 
   /** socat -L refuses to start while its lock file exists; ours are only left by a dead socat. */
   async removeLock(uuid: string): Promise<void> {
-    await rm(this.pidFile(uuid), { force: true });
+    await removeIfThere(this.pidFile(uuid));
   }
 
   async removeNodeFiles(uuid: string): Promise<void> {
-    await Promise.all([this.pidFile(uuid), this.argvFile(uuid), this.passwordFile(uuid), this.socketPath(uuid)].map((p) => rm(p, { force: true })));
+    await Promise.all([this.pidFile(uuid), this.argvFile(uuid), this.passwordFile(uuid), this.socketPath(uuid)].map(removeIfThere));
   }
 
   private removeNodeFilesSync(uuid: string): void {
@@ -117,6 +114,15 @@ export class PidDirectory {
     } catch {
       return false;
     }
+  }
+}
+
+/** unlink, tolerating a file that is not there (one syscall; fs.rm would lstat first). */
+async function removeIfThere(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
 }
 

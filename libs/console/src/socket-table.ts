@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 
 /**
@@ -7,14 +8,25 @@ import { isIP } from 'node:net';
  * without connecting to it (a connection would start a SOL session).
  */
 export function listeningSockets(): Set<string> {
+  return parseTables(['/proc/net/tcp', '/proc/net/tcp6'].map((f) => tryRead(() => readFileSync(f, 'utf8'))));
+}
+
+/** The same, read off the event loop (the kernel takes a while to print a table of thousands of sockets). */
+export async function readListeningSockets(): Promise<Set<string>> {
+  return parseTables(await Promise.all(['/proc/net/tcp', '/proc/net/tcp6'].map((f) => readFile(f, 'utf8').catch(() => ''))));
+}
+
+function tryRead(read: () => string): string {
+  try {
+    return read();
+  } catch {
+    return '';
+  }
+}
+
+function parseTables(tables: string[]): Set<string> {
   const out = new Set<string>();
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text = '';
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      continue;
-    }
+  for (const text of tables) {
     for (const line of text.split('\n').slice(1)) {
       const f = line.trim().split(/\s+/);
       if (f.length < 4 || f[3] !== '0A') continue;

@@ -85,6 +85,11 @@ export class NodeRepository {
     return this.redis.zcard(this.keys.nodes());
   }
 
+  /** Changes so far that matter to a reconciler (see nodesVersion in keys.ts). */
+  async version(): Promise<number> {
+    return Number((await this.redis.get(this.keys.nodesVersion())) ?? 0);
+  }
+
   /** uuids whose console the user wants enabled. */
   async consoleEnabledUuids(): Promise<string[]> {
     return this.redis.smembers(this.keys.consoleEnabled());
@@ -116,7 +121,7 @@ export class NodeRepository {
     const res = await runScript<number | string>(
       this.redis,
       'updateNode',
-      [this.keys.node(node.uuid), this.keys.nodeNames()],
+      [this.keys.node(node.uuid), this.keys.nodeNames(), this.keys.nodesVersion()],
       [node.uuid, node.rev, JSON.stringify(spec), fields.name ?? '', nowMs, this.keys.events()],
     );
     if (res === 'ERR_GONE') throw new SolgateError('NODE_NOT_FOUND', `Node ${node.uuid} could not be found.`);
@@ -130,7 +135,7 @@ export class NodeRepository {
     const res = await runScript<[number, number] | string>(
       this.redis,
       'setConsoleIntent',
-      [this.keys.node(uuid), this.keys.consoleEnabled()],
+      [this.keys.node(uuid), this.keys.consoleEnabled(), this.keys.nodesVersion()],
       [uuid, enabled ? '1' : '0', nowMs, this.keys.events()],
     );
     if (res === 'ERR_GONE') throw new SolgateError('NODE_NOT_FOUND', `Node ${uuid} could not be found.`);
@@ -142,7 +147,7 @@ export class NodeRepository {
     const res = await runScript<number>(
       this.redis,
       'deleteNode',
-      [this.keys.node(uuid), this.keys.nodes(), this.keys.nodeNames(), this.keys.consoleEnabled(), this.keys.consoleState(uuid), this.keys.claim(uuid)],
+      [this.keys.node(uuid), this.keys.nodes(), this.keys.nodeNames(), this.keys.consoleEnabled(), this.keys.consoleState(uuid), this.keys.claim(uuid), this.keys.nodesVersion()],
       [uuid, this.keys.events()],
     );
     return res === 1;

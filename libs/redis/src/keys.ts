@@ -20,6 +20,10 @@ export class Keys {
   nodeNames() {
     return `${this.prefix}:node-names`;
   }
+  /** Counter bumped by every change that matters to a reconciler (intent, spec, deletion). */
+  nodesVersion() {
+    return `${this.prefix}:nodes-version`;
+  }
   /** Set of uuids whose console the user wants enabled. */
   consoleEnabled() {
     return `${this.prefix}:console-enabled`;

@@ -153,6 +153,7 @@ export class ConductorRuntime {
       this.supervisor.nudge(message.slice(5));
     } else if (message.startsWith('member:')) {
       // membership changed: a fresh view, then a pass if the ring moved (the 'view' event)
+      this.log.debug({ event: message }, 'membership event');
       void this.membership.refreshView().catch(() => undefined);
     }
   }

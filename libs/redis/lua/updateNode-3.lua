@@ -3,6 +3,7 @@
 
   KEYS[1] node hash            <prefix>:node:<uuid>
   KEYS[2] names hash           <prefix>:node-names
+  KEYS[3] nodes version        <prefix>:nodes-version (bumped: reconcilers re-read only after a change)
   ARGV[1] uuid
   ARGV[2] expected rev
   ARGV[3] new spec JSON
@@ -24,5 +25,6 @@ if ARGV[4] ~= old then
   if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], ARGV[4], ARGV[1]) end
 end
 redis.call('HSET', KEYS[1], 'spec', ARGV[3], 'rev', rev + 1, 'name', ARGV[4], 'updated_at', ARGV[5])
+redis.call('INCR', KEYS[3])
 redis.call('PUBLISH', ARGV[6], 'node:' .. ARGV[1])
 return rev + 1

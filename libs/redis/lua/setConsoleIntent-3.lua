@@ -5,6 +5,7 @@
 
   KEYS[1] node hash              <prefix>:node:<uuid>
   KEYS[2] console-enabled set    <prefix>:console-enabled
+  KEYS[3] nodes version          <prefix>:nodes-version
   ARGV[1] uuid
   ARGV[2] '1' enable | '0' disable
   ARGV[3] updated_at, ms
@@ -22,5 +23,6 @@ else
   redis.call('SREM', KEYS[2], ARGV[1])
 end
 redis.call('HSET', KEYS[1], 'enabled', ARGV[2], 'updated_at', ARGV[3])
+redis.call('INCR', KEYS[3])
 redis.call('PUBLISH', ARGV[4], 'node:' .. ARGV[1])
 return { 1, gen }

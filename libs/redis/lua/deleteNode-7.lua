@@ -7,6 +7,7 @@
   KEYS[4] console-enabled set    <prefix>:console-enabled
   KEYS[5] console state hash     <prefix>:node:<uuid>:console
   KEYS[6] claim hash             <prefix>:node:<uuid>:claim
+  KEYS[7] nodes version          <prefix>:nodes-version
   ARGV[1] uuid
   ARGV[2] events channel
   Output: 1 deleted | 0 not found
@@ -17,5 +18,6 @@ if name and name ~= '' and redis.call('HGET', KEYS[3], name) == ARGV[1] then red
 redis.call('DEL', KEYS[1], KEYS[5], KEYS[6])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('SREM', KEYS[4], ARGV[1])
+redis.call('INCR', KEYS[7])
 redis.call('PUBLISH', ARGV[2], 'node:' .. ARGV[1])
 return 1
