@@ -44,7 +44,8 @@ export class ConductorProcess {
 
   constructor(readonly opts: ConductorOptions) {
     this.address = opts.address ?? '127.0.0.1';
-    this.pidDir = mkdtempSync(join(tmpdir(), `solgate-pid-${opts.id}-`));
+    // tmpfs, as the conductor's own default (fast, and secrets never touch a disk)
+    this.pidDir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), `solgate-pid-${opts.id}-`));
   }
 
   static async start(opts: ConductorOptions): Promise<ConductorProcess> {

@@ -397,7 +397,7 @@ export class ConsoleSupervisor {
       const peer = await driver.prepare(node);
       for (let attempt = 0; ; attempt++) {
         const port = await this.ports.allocate(fixedPort ?? previousPort, fixedPort !== undefined, exclude);
-        await this.pidDir.removeLock(e.uuid); // a socat killed by SIGKILL leaves its -L lock file behind
+        if (restarting) await this.pidDir.removeLock(e.uuid); // a socat killed by SIGKILL leaves its -L lock file behind
         const proc = new SocatConsoleProcess(
           { address: this.opts.socatAddress, port, pidFile: this.pidDir.pidFile(e.uuid), terminalTimeoutS: this.opts.terminalTimeoutS, peer },
           this.pidDir.guardScript,
