@@ -140,7 +140,10 @@ export class MembershipService extends EventEmitter {
     const changed = view.ringKey !== this.currentView.ringKey;
     this.currentView = view;
     this.scheduleExpiryCheck(snap);
-    if (changed) this.emit('view', view);
+    if (changed) {
+      this.log.debug({ ring: view.ringKey }, 'ring changed');
+      this.emit('view', view);
+    }
     return view;
   }
 
