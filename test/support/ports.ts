@@ -1,4 +1,5 @@
 import { createServer, createConnection } from 'node:net';
+import { canBind } from '#libs/console';
 import { createSocket } from 'node:dgram';
 
 /** A TCP port the kernel says is free right now on `host` (tiny race before the caller binds it). */
@@ -36,14 +37,6 @@ export async function freeTcpPortBlock(count: number, host = '127.0.0.1', min = 
     if (ok) return { start, stop: start + count };
   }
   throw new Error(`no free block of ${count} TCP ports on ${host}`);
-}
-
-export function canBind(port: number, host = '127.0.0.1'): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen({ port, host, exclusive: true }, () => srv.close(() => resolve(true)));
-  });
 }
 
 /** true if something accepts TCP connections on host:port (connects and closes at once). */

@@ -1,15 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 
-/** Alive and not a zombie (PID 1 here does not reap orphans: `kill -0` succeeds on zombies). */
-export function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
+/** Alive and not a zombie (PID 1 here does not reap orphans): the conductor's own check. */
+export { isAlive } from '#libs/console';
 
 export interface ProcInfo {
   pid: number;

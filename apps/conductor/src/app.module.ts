@@ -8,7 +8,7 @@ import { ConsoleController } from './api/console.controller.js';
 import { IronicExceptionFilter } from './api/ironic-exception.filter.js';
 import { NodesController } from './api/nodes.controller.js';
 import { RootController } from './api/root.controller.js';
-import { CONSOLE_CONTROL, LOGGER, NODE_SERVICE, RUNTIME } from './api/tokens.js';
+import { CONSOLE_CONTROL, NODE_SERVICE, RUNTIME } from './api/tokens.js';
 import { HealthController } from './health/health.controller.js';
 import { MetricsController } from './health/metrics.controller.js';
 import type { ConductorRuntime } from './runtime/conductor.runtime.js';
@@ -39,7 +39,6 @@ export class AppModule {
       controllers: [RootController, NodesController, ConsoleController, ConductorsController, HealthController, MetricsController],
       providers: [
         { provide: RUNTIME, useValue: rt },
-        { provide: LOGGER, useValue: rt.log },
         { provide: NODE_SERVICE, useValue: new NodeService(rt.nodes) },
         { provide: CONSOLE_CONTROL, useValue: new ConsoleControl(rt.nodes, rt.statuses, () => rt.membership.view) },
         { provide: APP_FILTER, useFactory: () => new IronicExceptionFilter(rt.log) },

@@ -2,4 +2,3 @@
 export const RUNTIME = Symbol('ConductorRuntime');
 export const CONSOLE_CONTROL = Symbol('ConsoleControl');
 export const NODE_SERVICE = Symbol('NodeService');
-export const LOGGER = Symbol('Logger');
