@@ -98,15 +98,24 @@ export class SocatConsoleProcess extends EventEmitter {
     this.stopping = true;
     const child = this.child;
     if (!child?.pid || this.exited) return this.exited ?? { code: null, signal: null, lastLines: [] };
+    const pid = child.pid;
     const exited = new Promise<void>((resolve) => (this.exited ? resolve() : this.once('exit', () => resolve())));
-    signalGroup(child.pid, 'SIGTERM');
-    const t = setTimeout(() => signalGroup(child.pid!, 'SIGKILL'), killTimeoutMs);
-    await exited;
+    signalGroup(pid, 'SIGTERM');
+    const t = setTimeout(() => signalGroup(pid, 'SIGKILL'), killTimeoutMs);
+    // The guard leaves only after SIGKILLing its whole group, so once it is gone (or a zombie) no
+    // process of this console runs again. Watching /proc notices that sooner than the launcher's
+    // exit message, which waits for a busy launcher's event loop.
+    let watching = true;
+    const guardGone = (async () => {
+      while (watching && isAlive(pid)) await sleep(5);
+    })();
+    await Promise.race([exited, guardGone]);
+    watching = false;
     clearTimeout(t);
-    // The group leader is gone; make sure no member of the group lingers (e.g. a child ignoring TERM).
-    if (this.socatPid && isAlive(this.socatPid)) signalGroup(child.pid, 'SIGKILL');
+    // make sure no member of the group lingers (e.g. a child ignoring TERM)
+    if (this.socatPid && isAlive(this.socatPid)) signalGroup(pid, 'SIGKILL');
     for (let i = 0; i < 50 && this.socatPid && isAlive(this.socatPid); i++) await sleep(10);
-    return this.exited!;
+    return this.exited ?? { code: null, signal: 'SIGKILL', lastLines: [...this.lines] };
   }
 
   get isStopping(): boolean {
