@@ -1,8 +1,9 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { BmcFleet, type SimBmc } from '#libs/ipmi';
 import { ConductorProcess } from '../test/support/conductor-process.js';
 import { ConsoleClient } from '../test/support/console-client.js';
 import { uniquePrefix, waitConsoleUrl } from '../test/support/fixtures.js';
+import { listProcesses } from '../test/support/procs.js';
 import { RedisServer } from '../test/support/redis-server.js';
 import { table } from './stats.js';
 
@@ -52,18 +53,7 @@ function memOf(pid: number): Mem | undefined {
 
 /** Every live descendant of `root`, classified by what it is. */
 function descendants(root: number): Proc[] {
-  const info = new Map<number, { ppid: number; argv: string[] }>();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (rest[0] === 'Z' || rest[0] === 'X') continue;
-      info.set(Number(d), { ppid: Number(rest[1]), argv: readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').filter(Boolean) });
-    } catch {
-      /* gone */
-    }
-  }
+  const info = new Map(listProcesses().map((p) => [p.pid, p]));
   const children = new Map<number, number[]>();
   for (const [pid, p] of info) children.set(p.ppid, [...(children.get(p.ppid) ?? []), pid]);
   const out: Proc[] = [];

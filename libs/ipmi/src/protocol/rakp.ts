@@ -54,6 +54,15 @@ export function decodeOpenSessionRequest(buf: Buffer): OpenSessionRequest {
   return { tag, requestedMaxPrivilege, consoleSessionId, auth: alg(0), integrity: alg(1), confidentiality: alg(2) };
 }
 
+/** Open Session Response and RAKP 2 share their error form: tag, status, reserved, console session id. */
+function encodeErrorReply(tag: number, status: number, consoleSessionId: number): Buffer {
+  const out = Buffer.alloc(8);
+  out[0] = tag;
+  out[1] = status;
+  out.writeUInt32LE(consoleSessionId >>> 0, 4);
+  return out;
+}
+
 export interface OpenSessionResponse {
   tag: number;
   status: number;
@@ -66,13 +75,7 @@ export interface OpenSessionResponse {
 }
 
 export function encodeOpenSessionResponse(m: OpenSessionResponse): Buffer {
-  if (m.status !== 0) {
-    const out = Buffer.alloc(8);
-    out[0] = m.tag;
-    out[1] = m.status;
-    out.writeUInt32LE(m.consoleSessionId >>> 0, 4);
-    return out;
-  }
+  if (m.status !== 0) return encodeErrorReply(m.tag, m.status, m.consoleSessionId);
   const out = Buffer.alloc(36);
   out[0] = m.tag;
   out[1] = m.status;
@@ -167,13 +170,7 @@ export interface Rakp2 {
 }
 
 export function encodeRakp2(m: Rakp2): Buffer {
-  if (m.status !== 0) {
-    const out = Buffer.alloc(8);
-    out[0] = m.tag;
-    out[1] = m.status;
-    out.writeUInt32LE(m.consoleSessionId >>> 0, 4);
-    return out;
-  }
+  if (m.status !== 0) return encodeErrorReply(m.tag, m.status, m.consoleSessionId);
   const out = Buffer.alloc(40 + m.authCode.length);
   out[0] = m.tag;
   out[1] = m.status;
