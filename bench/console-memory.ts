@@ -12,7 +12,7 @@ import { table } from './stats.js';
  * state). For each interface: a fresh conductor, N nodes on fleet-simulator BMCs (cipher suite 3),
  * memory measured (1) before any console, (2) with N consoles enabled but idle, (3) with N *active*
  * consoles (a client connected, SOL session up). Per console = (growth of the conductor itself +
- * every process it added below it: console guard shells, socat listeners, socat's per-connection
+ * every process it added below it: socat listeners, socat's per-connection
  * children, sol-session.sh/ipmitool, the launcher) / N. Figures from /proc/<pid>/smaps_rollup:
  * RSS (counts shared library pages in every process), private (Private_Clean + Private_Dirty: what
  * the console alone costs) and PSS (shared pages split among their users).
@@ -72,13 +72,11 @@ function descendants(root: number): Proc[] {
         : 'socat listener'
       : /launcher\.mjs/.test(line)
         ? 'launcher (one per conductor)'
-        : /console-guard/.test(line)
-          ? 'console-guard.sh'
-          : /ipmitool/.test(line)
-            ? 'ipmitool sol activate'
-            : /sol-session/.test(line)
-              ? 'sol-session.sh'
-              : `other: ${p.argv[0] ?? pid}`;
+        : /ipmitool/.test(line)
+          ? 'ipmitool sol activate'
+          : /sol-session/.test(line)
+            ? 'sol-session.sh'
+            : `other: ${p.argv[0] ?? pid}`;
     out.push({ pid, kind, ...m });
   }
   return out;

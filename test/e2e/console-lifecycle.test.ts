@@ -93,7 +93,7 @@ describe('ipmitool-socat console end to end', () => {
     expect(Date.now() - t0).toBeLessThan(2000);
     expect(again).toBe(url);
     const node = await conductor.api('GET', `/v1/nodes/${uuid}`);
-    expect(node.body.last_error).toMatch(/socat exited unexpectedly \(killed by signal 9\)/);
+    expect(node.body.last_error).toMatch(/socat exited unexpectedly \(killed by signal SIGKILL\)/);
     const client = await ConsoleClient.connect(again);
     await client.waitSession();
     await client.close();

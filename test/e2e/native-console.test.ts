@@ -77,7 +77,7 @@ describe('native-ipmi-socat console end to end', () => {
     await client.waitFor('native-sim login: ');
     client.write('root\r');
     await sim.waitReceived('root\r');
-    // no ipmitool, no shell: the only processes of this console are its guard, socat and socat's child
+    // no ipmitool, no shell: the only processes of this console are socat and socat's per-client child
     expect(consoleProcessesOf(simNode).filter((p) => /ipmitool|sol-session/.test(p.argv.join(' ')))).toEqual([]);
     await client.close();
 
@@ -140,7 +140,7 @@ describe('native-ipmi-socat console end to end', () => {
     expect(Date.now() - t0).toBeLessThan(2000);
     expect(again).toBe(url);
     const node = await conductor.api('GET', `/v1/nodes/${fleetNode}`);
-    expect(node.body.last_error).toMatch(/socat exited unexpectedly \(killed by signal 9\)/);
+    expect(node.body.last_error).toMatch(/socat exited unexpectedly \(killed by signal SIGKILL\)/);
     const client = await ConsoleClient.connect(again);
     await client.waitSession();
     await client.close();

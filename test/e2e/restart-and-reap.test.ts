@@ -36,7 +36,7 @@ describe('conductor crash, restart and leftovers', () => {
     const client = await ConsoleClient.connect(url);
     await client.waitSession();
     await c.kill9();
-    // the kernel's parent-death signal takes the guard, socat, its child and ipmitool down
+    // parent-death signals: the kernel takes the launcher and socat down, the launcher the rest of each group
     await waitFor(() => consoleProcessesOf(uuid).length === 0, { timeoutMs: 3000, what: 'the dead conductor’s consoles to go' });
     expect(await tcpAccepts(port)).toBe(false);
     await client.close();

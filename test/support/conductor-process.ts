@@ -85,7 +85,8 @@ export class ConductorProcess {
     this.apiPort ||= this.opts.apiPort ?? (await freeTcpPort(this.address));
     this.logs = '';
     this.exitCode = this.exitSignal = undefined;
-    const child = spawn(process.execPath, [...(this.opts.nodeArgs ?? []), bin], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...this.env() }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // setpriv: the conductor dies with the test (or benchmark) process that started it, whatever ends it
+    const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', process.execPath, ...(this.opts.nodeArgs ?? []), bin], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...this.env() }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     const sink = this.opts.logFile ? createWriteStream(this.opts.logFile, { flags: 'a' }) : undefined;
     for (const stream of [child.stdout!, child.stderr!]) {

@@ -1,4 +1,4 @@
-// solgate process launcher: starts console processes on behalf of the conductor.
+// solgate process launcher: starts console processes on behalf of the conductor and owns them.
 //
 // Why a separate process: Node's spawn() forks the calling process, and on Linux that takes time
 // proportional to its memory (page tables are copied). From a conductor holding a few hundred MB it
@@ -6,17 +6,30 @@
 // seconds. This process stays small (no dependencies), so each fork costs ~1 ms, off the
 // conductor's event loop.
 //
+// Ownership: the conductor starts this under `setpriv --pdeathsig TERM`, and each console as
+// `setpriv --pdeathsig KILL -- socat ...` in its own process group. So when the conductor dies, even by
+// SIGKILL, the kernel sends this process SIGTERM and it kills every console's whole group (socat,
+// socat's per-client children, ipmitool); were this process itself killed outright, the kernel
+// kills every socat listener (their parent-death signal) and the conductor kills the rest. When a
+// socat exits on its own, its group goes too: its children must not outlive it.
+//
 // Protocol (Node IPC, one JSON message each):
 //   in:  { op: 'spawn', id, command, args }
 //   out: { id, event: 'spawned', pid } | { id, event: 'line', line } | { id, event: 'exit', code, signal }
 //        | { id, event: 'error', message }
-// The conductor starts this under `setpriv --pdeathsig KILL`; each console it spawns has its own
-// parent-death guard (console-guard.sh), so when either dies, every console goes with it.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
+const groups = new Set();
 const send = (m) => {
   if (process.connected) process.send(m);
+};
+const killGroup = (pid) => {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    /* already gone */
+  }
 };
 
 process.on('message', (m) => {
@@ -31,11 +44,24 @@ process.on('message', (m) => {
   }
   child.on('error', (e) => send({ id: m.id, event: 'error', message: e.message }));
   if (child.pid === undefined) return; // 'error' then 'close' follow
-  send({ id: m.id, event: 'spawned', pid: child.pid });
+  const pid = child.pid;
+  groups.add(pid);
+  send({ id: m.id, event: 'spawned', pid });
   createInterface({ input: child.stderr }).on('line', (line) => send({ id: m.id, event: 'line', line }));
+  child.on('exit', () => {
+    killGroup(pid); // the per-client children of a socat that died
+    groups.delete(pid);
+  });
   // 'close' (not 'exit'): every stderr line has been forwarded by then.
   child.on('close', (code, signal) => send({ id: m.id, event: 'exit', code, signal }));
 });
 
-// The conductor went away: nothing of ours may stay (the guards would see us die too).
-process.on('disconnect', () => process.exit(0));
+function shutdown() {
+  for (const pid of groups) killGroup(pid);
+  process.exit(0);
+}
+// the conductor died (parent-death signal) or went away
+process.on('SIGTERM', shutdown);
+process.on('SIGINT', shutdown);
+process.on('SIGHUP', shutdown);
+process.on('disconnect', shutdown);

@@ -96,9 +96,9 @@ export function buildSocatArgv(spec: SocatListenSpec): string[] {
 }
 
 /**
- * How the conductor spawns a console: setpriv gives the guard shell a parent-death signal, the
- * guard owns the process group and takes it down with the conductor (see console-guard.sh).
+ * How a console is started (by the launcher, in a new process group): with a parent-death signal,
+ * so the kernel kills the socat listener whenever its parent goes (see launcher.mjs).
  */
-export function buildGuardedCommand(guardScript: string, socatArgv: string[]): { command: string; args: string[] } {
-  return { command: 'setpriv', args: ['--pdeathsig', 'TERM', '--', guardScript, ...socatArgv] };
+export function buildConsoleCommand(socatArgv: string[]): { command: string; args: string[] } {
+  return { command: 'setpriv', args: ['--pdeathsig', 'KILL', '--', 'socat', ...socatArgv] };
 }

@@ -400,7 +400,6 @@ export class ConsoleSupervisor {
         if (restarting) await this.pidDir.removeLock(e.uuid); // a socat killed by SIGKILL leaves its -L lock file behind
         const proc = new SocatConsoleProcess(
           { address: this.opts.socatAddress, port, pidFile: this.pidDir.pidFile(e.uuid), terminalTimeoutS: this.opts.terminalTimeoutS, peer },
-          this.pidDir.guardScript,
           this.launcher,
         );
         try {

@@ -8,8 +8,8 @@ import { isAlive, processGroupOf, readCmdline } from './proc.js';
 /**
  * The conductor's private directory (0700, SOLGATE_TERMINAL_PID_DIR): per node a socat pid/lock
  * file `<uuid>.pid` (socat -L), the ipmitool argv file `<uuid>.argv` and the password file
- * `<uuid>.pw` (0600); the conductor's `lease` file; copies of the console helper scripts (so every
- * path socat sees lies under this validated directory).
+ * `<uuid>.pw` (0600); the conductor's `lease` file; a copy of sol-session.sh (so every path socat
+ * sees lies under this validated directory).
  */
 export class PidDirectory {
   constructor(readonly dir: string) {}
@@ -19,9 +19,6 @@ export class PidDirectory {
   }
   get solSessionScript() {
     return join(this.dir, 'sol-session.sh');
-  }
-  get guardScript() {
-    return join(this.dir, 'console-guard.sh');
   }
   pidFile(uuid: string) {
     return join(this.dir, `${uuid}.pid`);
@@ -41,7 +38,7 @@ export class PidDirectory {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     chmodSync(this.dir, 0o700);
     const assets = join(packageRoot(), 'libs', 'console', 'assets');
-    for (const f of ['sol-session.sh', 'console-guard.sh']) {
+    for (const f of ['sol-session.sh']) {
       copyFileSync(join(assets, f), join(this.dir, f));
       chmodSync(join(this.dir, f), 0o700);
     }

@@ -3,6 +3,14 @@ import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { packageRoot } from '#libs/common';
 
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    /* gone */
+  }
+}
+
 /** A process started through the launcher. Emits 'line' (stderr), 'exit' ({code, signal}) once. */
 export class LaunchedProcess extends EventEmitter {
   pid: number | undefined;
@@ -13,6 +21,7 @@ export class LaunchedProcess extends EventEmitter {
  * The conductor's side of libs/console/assets/launcher.mjs: a small helper process that forks
  * consoles so the conductor never forks its own large heap (see the comment in launcher.mjs).
  * Started lazily, restarted if it dies (its consoles die with it and are reported as exited).
+ * It runs with a parent-death SIGTERM, on which it kills every console's process group.
  */
 export class ProcessLauncher {
   private child: ChildProcess | undefined;
@@ -23,7 +32,7 @@ export class ProcessLauncher {
   private ensure(): ChildProcess {
     if (this.child && this.child.connected) return this.child;
     const script = join(packageRoot(), 'libs', 'console', 'assets', 'launcher.mjs');
-    const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', process.execPath, script], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const child = spawn('setpriv', ['--pdeathsig', 'TERM', '--', process.execPath, script], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     child.on('message', (m: { id: number; event: string; pid?: number; line?: string; code?: number | null; signal?: NodeJS.Signals | null; message?: string }) => {
       const p = this.procs.get(m.id);
       if (!p) return;
@@ -37,7 +46,9 @@ export class ProcessLauncher {
     });
     child.on('exit', () => {
       if (this.child === child) this.child = undefined;
-      // its consoles died with it (parent-death signals): report them
+      // Its socat listeners died with it (their parent-death signal); their groups may still hold a
+      // session's processes: take them down, then report every console as exited.
+      for (const p of this.procs.values()) if (p.pid) killGroup(p.pid);
       for (const id of [...this.procs.keys()]) this.finish(id, null, 'SIGKILL');
     });
     child.on('error', () => undefined);

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { monotonicMs, sleep } from '#libs/common';
-import { buildGuardedCommand, buildSocatArgv, type SocatListenSpec } from './argv.js';
+import { buildConsoleCommand, buildSocatArgv, type SocatListenSpec } from './argv.js';
 import { childrenOf, isAlive } from './proc.js';
 import type { LaunchedProcess, ProcessLauncher } from './process-launcher.js';
 
@@ -12,8 +12,8 @@ export interface SocatExit {
 }
 
 /**
- * One console's socat, owned by the conductor: started in its own process group under the guard
- * shell (console-guard.sh), confirmed ready when socat reports it is listening (we must not
+ * One console's socat, owned by the conductor: started by the launcher in its own process group
+ * with a parent-death signal, confirmed ready when socat reports it is listening (we must not
  * connect to find out: a connection would start a SOL session), stopped by killing the group.
  * Emits 'exit' (SocatExit) once, whether it died or was stopped.
  */
@@ -23,14 +23,13 @@ export class SocatConsoleProcess extends EventEmitter {
   private readonly lines: string[] = [];
   private listening = false;
   private stopping = false;
-  /** socat's own pid (the guard shell's pid is the process group id). */
+  /** socat's pid, from its own log line (the same as the launched pid: setpriv execs socat; also the process group id). */
   socatPid: number | undefined;
   startedAtMs = 0;
   readyAtMs = 0;
 
   constructor(
     private readonly spec: SocatListenSpec,
-    private readonly guardScript: string,
     private readonly launcher: ProcessLauncher,
   ) {
     super();
@@ -50,7 +49,7 @@ export class SocatConsoleProcess extends EventEmitter {
 
   /** Spawn and wait until socat listens; rejects (after cleaning up) if it exits or times out first. */
   async start(timeoutMs: number): Promise<void> {
-    const { command, args } = buildGuardedCommand(this.guardScript, buildSocatArgv(this.spec));
+    const { command, args } = buildConsoleCommand(buildSocatArgv(this.spec));
     this.startedAtMs = monotonicMs();
     const child = this.launcher.spawn(command, args);
     this.child = child;
@@ -91,8 +90,11 @@ export class SocatConsoleProcess extends EventEmitter {
   }
 
   /**
-   * Kill the whole group: SIGTERM (the guard answers with SIGKILL for everyone), SIGKILL after
-   * `killTimeoutMs` if anything is still there. Resolves once the guard has exited.
+   * Kill the whole group: SIGTERM to socat, its per-client children and their ipmitool (which
+   * ignores TERM, sees the pty close, deactivates SOL and exits), SIGKILL to whatever is left after
+   * `killTimeoutMs`. Resolves as soon as socat is gone — from then on nobody accepts a client or
+   * starts a session for this console (watched in /proc: sooner than the launcher's exit message
+   * under load) — while the last of the group gets its `killTimeoutMs` to leave cleanly.
    */
   async stop(killTimeoutMs: number): Promise<SocatExit> {
     this.stopping = true;
@@ -101,21 +103,16 @@ export class SocatConsoleProcess extends EventEmitter {
     const pid = child.pid;
     const exited = new Promise<void>((resolve) => (this.exited ? resolve() : this.once('exit', () => resolve())));
     signalGroup(pid, 'SIGTERM');
-    const t = setTimeout(() => signalGroup(pid, 'SIGKILL'), killTimeoutMs);
-    // The guard leaves only after SIGKILLing its whole group, so once it is gone (or a zombie) no
-    // process of this console runs again. Watching /proc notices that sooner than the launcher's
-    // exit message, which waits for a busy launcher's event loop.
+    const hard = setTimeout(() => signalGroup(pid, 'SIGKILL'), killTimeoutMs);
     let watching = true;
-    const guardGone = (async () => {
+    const gone = (async () => {
       while (watching && isAlive(pid)) await sleep(5);
     })();
-    await Promise.race([exited, guardGone]);
+    await Promise.race([exited, gone]);
     watching = false;
-    clearTimeout(t);
-    // make sure no member of the group lingers (e.g. a child ignoring TERM)
-    if (this.socatPid && isAlive(this.socatPid)) signalGroup(pid, 'SIGKILL');
-    for (let i = 0; i < 50 && this.socatPid && isAlive(this.socatPid); i++) await sleep(10);
-    return this.exited ?? { code: null, signal: 'SIGKILL', lastLines: [...this.lines] };
+    // stragglers of the group (a session's ipmitool still deactivating) get the rest of the timeout
+    hard.unref();
+    return this.exited ?? { code: null, signal: 'SIGTERM', lastLines: [...this.lines] };
   }
 
   get isStopping(): boolean {
@@ -137,8 +134,6 @@ function signalGroup(pgid: number, signal: NodeJS.Signals) {
 }
 
 export function describeExit(e: SocatExit): string {
-  const guard = e.lastLines.map((l) => /solgate-guard: socat exited with status (\d+)/.exec(l)?.[1]).find(Boolean);
-  if (guard !== undefined) return Number(guard) > 128 ? `killed by signal ${Number(guard) - 128}` : `exit status ${guard}`;
-  if (e.signal) return `signal ${e.signal}`;
-  return `exit code ${e.code}`;
+  if (e.signal) return `killed by signal ${e.signal}`;
+  return `exit status ${e.code}`;
 }
