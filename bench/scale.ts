@@ -68,7 +68,7 @@ try {
   const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   rows.push([`${n} consoles started on c1`, `${(startMs / 1000).toFixed(1)} s`, `${Math.round(m1.solgate_heartbeat_max_gap_seconds * 1000)} ms`, `${Math.round(m1.solgate_nodejs_eventloop_lag_max_seconds * 1000)} ms`]);
   console.log(`conductor c1 with ${n} consoles: RSS ${rss0.rssMb.toFixed(0)} → ${rss1.rssMb.toFixed(0)} MB (private ${rss0.privateMb.toFixed(0)} → ${rss1.privateMb.toFixed(0)} MB), i.e. ${(((rss1.privateMb - rss0.privateMb) * 1024) / n).toFixed(1)} KiB private per console in the conductor`);
-  console.log(`per idle console outside the conductor: socat listener RSS ${avg(socatMem.map((m) => m.rssMb)).toFixed(2)} MB, private ${avg(socatMem.map((m) => m.privateMb)).toFixed(2)} MB (+ a guard shell)`);
+  console.log(`per idle console outside the conductor: socat listener RSS ${avg(socatMem.map((m) => m.rssMb)).toFixed(2)} MB, private ${avg(socatMem.map((m) => m.privateMb)).toFixed(2)} MB`);
 
   // the takeover burst
   await redis.sadd(keys.drained(), 'c2'); // c2 joins as a member that owns nothing
