@@ -11,14 +11,20 @@ export class ConsoleClient {
     socket.on('error', () => {});
   }
 
-  static connect(url: string, timeoutMs = 2000): Promise<ConsoleClient> {
-    const m = /^tcp:\/\/\[?([^\]]+?)\]?:(\d+)$/.exec(url);
-    if (!m) throw new Error(`not a tcp:// URL: ${url}`);
+  /** Connect to a `tcp://host:port` console URL, or to a UNIX socket path (a native console's bridge). */
+  static connect(target: string, timeoutMs = 2000): Promise<ConsoleClient> {
+    let options: { path: string } | { host: string; port: number };
+    if (target.startsWith('/')) options = { path: target };
+    else {
+      const m = /^tcp:\/\/\[?([^\]]+?)\]?:(\d+)$/.exec(target);
+      if (!m) throw new Error(`not a tcp:// URL or a socket path: ${target}`);
+      options = { host: m[1], port: Number(m[2]) };
+    }
     return new Promise((resolve, reject) => {
-      const s = createConnection({ host: m[1], port: Number(m[2]) });
+      const s = createConnection(options);
       const t = setTimeout(() => {
         s.destroy();
-        reject(new Error(`connect to ${url} timed out`));
+        reject(new Error(`connect to ${target} timed out`));
       }, timeoutMs);
       s.once('connect', () => {
         clearTimeout(t);
@@ -29,6 +35,11 @@ export class ConsoleClient {
         reject(e);
       });
     });
+  }
+
+  /** Wait for a condition, reporting what the client received if it times out. */
+  async until(check: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
+    await waitFor(check, { timeoutMs, intervalMs: 5, what: `${what} (client got ${JSON.stringify(this.received)})` });
   }
 
   write(text: string): void {

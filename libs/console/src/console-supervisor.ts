@@ -554,10 +554,6 @@ export class ConsoleSupervisor {
     this.forgetNodes();
   }
 
-  /** uuids this conductor runs consoles for right now. */
-  runningUuids(): string[] {
-    return [...this.entries.values()].filter((e) => e.proc?.running).map((e) => e.uuid);
-  }
 }
 
 const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));

@@ -1,9 +1,10 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { ConsoleClient as Client } from '../../../test/support/console-client.js';
+import { waitFor } from '../../../test/support/wait.js';
 import { BmcFleet } from '#libs/ipmi';
 import type { DriverInfo, NodeRecord } from '#libs/nodes';
 import { NativeIpmiSocatConsole, nativeSessionTarget } from './native-ipmi-socat.console.js';
@@ -32,30 +33,8 @@ function node(uuid: string, driver_info: DriverInfo): NodeRecord {
   };
 }
 
-class Client {
-  received = '';
-  ended = false;
-  constructor(readonly sock: Socket) {
-    sock.on('data', (d) => (this.received += d.toString('latin1')));
-    sock.on('close', () => (this.ended = true));
-    sock.on('error', () => undefined);
-  }
-  static connect(path: string): Promise<Client> {
-    return new Promise((resolve, reject) => {
-      const s = createConnection(path);
-      s.once('connect', () => resolve(new Client(s)));
-      s.once('error', reject);
-    });
-  }
-}
 
-async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const until = (check: () => boolean, what: string, timeoutMs = 5000) => waitFor(check, { timeoutMs, intervalMs: 5, what });
 
 describe('nativeSessionTarget', () => {
   it('takes the connection parameters from driver_info; no cipher suite means automatic selection', () => {
@@ -126,9 +105,9 @@ describe('NativeIpmiSocatConsole against the fleet simulator', () => {
     await until(() => c.received.includes(SOL_BANNER), 'the banner');
     bmc.print('node1 login: ');
     await until(() => c.received.includes('node1 login: '), 'node output');
-    c.sock.write('root\r');
+    c.socket.write('root\r');
     await bmc.waitReceived('root\r');
-    c.sock.destroy();
+    c.socket.destroy();
     await until(() => bmc.activeSessions === 0 && bmc.solOwner === null, 'the BMC to have no session');
     expect(bmc.maxConcurrentSolSessions).toBe(1);
   });
@@ -148,7 +127,7 @@ describe('NativeIpmiSocatConsole against the fleet simulator', () => {
   it('reports bad credentials to the client and through onSessionError, without the password', async () => {
     await driver.prepare(node(uuid, info({ ipmi_password: 'wrong-password' })));
     const c = await Client.connect(pidDir.socketPath(uuid));
-    await until(() => c.ended, 'the client to be disconnected');
+    await until(() => c.closed, 'the client to be disconnected');
     expect(c.received).toMatch(/^Error: Unable to establish IPMI v2 \/ RMCP\+ session: .*\(BAD_PASSWORD\)\r\n$/);
     expect(errors).toHaveLength(1);
     expect(errors[0][1]).toMatch(/BAD_PASSWORD/);
@@ -163,7 +142,7 @@ describe('NativeIpmiSocatConsole against the fleet simulator', () => {
     await driver.close();
     expect(bmc.activeSessions).toBe(0);
     expect(existsSync(pidDir.socketPath(uuid))).toBe(false);
-    await until(() => c.ended, 'the client to be disconnected');
+    await until(() => c.closed, 'the client to be disconnected');
     await expect(driver.prepare(node(uuid, info()))).rejects.toThrow(/closed/);
   });
 });

@@ -1,4 +1,4 @@
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { packageRoot, sleep } from '#libs/common';
@@ -105,13 +105,6 @@ export class PidDirectory {
     return reaped;
   }
 
-  isDirectory(): boolean {
-    try {
-      return statSync(this.dir).isDirectory();
-    } catch {
-      return false;
-    }
-  }
 }
 
 /** unlink, tolerating a file that is not there (one syscall; fs.rm would lstat first). */

@@ -46,9 +46,6 @@ export class PortAllocator {
     if (port !== undefined) this.inUse.delete(port);
   }
 
-  get used(): number {
-    return this.inUse.size;
-  }
 }
 
 export function canBind(port: number, host: string): Promise<boolean> {

@@ -14,7 +14,6 @@ function killGroup(pid: number): void {
 /** A process started through the launcher. Emits 'line' (stderr), 'exit' ({code, signal}) once. */
 export class LaunchedProcess extends EventEmitter {
   pid: number | undefined;
-  exited = false;
 }
 
 /**
@@ -60,7 +59,6 @@ export class ProcessLauncher {
     const p = this.procs.get(id);
     if (!p) return;
     this.procs.delete(id);
-    p.exited = true;
     p.emit('exit', { code, signal });
   }
 
@@ -78,10 +76,6 @@ export class ProcessLauncher {
     }
     this.ensure().send({ op: 'spawn', id, command, args }, (err) => err && this.finish(id, null, null));
     return p;
-  }
-
-  get running(): number {
-    return this.procs.size;
   }
 
   /** Stop the launcher (after every console was stopped). */

@@ -16,10 +16,6 @@ export class Semaphore {
     }
   }
 
-  get pending(): number {
-    return this.waiting.length;
-  }
-
   /** Anything running or waiting. */
   get busy(): boolean {
     return this.active > 0 || this.waiting.length > 0;

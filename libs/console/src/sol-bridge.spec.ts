@@ -1,10 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { pino } from 'pino';
+import { ConsoleClient as Client } from '../../../test/support/console-client.js';
+import { waitFor } from '../../../test/support/wait.js';
 import { IpmiError } from '#libs/ipmi';
 import { SOL_BANNER, SolBridge, STALE_LISTENER_MESSAGE, type SolSession, type SolStream } from './sol-bridge.js';
 
@@ -77,33 +78,8 @@ class FakeBmc {
   };
 }
 
-class Client {
-  received = '';
-  ended = false;
-  constructor(readonly sock: Socket) {
-    sock.on('data', (d) => (this.received += d.toString('latin1')));
-    sock.on('close', () => (this.ended = true));
-    sock.on('error', () => undefined);
-  }
-  static connect(path: string): Promise<Client> {
-    return new Promise((resolve, reject) => {
-      const s = createConnection(path);
-      s.once('connect', () => resolve(new Client(s)));
-      s.once('error', reject);
-    });
-  }
-  until(check: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-    return until(check, `${what} (client got ${JSON.stringify(this.received)})`, timeoutMs);
-  }
-}
 
-async function until(check: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const until = (check: () => boolean, what: string, timeoutMs = 3000) => waitFor(check, { timeoutMs, intervalMs: 5, what });
 
 const log = pino({ level: 'silent' });
 const target = { host: '127.0.0.1', port: 623, username: 'admin', password: 'hunter2-secret', cipherSuite: 3 };
@@ -145,14 +121,14 @@ describe('SolBridge', () => {
     await c.until(() => c.received.includes(SOL_BANNER), 'the banner');
     expect(bmc.events).toEqual(['open1', 'activate1 force']);
     const sol = bmc.sols[0];
-    c.sock.write('root\r');
+    c.socket.write('root\r');
     await until(() => sol.typed === 'root\r', 'the node to get the keystrokes');
     sol.bmcSays('Password: ');
     await c.until(() => c.received.endsWith('Password: '), 'node output');
-    c.sock.write('\r~B');
+    c.socket.write('\r~B');
     await until(() => sol.breaks === 1, 'a break');
-    c.sock.write('\r~.');
-    await c.until(() => c.ended, 'the client to be disconnected by ~.');
+    c.socket.write('\r~.');
+    await c.until(() => c.closed, 'the client to be disconnected by ~.');
     await until(() => bmc.events.includes('close1'), 'the session to close');
   });
 
@@ -160,7 +136,7 @@ describe('SolBridge', () => {
     bmc.openDelayMs = 100;
     await bridge.listen();
     const c = await Client.connect(path);
-    c.sock.write('early\r');
+    c.socket.write('early\r');
     await c.until(() => c.received.includes(SOL_BANNER), 'the banner');
     await until(() => bmc.sols[0]?.typed === 'early\r', 'the early keystrokes');
   });
@@ -169,12 +145,12 @@ describe('SolBridge', () => {
     await bridge.listen();
     const first = await Client.connect(path);
     await first.until(() => first.received.includes(SOL_BANNER), 'the first banner');
-    first.sock.destroy();
+    first.socket.destroy();
     const second = await Client.connect(path);
     await second.until(() => second.received.includes(SOL_BANNER), 'the second banner');
     expect(bmc.events).toEqual(['open1', 'activate1 force', 'close1', 'open2', 'activate2 force']);
     expect(bmc.maxActive).toBe(1);
-    second.sock.destroy();
+    second.socket.destroy();
     await until(() => bmc.active === 0, 'no session left');
   });
 
@@ -183,7 +159,7 @@ describe('SolBridge', () => {
     const first = await Client.connect(path);
     await first.until(() => first.received.includes(SOL_BANNER), 'the first banner');
     const second = await Client.connect(path);
-    await first.until(() => first.ended, 'the first client to be disconnected');
+    await first.until(() => first.closed, 'the first client to be disconnected');
     await second.until(() => second.received.includes(SOL_BANNER), 'the second banner');
     expect(bmc.maxActive).toBe(1);
   });
@@ -192,7 +168,7 @@ describe('SolBridge', () => {
     await bridge.listen();
     lease = false;
     const c = await Client.connect(path);
-    await c.until(() => c.ended, 'the refusal');
+    await c.until(() => c.closed, 'the refusal');
     expect(c.received).toBe(STALE_LISTENER_MESSAGE);
     expect(bmc.events).toEqual([]);
   });
@@ -203,7 +179,7 @@ describe('SolBridge', () => {
     const c = await Client.connect(path);
     await until(() => bmc.events.length === 1, 'the open to begin');
     lease = false;
-    await c.until(() => c.ended, 'the refusal');
+    await c.until(() => c.closed, 'the refusal');
     expect(c.received).toBe(STALE_LISTENER_MESSAGE);
     await until(() => bmc.events.includes('close1'), 'the half-made session to be closed');
     expect(bmc.events.some((e) => e.startsWith('activate'))).toBe(false);
@@ -214,8 +190,8 @@ describe('SolBridge', () => {
     const c = await Client.connect(path);
     await c.until(() => c.received.includes(SOL_BANNER), 'the banner');
     lease = false;
-    c.sock.write('x');
-    await c.until(() => c.ended, 'the client to be disconnected');
+    c.socket.write('x');
+    await c.until(() => c.closed, 'the client to be disconnected');
     expect(c.received).toContain('listener is stale');
     expect(bmc.sols[0].typed).toBe('');
     await until(() => bmc.events.includes('close1'), 'the session to close');
@@ -225,7 +201,7 @@ describe('SolBridge', () => {
     bmc.openError = new IpmiError('BAD_PASSWORD', 'wrong password for user "admin" on 127.0.0.1:623 (RAKP 2 authentication code mismatch)');
     await bridge.listen();
     const c = await Client.connect(path);
-    await c.until(() => c.ended, 'the error line');
+    await c.until(() => c.closed, 'the error line');
     expect(c.received).toBe('Error: Unable to establish IPMI v2 / RMCP+ session: wrong password for user "admin" on 127.0.0.1:623 (RAKP 2 authentication code mismatch) (BAD_PASSWORD)\r\n');
     expect(errors).toHaveLength(1);
     expect(errors[0][0]).toBe('u1');
@@ -241,7 +217,7 @@ describe('SolBridge', () => {
     bmc.activateError = new IpmiError('PAYLOAD_DISABLED', 'SOL is disabled on the BMC');
     await bridge.listen();
     const c = await Client.connect(path);
-    await c.until(() => c.ended, 'the error line');
+    await c.until(() => c.closed, 'the error line');
     expect(c.received).toBe('Error: Unable to activate SOL payload: SOL is disabled on the BMC (PAYLOAD_DISABLED)\r\n');
     await until(() => bmc.events.includes('close1'), 'the session to close');
     expect(errors[0][1]).toMatch(/could not activate SOL.*PAYLOAD_DISABLED/);
@@ -252,7 +228,7 @@ describe('SolBridge', () => {
     const c = await Client.connect(path);
     await c.until(() => c.received.includes(SOL_BANNER), 'the banner');
     bmc.sols[0].bmcEnds(new IpmiError('TIMEOUT', 'the BMC stopped acknowledging SOL data'));
-    await c.until(() => c.ended, 'the client to be disconnected');
+    await c.until(() => c.closed, 'the client to be disconnected');
     expect(c.received).toContain('[SOL session closed by BMC: the BMC stopped acknowledging SOL data (TIMEOUT)]');
     expect(errors.map((e) => e[1])).toEqual(['SOL session closed by BMC: the BMC stopped acknowledging SOL data (TIMEOUT)']);
     await until(() => bmc.events.includes('close1'), 'the session to close');
@@ -266,7 +242,7 @@ describe('SolBridge', () => {
     expect(bmc.events).toContain('close1');
     expect(bmc.active).toBe(0);
     expect(existsSync(path)).toBe(false);
-    await c.until(() => c.ended, 'the client to be disconnected');
+    await c.until(() => c.closed, 'the client to be disconnected');
     await expect(Client.connect(path)).rejects.toThrow();
   });
 
