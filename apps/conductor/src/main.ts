@@ -2,7 +2,8 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { errorMessage } from '#libs/common';
-import { ConfigError, loadConfig } from '#libs/config';
+import { ConfigError, loadConfig, type SolgateConfig } from '#libs/config';
+import { PidDirectory, UnsafePathError, verifyConsoleInstallation } from '#libs/console';
 import { createLogger, PinoNestLogger } from '#libs/logging';
 import { redactRedisUrl } from '#libs/redis';
 import { ironicHeaders } from './api/ironic-headers.middleware.js';
@@ -24,6 +25,7 @@ async function main(): Promise<void> {
     }
     throw e;
   }
+  prepareHost(config);
   const log = createLogger(config.logLevel, { member: config.conductorId });
   const rt = new ConductorRuntime(config, log);
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRuntime(rt), { logger: new PinoNestLogger(log), bodyParser: false });
@@ -53,6 +55,25 @@ async function main(): Promise<void> {
     { api: config.apiUrl, listen: `${config.apiHost}:${config.apiPort}`, redis: redactRedisUrl(config.redisUrl), consoles: `${config.socatAddress}:${config.portRange.start}-${config.portRange.stop - 1}` },
     'conductor started',
   );
+}
+
+/**
+ * Before anything connects or listens: the code this conductor will run for consoles must be where
+ * no other local user can change it, and its runtime directory must be its own (created here, 0700).
+ * Otherwise it stops with the reason (a local user could otherwise run code as the conductor or read
+ * BMC credentials).
+ */
+function prepareHost(config: Readonly<SolgateConfig>): void {
+  try {
+    verifyConsoleInstallation();
+    new PidDirectory(config.terminalPidDir).init();
+  } catch (e) {
+    if (e instanceof UnsafePathError || (e as NodeJS.ErrnoException).code !== undefined) {
+      process.stderr.write(`solgate-conductor: refusing to start: ${errorMessage(e)}\n`);
+      process.exit(1);
+    }
+    throw e;
+  }
 }
 
 main().catch((e) => {

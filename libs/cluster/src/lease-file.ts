@@ -1,4 +1,4 @@
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { monotonicMs } from '#libs/common';
 
 /**
@@ -24,9 +24,20 @@ export class LeaseFile {
     this.write('0');
   }
 
+  /** Atomically (rename), through a fresh file: never an existing one, never a symbolic link. */
   private write(content: string): void {
     const tmp = `${this.path}.tmp`;
-    writeFileSync(tmp, `${content}\n`, { mode: 0o644 });
+    try {
+      unlinkSync(tmp);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    try {
+      writeSync(fd, `${content}\n`);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(tmp, this.path);
   }
 }

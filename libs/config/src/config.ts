@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, statfsSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { isIP } from 'node:net';
 
@@ -63,7 +63,7 @@ export const CONFIG_VARIABLES: Record<string, string> = {
   SOLGATE_API_URL: 'http://<advertised host>:<port>',
   SOLGATE_SOCAT_ADDRESS: '127.0.0.1',
   SOLGATE_PORT_RANGE: '10000:20000',
-  SOLGATE_TERMINAL_PID_DIR: '/dev/shm/solgate-<conductor id>',
+  SOLGATE_TERMINAL_PID_DIR: '/run/solgate-<conductor id> (root), else /dev/shm/solgate-<conductor id>',
   SOLGATE_TERMINAL_TIMEOUT: '600',
   SOLGATE_SUBPROCESS_CHECKING_INTERVAL: '1',
   SOLGATE_SUBPROCESS_TIMEOUT: '10',
@@ -138,12 +138,27 @@ function urlHost(host: string): string {
   return isIP(host) === 6 ? `[${host}]` : host;
 }
 
+const TMPFS_MAGIC = 0x01021994;
+
+function writableTmpfs(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK);
+    return statfsSync(dir).type === TMPFS_MAGIC;
+  } catch {
+    return false;
+  }
+}
+
 /**
- * Where pid, lease, argv and password files go by default: tmpfs (/dev/shm) when the machine has
- * it, so BMC passwords never reach a disk and a takeover's hundreds of small files cost microseconds
- * (on this project's ext4 test VM, creating a file cost ~1 ms of CPU).
+ * Where the runtime directory (pid, lease and argv files) goes by default: on tmpfs, so a
+ * takeover's hundreds of small files cost microseconds (on this project's ext4 test VM, creating a
+ * file cost ~1 ms of CPU). /run first when this process may write it (root): only root can create
+ * entries there, so no other local user can take the name first; else /dev/shm (world-writable with
+ * the sticky bit: the conductor refuses a directory someone else made, see libs/console
+ * trusted-path.ts).
  */
 function defaultRuntimeDir(): string {
+  if (writableTmpfs('/run')) return '/run';
   return existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
 }
 

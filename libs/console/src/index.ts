@@ -1,4 +1,5 @@
 export * from './argv.js';
+export * from './console-assets.js';
 export * from './console-driver.js';
 export * from './console-control.service.js';
 export * from './console-supervisor.js';
@@ -11,4 +12,5 @@ export * from './process-launcher.js';
 export * from './semaphore.js';
 export * from './socket-table.js';
 export * from './sol-bridge.js';
+export * from './trusted-path.js';
 export * from './socat-console.process.js';

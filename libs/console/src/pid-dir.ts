@@ -1,24 +1,33 @@
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { unlink, writeFile } from 'node:fs/promises';
+import { constants, readdirSync, rmSync } from 'node:fs';
+import { open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { packageRoot, sleep } from '#libs/common';
+import { sleep } from '#libs/common';
 import type { Logger } from '#libs/logging';
+import { consoleAsset } from './console-assets.js';
 import { isAlive, processGroupOf, readCmdline } from './proc.js';
+import { createPrivateDirectory, readPrivateFile } from './trusted-path.js';
+
+/** Create a new file, never through a symbolic link and never into an existing file. */
+const CREATE_PRIVATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 /**
  * The conductor's private directory (0700, SOLGATE_TERMINAL_PID_DIR): per node a socat pid/lock
- * file `<uuid>.pid` (socat -L), the ipmitool argv file `<uuid>.argv` and the password file
- * `<uuid>.pw` (0600); the conductor's `lease` file; a copy of sol-session.sh (so every path socat
- * sees lies under this validated directory).
+ * file `<uuid>.pid` (socat -L), the ipmitool argv file `<uuid>.argv` (0600), a native console's
+ * socket `<uuid>.sock` (0600); the conductor's `lease` file. The conductor creates it itself and
+ * refuses one that another user made or could write (see createPrivateDirectory). Nothing in it is
+ * ever executed: the per-connection script runs from the installation (console-assets.ts).
  */
 export class PidDirectory {
+  private ready = false;
+
   constructor(readonly dir: string) {}
 
   get leaseFile() {
     return join(this.dir, 'lease');
   }
+  /** The per-connection script socat runs: from the checked installation, not from this directory. */
   get solSessionScript() {
-    return join(this.dir, 'sol-session.sh');
+    return consoleAsset('sol-session.sh');
   }
   pidFile(uuid: string) {
     return join(this.dir, `${uuid}.pid`);
@@ -33,26 +42,37 @@ export class PidDirectory {
     return join(this.dir, `${uuid}.sock`);
   }
 
-  /** Create the directory (0700) and install the helper scripts. */
+  /**
+   * Create (or accept) the directory: ours, 0700, not a link, under trusted parents; throws
+   * UnsafePathError with the reason otherwise. Idempotent.
+   */
   init(): void {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    chmodSync(this.dir, 0o700);
-    const assets = join(packageRoot(), 'libs', 'console', 'assets');
-    for (const f of ['sol-session.sh']) {
-      copyFileSync(join(assets, f), join(this.dir, f));
-      chmodSync(join(this.dir, f), 0o700);
-    }
+    if (this.ready) return;
+    createPrivateDirectory(this.dir);
+    // Earlier versions copied the session script here; nothing in this directory is ever run.
+    rmSync(join(this.dir, 'sol-session.sh'), { force: true });
+    this.ready = true;
   }
 
   /**
-   * Write a file only its owner may read (0600, enforced on the open handle even if it existed).
+   * Write a file only its owner may read (0600). Always a new file (O_EXCL): an existing one is
+   * unlinked first, and a symbolic link is never followed (O_NOFOLLOW), whoever planted it.
    * Asynchronous: a takeover writes hundreds of these and must not block the event loop.
    */
   async writePrivate(path: string, content: string): Promise<void> {
-    // A new file is created 0600 (the umask only removes group/other bits). Only this conductor
-    // writes into its 0700 directory, and it removes a node's files when the console stops, so
-    // no older file with other permissions can be there.
-    await writeFile(path, content, { mode: 0o600 });
+    let fh;
+    try {
+      fh = await open(path, CREATE_PRIVATE, 0o600);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      await unlink(path);
+      fh = await open(path, CREATE_PRIVATE, 0o600);
+    }
+    try {
+      await fh.writeFile(content);
+    } finally {
+      await fh.close();
+    }
   }
 
   /** socat -L refuses to start while its lock file exists; ours are only left by a dead socat. */
@@ -85,7 +105,7 @@ export class PidDirectory {
       const m = /^([0-9a-f-]{36})\.pid$/.exec(f);
       if (!m) continue;
       const path = join(this.dir, f);
-      const pid = Number(readFileSync(path, 'utf8').trim());
+      const pid = Number(readPrivateFile(path)?.trim());
       if (Number.isInteger(pid) && pid > 1 && isAlive(pid)) {
         const cmd = readCmdline(pid);
         if (cmd[0]?.endsWith('socat') && cmd.some((a) => a === `-L${path}`)) {

@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { join } from 'node:path';
-import { packageRoot } from '#libs/common';
+import { consoleAsset } from './console-assets.js';
 
 function killGroup(pid: number): void {
   try {
@@ -30,7 +29,7 @@ export class ProcessLauncher {
 
   private ensure(): ChildProcess {
     if (this.child && this.child.connected) return this.child;
-    const script = join(packageRoot(), 'libs', 'console', 'assets', 'launcher.mjs');
+    const script = consoleAsset('launcher.mjs');
     const child = spawn('setpriv', ['--pdeathsig', 'TERM', '--', process.execPath, script], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     child.on('message', (m: { id: number; event: string; pid?: number; line?: string; code?: number | null; signal?: NodeJS.Signals | null; message?: string }) => {
       const p = this.procs.get(m.id);
