@@ -1,6 +1,14 @@
 import { createServer, createConnection } from 'node:net';
-import { canBind } from '#libs/console';
 import { createSocket } from 'node:dgram';
+
+/** Whether `host:port` can be bound right now (binds and closes at once). */
+export function canBind(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen({ port, host, exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}
 
 /** A TCP port the kernel says is free right now on `host` (tiny race before the caller binds it). */
 export function freeTcpPort(host = '127.0.0.1'): Promise<number> {
