@@ -1,16 +1,15 @@
 import { errorMessage, type BackoffPolicy } from '#libs/common';
-import type { Logger } from '#libs/logging';
-import { CONSOLE_STATES, STOPPED_STATUS, type ConsoleInterface, type ConsoleState, type NodeRecord } from '#libs/nodes';
-import { CONSOLE_PHASES, consolePhase, type ConsolePhaseLabel } from '../console-phase.js';
+import type { NodeRecord } from '#libs/nodes';
 import { Semaphore } from '../semaphore.js';
-import { applyOutcome, consoleUrl, type OutcomeContext, type ReconcilerCounters } from './apply-outcome.js';
+import { applyOutcome, type OutcomeContext, type ReconcilerCounters } from './apply-outcome.js';
 import { consoleSpecKey, decide, type DecideInput } from './decide.js';
 import { newEntry, type ConsoleEntry } from './entry.js';
 import { ConsoleExecutor } from './execute.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { silentListeners } from './listener-check.js';
-import type { Clock, ClusterMembership, ConsoleClaims, ConsolePortAllocator, ConsoleProcesses, ConsoleStatuses, ListeningSockets, NodeSpecs, RunningConsole } from './ports.js';
+import type { ReconcilerPorts, RunningConsole } from './ports.js';
 import { RestartPolicy } from './restart-policy.js';
+import { reconcilerStats, type ReconcilerStats } from './stats.js';
 
 export interface ReconcilerOptions {
   socatAddress: string;
@@ -20,27 +19,6 @@ export interface ReconcilerOptions {
   backoff?: BackoffPolicy;
 }
 
-export interface ReconcilerPorts {
-  specs: NodeSpecs;
-  processes: ConsoleProcesses & { close(): void };
-  ports: ConsolePortAllocator;
-  claims: ConsoleClaims;
-  statuses: ConsoleStatuses;
-  membership: ClusterMembership;
-  listening: ListeningSockets;
-  /** Console interfaces this conductor has a driver for. */
-  drivers: ReadonlySet<ConsoleInterface>;
-  clock: Clock;
-  log: Logger;
-}
-
-export interface ReconcilerStats extends ReconcilerCounters {
-  byState: Record<ConsoleState, number>;
-  /** The same consoles as every view labels them (consolePhase). */
-  byPhase: Record<ConsolePhaseLabel, number>;
-  owned: number;
-  lastPassMs: number;
-}
 
 /** Bounded stops: a thousand process-group kills in one burst would hold the event loop before the first claim is released. */
 const STOP_CONCURRENCY = 64;
@@ -94,16 +72,7 @@ export class ConsoleReconciler {
   }
 
   stats(): ReconcilerStats {
-    const byState = Object.fromEntries(CONSOLE_STATES.map((s) => [s, 0])) as Record<ConsoleState, number>;
-    const byPhase = Object.fromEntries(CONSOLE_PHASES.map((s) => [s, 0])) as Record<ConsolePhaseLabel, number>;
-    const me = this.p.membership.memberId;
-    for (const e of this.entries.values()) {
-      byState[e.state]++;
-      const url = e.console && e.port !== undefined ? consoleUrl(this.opts.socatAddress, e.port) : null;
-      const status = { ...STOPPED_STATUS, state: e.state, url, conductor: me, generation: e.node.console_generation };
-      byPhase[consolePhase(e.node, status, { owner: me, reporterLive: true }).label]++;
-    }
-    return { byState, byPhase, owned: this.entries.size, ...this.counters, lastPassMs: this.lastPassMs };
+    return reconcilerStats(this.entries.values(), this.counters, this.p.membership.memberId, this.opts.socatAddress, this.lastPassMs);
   }
 
   /** A node changed (pub/sub): re-read it and act, without waiting for the next pass. */

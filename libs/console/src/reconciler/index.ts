@@ -11,3 +11,4 @@ export * from './ports.js';
 export * from './restart-policy.js';
 export * from './socat-console-processes.js';
 export * from './spec-cache.js';
+export * from './stats.js';

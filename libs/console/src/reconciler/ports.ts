@@ -1,6 +1,7 @@
 import type { ClaimResult } from '#libs/cluster';
 import type { Clock } from '#libs/common';
-import type { ConsoleStatus, NodeRecord } from '#libs/nodes';
+import type { Logger } from '#libs/logging';
+import type { ConsoleInterface, ConsoleStatus, NodeRecord } from '#libs/nodes';
 import type { ConsoleStopReason } from '../console-driver.js';
 
 /**
@@ -71,5 +72,20 @@ export interface NodeSpecs {
 
 /** The kernel's table of listening TCP sockets ("addr:port" keys, see socket-table.ts). */
 export type ListeningSockets = () => Promise<Set<string>>;
+
+/** Everything the reconciler acts through. */
+export interface ReconcilerPorts {
+  specs: NodeSpecs;
+  processes: ConsoleProcesses & { close(): void };
+  ports: ConsolePortAllocator;
+  claims: ConsoleClaims;
+  statuses: ConsoleStatuses;
+  membership: ClusterMembership;
+  listening: ListeningSockets;
+  /** Console interfaces this conductor has a driver for. */
+  drivers: ReadonlySet<ConsoleInterface>;
+  clock: Clock;
+  log: Logger;
+}
 
 export type { Clock };
