@@ -36,6 +36,19 @@ export function freeUdpPort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
+/**
+ * The console port range of a test cluster, derived from its key prefix: every conductor of one
+ * cluster gets the same range (they must: sticky ports are cluster-wide), while clusters of other
+ * suites, on this machine at the same time, most likely get another block. Below the ephemeral range.
+ */
+export function portBlockFor(prefix: string, size = 1000): { start: number; stop: number } {
+  let h = 0;
+  for (const ch of prefix) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+  const blocks = Math.floor((32000 - 12000) / size);
+  const start = 12000 + (h % blocks) * size;
+  return { start, stop: start + size };
+}
+
 /** A contiguous block of `count` TCP ports below the ephemeral range (32768+), checked free on `host`. */
 export async function freeTcpPortBlock(count: number, host = '127.0.0.1', min = 12000, max = 32000): Promise<{ start: number; stop: number }> {
   for (let attempt = 0; attempt < 200; attempt++) {
