@@ -112,10 +112,19 @@ describe('cluster: sticky console ports, PUT that waits for the owner, cluster s
     });
     try {
       await expect(odd.start()).rejects.toThrow(/exited \(1\)/);
-      expect(odd.logs).toContain('SOLGATE_RING_VNODES=80 (cluster: 160)');
+      await waitFor(() => odd.logs.includes('SOLGATE_RING_VNODES=80 (cluster: 160)'), { timeoutMs: 5000, what: 'the refusal message' });
       expect(odd.logs).not.toMatch(/^\s+at /m); // an operator's message, not a stack trace
     } finally {
       await odd.dispose();
     }
   }, 60_000);
+
+  it('the CLI reads the ring and liveness settings from Redis (no --vnodes / --heartbeat-timeout)', async () => {
+    const cli = cliFor(cluster.redis.url, cluster.prefix);
+    const ring = await cli(['ring', '-o', 'json']);
+    expect(ring.code).toBe(0);
+    expect(ring.json()[0]).toMatchObject({ vnodes: 160, members: ['c1', 'c2'] });
+    const old = await cli(['--vnodes', '80', 'ring']);
+    expect(old.code).toBe(2);
+  });
 });
