@@ -50,6 +50,17 @@ export interface NodeRecord {
   updated_at: number | null;
   /** Bumped on every write; owners restart a running console when the spec it runs changes. */
   rev: number;
+  /**
+   * The node's console port, allocated once cluster-wide (allocateConsolePort-4.lua) and kept for as
+   * long as the node exists; null until its console first starts (or its ipmi_terminal_port is set).
+   */
+  allocated_port?: number | null;
+}
+
+/** The console port a node fixes with driver_info.ipmi_terminal_port, if any. */
+export function fixedConsolePort(node: Pick<NodeRecord, 'driver_info'>): number | undefined {
+  const v = node.driver_info.ipmi_terminal_port;
+  return v === undefined || v === null || v === '' ? undefined : Number(v);
 }
 
 /** The fields a user may set on create (POST) and change with PATCH. */

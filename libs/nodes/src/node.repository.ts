@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { isUuid, SolgateError } from '#libs/common';
 import { Keys, registerLuaScripts, runScript } from '#libs/redis';
-import type { NodeRecord } from './node.model.js';
+import { fixedConsolePort, type NodeRecord } from './node.model.js';
 import type { WritableNodeFields } from './node.validation.js';
 
 /** What is stored as JSON in the node hash's `spec` field. */
@@ -9,7 +9,8 @@ type StoredSpec = WritableNodeFields & { provision_state: string; created_at: nu
 
 /**
  * Node records in Redis (the system of record for intent). Hash fields: spec (JSON), rev, name,
- * enabled, generation, updated_at. Every multi-key change goes through a Lua script.
+ * enabled, generation, updated_at, port (its sticky console port). Every multi-key change goes
+ * through a Lua script.
  */
 export class NodeRepository {
   constructor(
@@ -21,15 +22,17 @@ export class NodeRepository {
 
   async create(fields: WritableNodeFields, provisionState: string, nowMs = Date.now()): Promise<NodeRecord> {
     const spec: StoredSpec = { ...fields, provision_state: provisionState, created_at: nowMs };
-    const res = await runScript<string>(
+    const port = fixedConsolePort(fields);
+    const res = await runScript<string | [string, string]>(
       this.redis,
       'createNode',
-      [this.keys.node(fields.uuid), this.keys.nodes(), this.keys.nodeNames()],
-      [fields.uuid, fields.name ?? '', JSON.stringify(spec), nowMs],
+      [this.keys.node(fields.uuid), this.keys.nodes(), this.keys.nodeNames(), this.keys.consolePorts()],
+      [fields.uuid, fields.name ?? '', JSON.stringify(spec), nowMs, port ?? ''],
     );
     if (res === 'ERR_UUID') throw new SolgateError('CONFLICT', `A node with UUID ${fields.uuid} already exists.`);
     if (res === 'ERR_NAME') throw new SolgateError('CONFLICT', `A node with name ${fields.name} already exists.`);
-    return { ...spec, console_enabled: false, console_generation: 0, updated_at: null, rev: 1 };
+    if (Array.isArray(res)) throw portTaken(port!, res[1]);
+    return { ...spec, console_enabled: false, console_generation: 0, updated_at: null, rev: 1, allocated_port: port ?? null };
   }
 
   /** Resolve a uuid or a name to a uuid; undefined when unknown. */
@@ -118,16 +121,20 @@ export class NodeRepository {
   /** Compare-and-set update of the writable fields. */
   async update(node: NodeRecord, fields: WritableNodeFields, nowMs = Date.now()): Promise<NodeRecord> {
     const spec: StoredSpec = { ...fields, provision_state: node.provision_state, created_at: node.created_at };
-    const res = await runScript<number | string>(
+    const port = fixedConsolePort(fields);
+    const oldPort = fixedConsolePort(node);
+    const res = await runScript<number | string | [string, string]>(
       this.redis,
       'updateNode',
-      [this.keys.node(node.uuid), this.keys.nodeNames(), this.keys.nodesVersion()],
-      [node.uuid, node.rev, JSON.stringify(spec), fields.name ?? '', nowMs, this.keys.events()],
+      [this.keys.node(node.uuid), this.keys.nodeNames(), this.keys.nodesVersion(), this.keys.consolePorts(), this.keys.consolePortsFree()],
+      [node.uuid, node.rev, JSON.stringify(spec), fields.name ?? '', nowMs, this.keys.events(), port ?? '', oldPort ?? ''],
     );
     if (res === 'ERR_GONE') throw new SolgateError('NODE_NOT_FOUND', `Node ${node.uuid} could not be found.`);
     if (res === 'ERR_REV') throw new SolgateError('CONFLICT', `Node ${node.uuid} was changed by another request; retry.`);
     if (res === 'ERR_NAME') throw new SolgateError('CONFLICT', `A node with name ${fields.name} already exists.`);
-    return { ...node, ...spec, rev: Number(res), updated_at: nowMs };
+    if (Array.isArray(res)) throw portTaken(port!, res[1]);
+    const allocated = port ?? (oldPort !== undefined && node.allocated_port === oldPort ? null : node.allocated_port);
+    return { ...node, ...spec, rev: Number(res), updated_at: nowMs, allocated_port: allocated };
   }
 
   /** Record the console intent; returns whether it changed and the console generation. */
@@ -147,7 +154,17 @@ export class NodeRepository {
     const res = await runScript<number>(
       this.redis,
       'deleteNode',
-      [this.keys.node(uuid), this.keys.nodes(), this.keys.nodeNames(), this.keys.consoleEnabled(), this.keys.consoleState(uuid), this.keys.claim(uuid), this.keys.nodesVersion()],
+      [
+        this.keys.node(uuid),
+        this.keys.nodes(),
+        this.keys.nodeNames(),
+        this.keys.consoleEnabled(),
+        this.keys.consoleState(uuid),
+        this.keys.claim(uuid),
+        this.keys.nodesVersion(),
+        this.keys.consolePorts(),
+        this.keys.consolePortsFree(),
+      ],
       [uuid, this.keys.events()],
     );
     return res === 1;
@@ -163,5 +180,11 @@ export function parseNodeHash(h: Record<string, string> | null | undefined): Nod
     console_generation: Number(h.generation ?? 0),
     updated_at: h.updated_at ? Number(h.updated_at) : null,
     rev: Number(h.rev ?? 1),
+    allocated_port: h.port ? Number(h.port) : null,
   };
+}
+
+/** 409: two nodes never share a console port (DESIGN decision 11). */
+function portTaken(port: number, holder: string): SolgateError {
+  return new SolgateError('CONFLICT', `Console port ${port} (driver_info.ipmi_terminal_port) is already allocated to node ${holder}.`, { port, holder });
 }

@@ -27,6 +27,8 @@ export interface NodeContext {
   status: ConsoleStatus;
   /** The console runs right now on a live conductor, for the node's current generation. */
   consoleServing: boolean;
+  /** consolePhase's label (libs/console), the same word the CLI and metrics use. */
+  consoleState?: string;
 }
 
 /** What a user should read in last_error: the console's last error, or why nothing can run it. */
@@ -40,8 +42,11 @@ export function nodeDocument(node: NodeRecord, ctx: NodeContext): Record<string,
   const b = ctx.base;
   const id = node.uuid;
   const dii: Record<string, unknown> = {};
-  if (ctx.consoleServing && ctx.status.port) dii.allocated_ipmi_terminal_port = ctx.status.port;
-  if (node.console_enabled) dii.console_state = ctx.consoleServing ? 'running' : ctx.status.state === 'stopped' ? 'starting' : ctx.status.state;
+  // the node's sticky console port (allocated once, kept while the node exists)
+  const port = node.allocated_port ?? (ctx.consoleServing ? ctx.status.port : null);
+  if (port) dii.allocated_ipmi_terminal_port = port;
+  const state = ctx.consoleState ?? (ctx.consoleServing ? 'running' : node.console_enabled ? 'starting' : 'stopped');
+  if (node.console_enabled || state !== 'stopped') dii.console_state = state;
   const full: Record<string, unknown> = {
     uuid: id,
     created_at: ironicTimestamp(node.created_at),

@@ -31,7 +31,7 @@ export class NodesController {
 
   private async document(node: NodeRecord, req: Request) {
     const v = await this.consoles.get(node);
-    return nodeDocument(node, { base: this.base(req), version: req.apiVersion!, conductor: v.conductor, status: v.status, consoleServing: v.serving });
+    return nodeDocument(node, { base: this.base(req), version: req.apiVersion!, conductor: v.conductor, status: v.status, consoleServing: v.serving, consoleState: v.phase.label });
   }
 
   @Post()
@@ -65,7 +65,7 @@ export class NodesController {
     if (detail) {
       const views = await this.consoles.getMany(nodes);
       docs = nodes.map((n, i) =>
-        nodeDocument(n, { base, version: req.apiVersion!, conductor: views[i].conductor, status: views[i].status, consoleServing: views[i].serving }),
+        nodeDocument(n, { base, version: req.apiVersion!, conductor: views[i].conductor, status: views[i].status, consoleServing: views[i].serving, consoleState: views[i].phase.label }),
       );
     } else docs = nodes.map((n) => nodeListItem(n, base, req.apiVersion!));
     const out: Record<string, unknown> = { nodes: docs.map((d) => selectFields(d, q.fields)) };

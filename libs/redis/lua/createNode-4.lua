@@ -1,18 +1,29 @@
 --[[
-  Create a node record if neither its uuid nor its name is taken (atomically).
+  Create a node record if neither its uuid nor its name is taken, and no other node holds the
+  console port it fixes (ipmi_terminal_port), atomically.
 
   KEYS[1] node hash            <prefix>:node:<uuid>
   KEYS[2] nodes sorted set     <prefix>:nodes
   KEYS[3] names hash           <prefix>:node-names
+  KEYS[4] console ports hash   <prefix>:console-ports (port -> uuid)
   ARGV[1] uuid
   ARGV[2] name ('' for none)
   ARGV[3] spec JSON (the writable fields plus provision_state, created_at)
   ARGV[4] created_at, ms
-  Output: 'OK' | 'ERR_UUID' (uuid exists) | 'ERR_NAME' (name exists)
+  ARGV[5] fixed console port (ipmi_terminal_port) or ''
+  Output: 'OK' | 'ERR_UUID' (uuid exists) | 'ERR_NAME' (name exists) | { 'ERR_PORT', holder uuid }
 ]]
 if redis.call('EXISTS', KEYS[1]) == 1 then return 'ERR_UUID' end
 if ARGV[2] ~= '' and redis.call('HEXISTS', KEYS[3], ARGV[2]) == 1 then return 'ERR_NAME' end
+if ARGV[5] ~= '' then
+  local holder = redis.call('HGET', KEYS[4], ARGV[5])
+  if holder then return { 'ERR_PORT', holder } end
+end
 redis.call('HSET', KEYS[1], 'spec', ARGV[3], 'rev', 1, 'name', ARGV[2], 'enabled', 0, 'generation', 0, 'updated_at', '')
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[3], ARGV[2], ARGV[1]) end
+if ARGV[5] ~= '' then
+  redis.call('HSET', KEYS[4], ARGV[5], ARGV[1])
+  redis.call('HSET', KEYS[1], 'port', ARGV[5])
+end
 return 'OK'

@@ -1,5 +1,5 @@
 --[[
-  Delete a node and everything kept about it.
+  Delete a node and everything kept about it; its console port goes back to the free ports.
 
   KEYS[1] node hash              <prefix>:node:<uuid>
   KEYS[2] nodes sorted set       <prefix>:nodes
@@ -8,6 +8,8 @@
   KEYS[5] console state hash     <prefix>:node:<uuid>:console
   KEYS[6] claim hash             <prefix>:node:<uuid>:claim
   KEYS[7] nodes version          <prefix>:nodes-version
+  KEYS[8] console ports hash     <prefix>:console-ports (port -> uuid)
+  KEYS[9] free ports zset        <prefix>:console-ports-free
   ARGV[1] uuid
   ARGV[2] events channel
   Output: 1 deleted | 0 not found
@@ -15,6 +17,11 @@
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local name = redis.call('HGET', KEYS[1], 'name')
 if name and name ~= '' and redis.call('HGET', KEYS[3], name) == ARGV[1] then redis.call('HDEL', KEYS[3], name) end
+local port = redis.call('HGET', KEYS[1], 'port')
+if port and redis.call('HGET', KEYS[8], port) == ARGV[1] then
+  redis.call('HDEL', KEYS[8], port)
+  redis.call('ZADD', KEYS[9], port, port)
+end
 redis.call('DEL', KEYS[1], KEYS[5], KEYS[6])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('SREM', KEYS[4], ARGV[1])
