@@ -4,7 +4,7 @@ import { SolgateError } from '#libs/common';
 import type { ConsoleControl } from '#libs/console';
 import type { NodeRecord, NodeService } from '#libs/nodes';
 import type { ConductorRuntime } from '../runtime/conductor.runtime.js';
-import { atLeast, NODE_FIELD_MIN_VERSION, type ApiVersion } from './api-version.js';
+import { atLeast, fieldTooNew, patchTooNew, type ApiVersion } from './api-version.js';
 import { baseUrl } from './links.js';
 import { nodeDocument, nodeListItem, selectFields, statesDocument } from './node-view.js';
 import { CONSOLE_CONTROL, NODE_SERVICE, RUNTIME } from './tokens.js';
@@ -37,9 +37,7 @@ export class NodesController {
   @Post()
   async create(@Req() req: Request, @Res() res: Response, @Body() body: unknown) {
     const version = req.apiVersion!;
-    if (body && typeof body === 'object' && !Array.isArray(body)) {
-      for (const [field, min] of Object.entries(NODE_FIELD_MIN_VERSION)) if (field in body && !atLeast(version, min)) throw notAcceptable();
-    }
+    if (body && typeof body === 'object' && !Array.isArray(body) && fieldTooNew(body as Record<string, unknown>, version)) throw notAcceptable();
     const node = await this.nodeService.create(body, { provisionState: atLeast(version, '1.11') ? 'enroll' : 'available' });
     res.status(201).setHeader('Location', `${this.base(req)}/v1/nodes/${node.uuid}`);
     res.json(await this.document(node, req));
@@ -81,12 +79,7 @@ export class NodesController {
   @Patch(':ident')
   async patch(@Req() req: Request, @Param('ident') ident: string, @Body() ops: unknown) {
     const version = req.apiVersion!;
-    if (Array.isArray(ops))
-      for (const op of ops) {
-        const top = typeof op?.path === 'string' ? op.path.split('/')[1] : '';
-        const min = NODE_FIELD_MIN_VERSION[top];
-        if (min && !atLeast(version, min)) throw notAcceptable();
-      }
+    if (Array.isArray(ops) && patchTooNew(ops, version)) throw notAcceptable();
     const node = await this.find(ident, version);
     return this.document(await this.nodeService.patch(node, ops), req);
   }
