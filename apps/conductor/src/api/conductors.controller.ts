@@ -3,8 +3,8 @@ import type { Request } from 'express';
 import { ironicTimestamp, SolgateError } from '#libs/common';
 import type { MemberView } from '#libs/cluster';
 import type { ConductorRuntime } from '../runtime/conductor.runtime.js';
-import { atLeast } from './api-version.js';
-import { baseUrl, links } from './links.js';
+import { atLeast, links } from '#libs/ironic';
+import { baseUrl } from './links.js';
 import { RUNTIME } from './tokens.js';
 
 /** Ironic's conductor resource (1.49+): the cluster's members, alive by Redis's clock. */

@@ -4,9 +4,8 @@ import { SolgateError } from '#libs/common';
 import type { ConsoleControl } from '#libs/console';
 import type { NodeRecord, NodeService } from '#libs/nodes';
 import type { ConductorRuntime } from '../runtime/conductor.runtime.js';
-import { atLeast, fieldTooNew, patchTooNew, type ApiVersion } from './api-version.js';
+import { atLeast, fieldTooNew, nodeDocument, nodeListItem, patchTooNew, selectFields, statesDocument, type ApiVersion } from '#libs/ironic';
 import { baseUrl } from './links.js';
-import { nodeDocument, nodeListItem, selectFields, statesDocument } from './node-view.js';
 import { CONSOLE_CONTROL, NODE_SERVICE, RUNTIME } from './tokens.js';
 
 const notAcceptable = () => new SolgateError('NOT_ACCEPTABLE', 'Request not acceptable.');

@@ -1,0 +1,3 @@
+export * from './api-version.js';
+export * from './links.js';
+export * from './node-view.js';
