@@ -8,7 +8,7 @@ import { links } from './links.js';
  * power, RAID...) carry Ironic's defaults so clients that read them keep working. Each field
  * appears only at the microversion that introduced it.
  */
-const FIELD_MIN_VERSION: Record<string, string> = {
+export const FIELD_MIN_VERSION: Record<string, string> = {
   automated_clean: '1.47', bios_interface: '1.40', boot_interface: '1.31', boot_mode: '1.75', clean_step: '1.7',
   conductor_group: '1.46', console_interface: '1.31', deploy_interface: '1.31', deploy_step: '1.44', description: '1.51',
   driver_internal_info: '1.3', fault: '1.42', inspection_finished_at: '1.6', inspection_started_at: '1.6', inspect_interface: '1.31',
@@ -36,12 +36,24 @@ export function nodeLastError(node: NodeRecord, ctx: Pick<NodeContext, 'conducto
   return ctx.status.last_error;
 }
 
-export function nodeDocument(node: NodeRecord, ctx: NodeContext): Record<string, unknown> {
-  const b = ctx.base;
-  const id = node.uuid;
+/**
+ * driver_internal_info: what the console's owner reports about it (the node's port and console
+ * state). The one place the console's story enters a node document.
+ */
+export function consoleDriverInternalInfo(node: NodeRecord, ctx: Pick<NodeContext, 'status' | 'consoleServing'>): Record<string, unknown> {
   const dii: Record<string, unknown> = {};
   if (ctx.consoleServing && ctx.status.port) dii.allocated_ipmi_terminal_port = ctx.status.port;
   if (node.console_enabled) dii.console_state = ctx.consoleServing ? 'running' : ctx.status.state === 'stopped' ? 'starting' : ctx.status.state;
+  return dii;
+}
+
+/** Before 1.2 Ironic showed AVAILABLE as its old NOSTATE (null). */
+const provisionState = (node: NodeRecord, version: ApiVersion) => (!atLeast(version, '1.2') && node.provision_state === 'available' ? null : node.provision_state);
+
+export function nodeDocument(node: NodeRecord, ctx: NodeContext): Record<string, unknown> {
+  const b = ctx.base;
+  const id = node.uuid;
+  const dii = consoleDriverInternalInfo(node, ctx);
   const full: Record<string, unknown> = {
     uuid: id,
     created_at: ironicTimestamp(node.created_at),
@@ -81,7 +93,7 @@ export function nodeDocument(node: NodeRecord, ctx: NodeContext): Record<string,
     properties: node.properties,
     protected: false,
     protected_reason: null,
-    provision_state: node.provision_state,
+    provision_state: provisionState(node, ctx.version),
     provision_updated_at: null,
     raid_config: {},
     raid_interface: 'no-raid',
@@ -117,7 +129,7 @@ export function nodeListItem(node: NodeRecord, base: string, version: ApiVersion
       instance_uuid: node.instance_uuid,
       maintenance: node.maintenance,
       power_state: null,
-      provision_state: node.provision_state,
+      provision_state: provisionState(node, version),
       name: node.name,
       links: links(base, `nodes/${node.uuid}`),
     },
@@ -131,7 +143,7 @@ export function statesDocument(node: NodeRecord, ctx: Pick<NodeContext, 'conduct
       console_enabled: node.console_enabled,
       last_error: nodeLastError(node, ctx),
       power_state: null,
-      provision_state: node.provision_state,
+      provision_state: provisionState(node, ctx.version),
       target_power_state: null,
       target_provision_state: null,
       provision_updated_at: null,
@@ -153,12 +165,19 @@ function filterByVersion(doc: Record<string, unknown>, version: ApiVersion): Rec
   return out;
 }
 
-/** Ironic's `fields` query parameter: a subset of top-level fields, validated. */
-export function selectFields(doc: Record<string, unknown>, fields: string | undefined): Record<string, unknown> {
-  if (!fields) return doc;
-  const wanted = fields.split(',').map((f) => f.trim()).filter(Boolean);
+/** Fields Ironic's API adds to a node after its database columns (they come after `links`). */
+const API_FIELDS = ['conductor', 'allocation_uuid', 'chassis_uuid'];
+
+/**
+ * Ironic's `fields` projection of a node document (node_convert_with_links + sanitize_dict): the
+ * requested fields, `uuid` first if asked for, database fields in the order asked, then `links`, then
+ * the API-computed fields. The fields must have been validated (node-query.ts).
+ */
+export function projectFields(doc: Record<string, unknown>, fields: readonly string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const f of wanted) if (f in doc) out[f] = doc[f];
-  if (!('uuid' in out) && 'uuid' in doc) out.uuid = doc.uuid;
+  if (fields.includes('uuid') && 'uuid' in doc) out.uuid = doc.uuid;
+  for (const f of fields) if (f !== 'uuid' && !API_FIELDS.includes(f) && f in doc) out[f] = doc[f];
+  if ('links' in doc) out.links = doc.links;
+  for (const f of API_FIELDS) if (fields.includes(f) && f in doc) out[f] = doc[f];
   return out;
 }

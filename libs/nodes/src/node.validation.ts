@@ -147,7 +147,7 @@ export function validateTraits(value: unknown): string[] {
     if (!out.includes(t)) out.push(t);
   }
   if (out.length > MAX_TRAITS_PER_NODE) throw invalidInput(`Invalid traits: a node may have at most ${MAX_TRAITS_PER_NODE} traits, ${out.length} given.`);
-  return out;
+  return out.sort(); // Ironic keeps them sorted
 }
 
 export type WritableNodeFields = Pick<NodeRecord, (typeof WRITABLE_FIELDS)[number]>;
