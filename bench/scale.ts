@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { ConsoleStatusRepository } from '#libs/nodes';
 import { Keys } from '#libs/redis';
@@ -18,7 +18,7 @@ import { table } from './stats.js';
 const n = Number(process.argv[2] ?? 1000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const cluster = await LocalCluster.start({ name: 'sc', conductors: 1, dummyNodes: n, env: { SOLGATE_LOG_LEVEL: 'warn', SOLGATE_PORT_RANGE: '20000:22000' } });
+const cluster = await LocalCluster.start({ name: 'sc', conductors: 1, dummyNodes: n, env: { SOLGATE_LOG_LEVEL: process.env.BENCH_LOGS ? 'info' : 'warn', SOLGATE_PORT_RANGE: '20000:22000', ...(process.env.BENCH_CONCURRENCY ? { SOLGATE_START_CONCURRENCY: process.env.BENCH_CONCURRENCY } : {}) } });
 const redis = new Redis(cluster.redis.url);
 const keys = new Keys(cluster.prefix);
 const statuses = new ConsoleStatusRepository(redis, keys);
@@ -84,7 +84,7 @@ try {
   const m2 = await metrics('c2');
   rows.push([`${n} consoles taken over by c2 (kill -9 c1)`, `${(takeoverMs / 1000).toFixed(1)} s`, `${Math.round(m2.solgate_heartbeat_max_gap_seconds * 1000)} ms`, `${Math.round(m2.solgate_nodejs_eventloop_lag_max_seconds * 1000)} ms`]);
   console.log(`c2 heartbeat failures during the burst: ${m2.solgate_heartbeat_failures}; takeovers counted: ${m2.solgate_takeovers_total - (before.solgate_takeovers_total ?? 0)}; still registered: ${m2.solgate_registered === 1}`);
-  void c2;
+  if (process.env.BENCH_LOGS) writeFileSync(process.env.BENCH_LOGS, c2.logs);
 } finally {
   redis.disconnect();
   await cluster.stop();

@@ -5,7 +5,7 @@ import { ConsoleClient } from '../support/console-client.js';
 import { consoleProcessesOf, enrol, setConsole, uniquePrefix, waitConsoleUrl } from '../support/fixtures.js';
 import { IpmiSimBmc } from '../support/ipmi-sim.js';
 import { urlListens } from '../support/net.js';
-import { tcpAccepts } from '../support/ports.js';
+import { portBlockFor, tcpAccepts } from '../support/ports.js';
 import { findProcesses } from '../support/procs.js';
 import { RedisServer } from '../support/redis-server.js';
 import { waitFor } from '../support/wait.js';
@@ -262,7 +262,7 @@ describe('native-ipmi-socat takeover', () => {
     const prefix = uniquePrefix('native-tk');
     conductors.push(
       ...(await Promise.all(
-        [1, 2].map((n) => ConductorProcess.start({ id: `c${n}`, address: `127.0.0.${n}`, redisUrl: redis.url, prefix, portRange: { start: 20000, stop: 21000 }, env: { SOLGATE_LOG_LEVEL: 'info' } })),
+        [1, 2].map((n) => ConductorProcess.start({ id: `c${n}`, address: `127.0.0.${n}`, redisUrl: redis.url, prefix, portRange: portBlockFor(prefix), env: { SOLGATE_LOG_LEVEL: 'info' } })),
       )),
     );
     uuid = await enrolFleet(conductors[0], fleet.bmc(1), 'native-tk');

@@ -32,6 +32,8 @@ export interface SolgateConfig {
   startConcurrency: number;
   failureDetectorIntervalMs: number;
   redisConnectTimeoutMs: number;
+  /** How long PUT …/states/console waits for the owner to act before answering 202 (0 = answer at once). */
+  consolePutWaitMs: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -77,6 +79,7 @@ export const CONFIG_VARIABLES: Record<string, string> = {
   SOLGATE_START_CONCURRENCY: '8',
   SOLGATE_FAILURE_DETECTOR_INTERVAL: '0.1',
   SOLGATE_REDIS_CONNECT_TIMEOUT: '5',
+  SOLGATE_CONSOLE_PUT_WAIT: '2',
 };
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -211,6 +214,7 @@ export function loadConfig(env: Env = process.env): Readonly<SolgateConfig> {
   const startConcurrency = r.int('SOLGATE_START_CONCURRENCY', 8, 1, 1024);
   const failureDetectorIntervalMs = r.seconds('SOLGATE_FAILURE_DETECTOR_INTERVAL', 0.1, 0.01, 60);
   const redisConnectTimeoutMs = r.seconds('SOLGATE_REDIS_CONNECT_TIMEOUT', 5, 0.1, 120);
+  const consolePutWaitMs = r.seconds('SOLGATE_CONSOLE_PUT_WAIT', 2, 0, 60);
 
   if (r.problems.length > 0) throw new ConfigError(r.problems);
 
@@ -238,5 +242,6 @@ export function loadConfig(env: Env = process.env): Readonly<SolgateConfig> {
     startConcurrency,
     failureDetectorIntervalMs,
     redisConnectTimeoutMs,
+    consolePutWaitMs,
   });
 }

@@ -23,6 +23,8 @@ export interface NodeContext {
   status: ConsoleStatus;
   /** The console runs right now on a live conductor, for the node's current generation. */
   consoleServing: boolean;
+  /** consolePhase's label (libs/console), the same word the CLI and metrics use. */
+  consoleState?: string;
 }
 
 /** What a user should read in last_error: the console's last error, or why nothing can run it. */
@@ -36,10 +38,13 @@ export function nodeLastError(node: NodeRecord, ctx: Pick<NodeContext, 'conducto
  * driver_internal_info: what the console's owner reports about it (the node's port and console
  * state). The one place the console's story enters a node document.
  */
-export function consoleDriverInternalInfo(node: NodeRecord, ctx: Pick<NodeContext, 'status' | 'consoleServing'>): Record<string, unknown> {
+export function consoleDriverInternalInfo(node: NodeRecord, ctx: Pick<NodeContext, 'status' | 'consoleServing' | 'consoleState'>): Record<string, unknown> {
   const dii: Record<string, unknown> = {};
-  if (ctx.consoleServing && ctx.status.port) dii.allocated_ipmi_terminal_port = ctx.status.port;
-  if (node.console_enabled) dii.console_state = ctx.consoleServing ? 'running' : ctx.status.state === 'stopped' ? 'starting' : ctx.status.state;
+  // the node's sticky console port (allocated once, kept while the node exists)
+  const port = node.allocated_port ?? (ctx.consoleServing ? ctx.status.port : null);
+  if (port) dii.allocated_ipmi_terminal_port = port;
+  const state = ctx.consoleState ?? (ctx.consoleServing ? 'running' : node.console_enabled ? 'starting' : 'stopped');
+  if (node.console_enabled || state !== 'stopped') dii.console_state = state;
   return dii;
 }
 

@@ -1,5 +1,9 @@
-/** Observed state of a node's console, written only by the conductor that runs (or last ran) it. */
-export const CONSOLE_STATES = ['stopped', 'starting', 'running', 'restarting', 'error'] as const;
+/**
+ * Observed state of a node's console, written only by the conductor that runs (or last ran) it.
+ * `stopping` is written before a console is killed on purpose (disable, handover, shutdown), so no
+ * reader is handed its URL while it goes away.
+ */
+export const CONSOLE_STATES = ['stopped', 'starting', 'running', 'restarting', 'error', 'stopping'] as const;
 export type ConsoleState = (typeof CONSOLE_STATES)[number];
 
 export interface ConsoleStatus {

@@ -71,6 +71,17 @@ export interface NodeRecord {
    * running console for these, never for Nova writing instance_info or an operator's maintenance flag.
    */
   console_rev: number;
+  /**
+   * The node's console port, allocated once cluster-wide (allocateConsolePort-6.lua) and kept for as
+   * long as the node exists; null until its console first starts (or its ipmi_terminal_port is set).
+   */
+  allocated_port?: number | null;
+}
+
+/** The console port a node fixes with driver_info.ipmi_terminal_port, if any. */
+export function fixedConsolePort(node: Pick<NodeRecord, 'driver_info'>): number | undefined {
+  const v = node.driver_info.ipmi_terminal_port;
+  return v === undefined || v === null || v === '' ? undefined : Number(v);
 }
 
 /** The fields a user may set on create (POST) and change with PATCH. */

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { isUuid, SolgateError } from '#libs/common';
 import { Keys, registerLuaScripts, runScript } from '#libs/redis';
-import { CONSOLE_SPEC_FIELDS, nodeFieldDefaults, type NodeRecord } from './node.model.js';
+import { CONSOLE_SPEC_FIELDS, fixedConsolePort, nodeFieldDefaults, type NodeRecord } from './node.model.js';
 import type { WritableNodeFields } from './node.validation.js';
 
 /** What is stored as JSON in the node hash's `spec` field. */
@@ -15,8 +15,9 @@ export const NODE_CHANGES_KEPT = 100_000;
 
 /**
  * Node records in Redis (the system of record for intent). Hash fields: spec (JSON), rev, crev
- * (console spec revision), name, instance, enabled, generation, updated_at. Every multi-key change
- * goes through a Lua script, which also keeps the name and instance_uuid indexes unique.
+ * (console spec revision), name, instance, enabled, generation, updated_at, port (its sticky console
+ * port). Every multi-key change goes through a Lua script, which also keeps the name, instance_uuid
+ * and console port indexes unique.
  */
 export class NodeRepository {
   constructor(
@@ -28,16 +29,26 @@ export class NodeRepository {
 
   async create(fields: WritableNodeFields, provisionState: string, nowMs = Date.now()): Promise<NodeRecord> {
     const spec: StoredSpec = { ...fields, provision_state: provisionState, created_at: nowMs };
-    const res = await runScript<string>(
+    const port = fixedConsolePort(fields);
+    const res = await runScript<string | [string, string]>(
       this.redis,
       'createNode',
-      [this.keys.node(fields.uuid), this.keys.nodes(), this.keys.nodeNames(), this.keys.nodeInstances(), this.keys.nodesVersion(), this.keys.nodeChanges()],
-      [fields.uuid, fields.name ?? '', JSON.stringify(spec), nowMs, fields.instance_uuid ?? '', NODE_CHANGES_KEPT],
+      [
+        this.keys.node(fields.uuid),
+        this.keys.nodes(),
+        this.keys.nodeNames(),
+        this.keys.nodeInstances(),
+        this.keys.nodesVersion(),
+        this.keys.nodeChanges(),
+        this.keys.consolePorts(),
+      ],
+      [fields.uuid, fields.name ?? '', JSON.stringify(spec), nowMs, fields.instance_uuid ?? '', NODE_CHANGES_KEPT, port ?? ''],
     );
     if (res === 'ERR_UUID') throw new SolgateError('CONFLICT', `A node with UUID ${fields.uuid} already exists.`);
     if (res === 'ERR_NAME') throw new SolgateError('CONFLICT', `A node with name ${fields.name} already exists.`);
     if (res === 'ERR_INSTANCE') throw await this.instanceTaken(fields.instance_uuid!, fields.uuid);
-    return { ...spec, console_enabled: false, console_generation: 0, updated_at: null, rev: 1, console_rev: 1 };
+    if (Array.isArray(res)) throw portTaken(port!, res[1]);
+    return { ...spec, console_enabled: false, console_generation: 0, updated_at: null, rev: 1, console_rev: 1, allocated_port: port ?? null };
   }
 
   /** Ironic's InstanceAssociated (409), naming the node that holds the instance. */
@@ -156,17 +167,41 @@ export class NodeRepository {
   async update(node: NodeRecord, fields: WritableNodeFields, nowMs = Date.now()): Promise<NodeRecord> {
     const spec: StoredSpec = { ...fields, provision_state: node.provision_state, created_at: node.created_at };
     const consoleChanged = CONSOLE_SPEC_FIELDS.some((f) => JSON.stringify(node[f]) !== JSON.stringify(fields[f]));
-    const res = await runScript<number | string>(
+    const port = fixedConsolePort(fields);
+    const oldPort = fixedConsolePort(node);
+    const res = await runScript<number | string | [string, string]>(
       this.redis,
       'updateNode',
-      [this.keys.node(node.uuid), this.keys.nodeNames(), this.keys.nodesVersion(), this.keys.nodeInstances(), this.keys.nodeChanges()],
-      [node.uuid, node.rev, JSON.stringify(spec), fields.name ?? '', nowMs, this.keys.events(), fields.instance_uuid ?? '', consoleChanged ? '1' : '0', NODE_CHANGES_KEPT],
+      [
+        this.keys.node(node.uuid),
+        this.keys.nodeNames(),
+        this.keys.nodesVersion(),
+        this.keys.nodeInstances(),
+        this.keys.nodeChanges(),
+        this.keys.consolePorts(),
+        this.keys.consolePortsFree(),
+      ],
+      [
+        node.uuid,
+        node.rev,
+        JSON.stringify(spec),
+        fields.name ?? '',
+        nowMs,
+        this.keys.events(),
+        fields.instance_uuid ?? '',
+        consoleChanged ? '1' : '0',
+        NODE_CHANGES_KEPT,
+        port ?? '',
+        oldPort ?? '',
+      ],
     );
     if (res === 'ERR_GONE') throw new SolgateError('NODE_NOT_FOUND', `Node ${node.uuid} could not be found.`);
     if (res === 'ERR_REV') throw new SolgateError('CONFLICT', `Node ${node.uuid} was changed by another request; retry.`);
     if (res === 'ERR_NAME') throw new SolgateError('CONFLICT', `A node with name ${fields.name} already exists.`);
     if (res === 'ERR_INSTANCE') throw await this.instanceTaken(fields.instance_uuid!, node.uuid);
-    return { ...node, ...spec, rev: Number(res), console_rev: node.console_rev + (consoleChanged ? 1 : 0), updated_at: nowMs };
+    if (Array.isArray(res)) throw portTaken(port!, res[1]);
+    const allocated = port ?? (oldPort !== undefined && node.allocated_port === oldPort ? null : node.allocated_port);
+    return { ...node, ...spec, rev: Number(res), console_rev: node.console_rev + (consoleChanged ? 1 : 0), updated_at: nowMs, allocated_port: allocated };
   }
 
   /** Record the console intent; returns whether it changed and the console generation. */
@@ -196,6 +231,8 @@ export class NodeRepository {
         this.keys.nodesVersion(),
         this.keys.nodeInstances(),
         this.keys.nodeChanges(),
+        this.keys.consolePorts(),
+        this.keys.consolePortsFree(),
       ],
       [uuid, this.keys.events(), NODE_CHANGES_KEPT],
     );
@@ -215,5 +252,11 @@ export function parseNodeHash(h: Record<string, string> | null | undefined): Nod
     updated_at: h.updated_at ? Number(h.updated_at) : null,
     rev,
     console_rev: h.crev ? Number(h.crev) : rev,
+    allocated_port: h.port ? Number(h.port) : null,
   };
+}
+
+/** 409: two nodes never share a console port (DESIGN decision 11). */
+function portTaken(port: number, holder: string): SolgateError {
+  return new SolgateError('CONFLICT', `Console port ${port} (driver_info.ipmi_terminal_port) is already allocated to node ${holder}.`, { port, holder });
 }

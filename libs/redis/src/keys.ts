@@ -1,8 +1,6 @@
 /**
  * Every Redis key solgate uses is built here and nowhere else: `<prefix>:<entity>[:<id>[:<facet>]]`.
- * Lua scripts receive all the keys they touch through KEYS; per-entity keys they must derive at run
- * time (e.g. a member's hash from its id) are documented in the script header and use the same
- * layout with the prefix passed in ARGV.
+ * Lua scripts receive every key they touch through KEYS (none derives a key at run time).
  */
 export class Keys {
   constructor(readonly prefix: string) {}
@@ -40,6 +38,20 @@ export class Keys {
     return `${this.prefix}:console-enabled`;
   }
 
+  // --- console ports (sticky, cluster-wide; the node hash's `port` field names a node's port) -
+  /** Hash port → uuid: who holds each console port (a port is held by at most one node). */
+  consolePorts() {
+    return `${this.prefix}:console-ports`;
+  }
+  /** Hash: the dynamic allocator's range (`start`, `stop`) and cursor (`next`: lowest never-handed-out port). */
+  consolePortPool() {
+    return `${this.prefix}:console-port-pool`;
+  }
+  /** Sorted set of released ports (score = port): handed out again, lowest first, before the cursor moves. */
+  consolePortsFree() {
+    return `${this.prefix}:console-ports-free`;
+  }
+
   // --- consoles (observed state, written by the owning conductor) ---------------------------
   /** Hash: state, conductor, incarnation, epoch, url, port, pid, last_error, updated_at, generation. */
   consoleState(uuid: string) {
@@ -63,7 +75,7 @@ export class Keys {
   memberIncarnations() {
     return `${this.prefix}:member-incarnations`;
   }
-  /** Hash: a member's incarnation, API URL, console address, group, state, started_at. */
+  /** Hash: a member's incarnation, API URL, console address, group, state (alive|leaving|dead), joined_at, heartbeat_at, hb_client (its heartbeat connection's CLIENT ID). */
   member(id: string) {
     return `${this.prefix}:member:${id}`;
   }
@@ -82,9 +94,19 @@ export class Keys {
   clusterIncarnation() {
     return `${this.prefix}:cluster-incarnation`;
   }
+  /**
+   * Hash: parameters every conductor must share (ring_vnodes, heartbeat_timeout_ms, port_range),
+   * published by the first conductor (publishClusterSettings-3.lua) and read by the CLI.
+   */
+  clusterSettings() {
+    return `${this.prefix}:cluster-settings`;
+  }
 
   // --- pub/sub ------------------------------------------------------------------------------
-  /** Channel: node intent changes ("node:<uuid>") and membership changes ("member:<id>"). */
+  /**
+   * Channel: node changes and released claims ("node:<uuid>"), observed console state written
+   * ("console:<uuid>", wakes API calls waiting for the owner) and membership changes ("member:<id>:<what>").
+   */
   events() {
     return `${this.prefix}:events`;
   }

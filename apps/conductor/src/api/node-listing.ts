@@ -48,7 +48,9 @@ export class NodeListing {
     const needsConsoleState = !fields || fields.some((f) => CONSOLE_STATE_FIELDS.includes(f));
     if (needsConsoleState) {
       const views = await this.consoles.getMany(page);
-      return page.map((n, i) => nodeDocument(n, { base, version, conductor: views[i].conductor, status: views[i].status, consoleServing: views[i].serving }, fields));
+      return page.map((n, i) =>
+        nodeDocument(n, { base, version, conductor: views[i].conductor, status: views[i].status, consoleServing: views[i].serving, consoleState: views[i].phase.label }, fields),
+      );
     }
     const view = this.view();
     return page.map((n) => nodeDocument(n, { base, version, conductor: view.ownerOf(n.uuid, n.conductor_group) ?? null, status: STOPPED_STATUS, consoleServing: false }, fields));

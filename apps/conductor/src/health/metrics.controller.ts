@@ -1,7 +1,7 @@
 import { Controller, Get, Inject, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import { CONSOLE_STATES } from '#libs/nodes';
+import { CONSOLE_PHASES } from '#libs/console';
 import type { ConductorRuntime } from '../runtime/conductor.runtime.js';
 import { RUNTIME } from '../api/tokens.js';
 
@@ -13,22 +13,22 @@ export class MetricsController {
   constructor(@Inject(RUNTIME) rt: ConductorRuntime) {
     const r = this.registry;
     collectDefaultMetrics({ register: r, prefix: 'solgate_' });
-    const stats = () => rt.supervisor.stats();
+    const stats = () => rt.reconciler.stats();
     new Gauge({
       name: 'solgate_consoles',
-      help: 'Consoles this conductor runs, by observed state',
+      help: 'Consoles this conductor runs or retries, by phase (consolePhase: the API and the CLI use the same labels)',
       labelNames: ['state'],
       registers: [r],
       collect() {
         const s = stats();
-        for (const st of CONSOLE_STATES) this.set({ state: st }, s.byState[st]);
+        for (const st of CONSOLE_PHASES) if (st !== 'no conductor') this.set({ state: st }, s.byPhase[st]);
       },
     });
     new Gauge({ name: 'solgate_owned_nodes', help: 'Nodes whose console this conductor owns', registers: [r], collect() { this.set(stats().owned); } });
     const counter = (name: string, help: string, read: () => number) =>
       new Counter({ name, help, registers: [r], collect() { this.reset(); this.inc(read()); } });
     counter('solgate_takeovers_total', 'Consoles taken over from another conductor', () => stats().takeovers);
-    counter('solgate_console_restarts_total', 'Consoles restarted after socat exited unexpectedly', () => stats().restarts);
+    counter('solgate_console_restarts_total', 'Consoles restarted after socat exited unexpectedly or stopped listening', () => stats().restarts);
     counter('solgate_console_start_failures_total', 'Console starts that failed', () => stats().startFailures);
     counter('solgate_console_starts_total', 'Consoles started', () => stats().starts);
     counter('solgate_crashes_detected_total', 'Conductor crashes detected by the fast path', () => rt.failureDetector.detected);

@@ -1,5 +1,5 @@
 --[[
-  Delete a node and everything kept about it.
+  Delete a node and everything kept about it; its console port goes back to the free ports.
 
   KEYS[1] node hash              <prefix>:node:<uuid>
   KEYS[2] nodes sorted set       <prefix>:nodes
@@ -10,6 +10,8 @@
   KEYS[7] nodes version          <prefix>:nodes-version
   KEYS[8] instances hash         <prefix>:node-instances
   KEYS[9] node changes zset      <prefix>:node-changes
+  KEYS[10] console ports hash    <prefix>:console-ports (port -> uuid)
+  KEYS[11] free ports zset       <prefix>:console-ports-free
   ARGV[1] uuid
   ARGV[2] events channel
   ARGV[3] how many changes node-changes keeps
@@ -20,6 +22,11 @@ local name = redis.call('HGET', KEYS[1], 'name')
 if name and name ~= '' and redis.call('HGET', KEYS[3], name) == ARGV[1] then redis.call('HDEL', KEYS[3], name) end
 local instance = redis.call('HGET', KEYS[1], 'instance')
 if instance and instance ~= '' and redis.call('HGET', KEYS[8], instance) == ARGV[1] then redis.call('HDEL', KEYS[8], instance) end
+local port = redis.call('HGET', KEYS[1], 'port')
+if port and redis.call('HGET', KEYS[10], port) == ARGV[1] then
+  redis.call('HDEL', KEYS[10], port)
+  redis.call('ZADD', KEYS[11], port, port)
+end
 redis.call('DEL', KEYS[1], KEYS[5], KEYS[6])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('SREM', KEYS[4], ARGV[1])

@@ -1,0 +1,80 @@
+import type { ConsoleInterface, NodeRecord } from '#libs/nodes';
+import type { ConsoleDriver, ConsoleStopReason } from '../console-driver.js';
+import type { PidDirectory } from '../pid-dir.js';
+import { ProcessLauncher } from '../process-launcher.js';
+import { describeExit, SocatConsoleProcess } from '../socat-console.process.js';
+import type { ConsoleProcesses, RunningConsole } from './ports.js';
+
+export interface SocatConsoleOptions {
+  socatAddress: string;
+  terminalTimeoutS: number;
+  subprocessTimeoutMs: number;
+}
+
+/**
+ * Console processes for real: the node's driver prepares the per-client command, socat listens on
+ * the node's port (started by the launcher, its own process group, a parent-death signal), and after
+ * it is gone the driver cleans up. Owns the launcher.
+ */
+export class SocatConsoleProcesses implements ConsoleProcesses {
+  private readonly launcher = new ProcessLauncher();
+
+  constructor(
+    private readonly opts: SocatConsoleOptions,
+    private readonly pidDir: PidDirectory,
+    private readonly drivers: ReadonlyMap<ConsoleInterface, ConsoleDriver>,
+  ) {}
+
+  async start(node: NodeRecord, port: number, { restart }: { restart: boolean }): Promise<RunningConsole> {
+    const driver = this.drivers.get(node.console_interface);
+    if (!driver) throw new Error(`no console driver for ${node.console_interface}`);
+    const peer = await driver.prepare(node);
+    if (restart) await this.pidDir.removeLock(node.uuid); // a socat killed by SIGKILL leaves its -L lock file behind
+    const proc = new SocatConsoleProcess(
+      { address: this.opts.socatAddress, port, pidFile: this.pidDir.pidFile(node.uuid), terminalTimeoutS: this.opts.terminalTimeoutS, peer },
+      this.launcher,
+    );
+    await proc.start(this.opts.subprocessTimeoutMs);
+    return new RunningSocat(proc);
+  }
+
+  async cleanup(node: NodeRecord, opts: { sessionWasActive: boolean; reason: ConsoleStopReason }): Promise<void> {
+    const driver = this.drivers.get(node.console_interface);
+    await (driver ? driver.cleanup(node, opts) : this.pidDir.removeNodeFiles(node.uuid));
+  }
+
+  /** After every console was stopped. */
+  close(): void {
+    this.launcher.close();
+  }
+}
+
+class RunningSocat implements RunningConsole {
+  constructor(private readonly proc: SocatConsoleProcess) {}
+
+  get pid() {
+    return this.proc.socatPid ?? this.proc.pid;
+  }
+  get startedAtMs() {
+    return this.proc.startedAtMs;
+  }
+  get readyAtMs() {
+    return this.proc.readyAtMs;
+  }
+
+  hasSession(): boolean {
+    return this.proc.hasSession();
+  }
+
+  async stop(killTimeoutMs: number): Promise<void> {
+    await this.proc.stop(killTimeoutMs);
+  }
+
+  onUnexpectedExit(listener: (description: string) => void): void {
+    const fire = (exit: Parameters<typeof describeExit>[0]) => {
+      if (!this.proc.isStopping) listener(describeExit(exit));
+    };
+    if (!this.proc.running && this.proc.exitInfo) setImmediate(() => fire(this.proc.exitInfo!));
+    else this.proc.once('exit', fire);
+  }
+}
