@@ -104,7 +104,7 @@ export class ConductorProcess {
         const r = await fetch(`${this.apiUrl}/readyz`).catch(() => undefined);
         return r?.status === 200;
       },
-      { timeoutMs: 45_000, intervalMs: 25, what: `conductor ${this.opts.id} to become ready` }, // generous: a loaded CI box starts Node slowly
+      { timeoutMs: 60_000, intervalMs: 25, what: `conductor ${this.opts.id} to become ready` }, // generous: a loaded CI box starts Node slowly
     );
     if (this.exitCode !== undefined) throw new Error(`conductor ${this.opts.id} exited (${this.exitCode ?? this.exitSignal}):\n${this.logs.slice(-3000)}`);
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { STOPPED_STATUS, type ConsoleStatus, type NodeRecord } from '#libs/nodes';
+import { nodeFieldDefaults, STOPPED_STATUS, type ConsoleStatus, type NodeRecord } from '#libs/nodes';
 import { consolePhase, type ConsolePhaseLabel } from './console-phase.js';
 
 const node = (over: Partial<NodeRecord> = {}): NodeRecord => ({
@@ -12,6 +12,8 @@ const node = (over: Partial<NodeRecord> = {}): NodeRecord => ({
   description: null,
   extra: {},
   properties: {},
+  ...nodeFieldDefaults(),
+  console_rev: 1,
   console_enabled: true,
   console_generation: 2,
   provision_state: 'enroll',

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { SolgateError } from '#libs/common';
 import { Keys, registerLuaScripts, runScript } from '#libs/redis';
 import { fixedConsolePort, type NodeRecord } from './node.model.js';
+import { NODE_CHANGES_KEPT } from './node.repository.js';
 
 /** Why a node has no console port. */
 export type ConsolePortProblem = 'CONFLICT' | 'EXHAUSTED' | 'GONE';
@@ -21,7 +22,7 @@ export class ConsolePortError extends SolgateError {
 export const isConsolePortError = (e: unknown): e is ConsolePortError => e instanceof ConsolePortError;
 
 /**
- * Sticky console ports, decided in Redis for the whole cluster (allocateConsolePort-4.lua): the
+ * Sticky console ports, decided in Redis for the whole cluster (allocateConsolePort-6.lua): the
  * same answer whichever conductor asks, a node keeps its port for as long as it exists, and two
  * nodes never share one. Fixed ports (ipmi_terminal_port) are reserved when the node is written
  * (createNode/updateNode), released ports when it is deleted (deleteNode).
@@ -41,8 +42,8 @@ export class ConsolePortRepository {
     const [status, port, holder] = await runScript<[string, number, string?]>(
       this.redis,
       'allocateConsolePort',
-      [k.node(node.uuid), k.consolePorts(), k.consolePortPool(), k.consolePortsFree()],
-      [node.uuid, range.start, range.stop, fixed ?? ''],
+      [k.node(node.uuid), k.consolePorts(), k.consolePortPool(), k.consolePortsFree(), k.nodesVersion(), k.nodeChanges()],
+      [node.uuid, range.start, range.stop, fixed ?? '', NODE_CHANGES_KEPT],
     );
     if (status === 'OK') return Number(port);
     if (status === 'CONFLICT') throw new ConsolePortError('CONFLICT', `console port ${port} (ipmi_terminal_port) is allocated to node ${holder}`, Number(port));

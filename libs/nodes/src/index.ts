@@ -5,3 +5,4 @@ export * from './node.repository.js';
 export * from './console-status.repository.js';
 export * from './console-port.repository.js';
 export * from './node.service.js';
+export * from './node-catalog.js';

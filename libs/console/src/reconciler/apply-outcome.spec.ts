@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { ManualClock } from '#libs/common';
-import type { ConsoleStatus, NodeRecord } from '#libs/nodes';
+import { nodeFieldDefaults, type ConsoleStatus, type NodeRecord } from '#libs/nodes';
 import { applyOutcome, type OutcomeContext } from './apply-outcome.js';
 import { newEntry, type ConsoleEntry } from './entry.js';
 import type { Outcome } from './outcome.js';
@@ -19,6 +19,8 @@ const node = (over: Partial<NodeRecord> = {}): NodeRecord => ({
   description: null,
   extra: {},
   properties: {},
+  ...nodeFieldDefaults(),
+  console_rev: 1,
   console_enabled: true,
   console_generation: 3,
   provision_state: 'enroll',

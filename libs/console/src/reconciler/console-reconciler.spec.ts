@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { pino } from 'pino';
 import type { ClaimResult } from '#libs/cluster';
 import { ManualClock, SolgateError } from '#libs/common';
-import type { ConsoleStatus, NodeRecord } from '#libs/nodes';
+import { nodeFieldDefaults, type ConsoleStatus, type NodeRecord } from '#libs/nodes';
 import type { ConsoleStopReason } from '../console-driver.js';
 import { SocatStartError } from '../console-errors.js';
 import { ConsoleReconciler } from './console-reconciler.js';
@@ -24,6 +24,8 @@ const node = (i: number, over: Partial<NodeRecord> = {}): NodeRecord => ({
   description: null,
   extra: {},
   properties: {},
+  ...nodeFieldDefaults(),
+  console_rev: 1,
   console_enabled: true,
   console_generation: 1,
   provision_state: 'enroll',

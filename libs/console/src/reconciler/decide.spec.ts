@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { NodeRecord } from '#libs/nodes';
+import { nodeFieldDefaults, type NodeRecord } from '#libs/nodes';
 import { consoleSpecKey, decide, type Action, type DecideInput } from './decide.js';
 import { newEntry, type ConsoleEntry } from './entry.js';
 
@@ -13,6 +13,8 @@ const node = (over: Partial<NodeRecord> = {}): NodeRecord => ({
   description: null,
   extra: {},
   properties: {},
+  ...nodeFieldDefaults(),
+  console_rev: 1,
   console_enabled: true,
   console_generation: 1,
   provision_state: 'enroll',

@@ -8,10 +8,13 @@
   KEYS[2] ports hash               <prefix>:console-ports        (port -> uuid)
   KEYS[3] pool hash                <prefix>:console-port-pool    (start, stop, next)
   KEYS[4] free ports sorted set    <prefix>:console-ports-free   (released ports, score = port)
+  KEYS[5] nodes version            <prefix>:nodes-version        (bumped when the node's port changes)
+  KEYS[6] node changes zset        <prefix>:node-changes         (the node logged when its port changes)
   ARGV[1] node uuid
   ARGV[2] range start
   ARGV[3] range stop (exclusive)
   ARGV[4] fixed port (the node's ipmi_terminal_port) or ''
+  ARGV[5] how many changes node-changes keeps
   Output: { 'OK', port } | { 'CONFLICT', port, holder uuid } (fixed port held by another node)
         | { 'EXHAUSTED', 0 } (every port of the range is held) | { 'ERR_GONE', 0 } (no such node)
 ]]
@@ -19,16 +22,24 @@ local uuid, start, stop, fixed = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), 
 if redis.call('EXISTS', KEYS[1]) == 0 then return { 'ERR_GONE', 0 } end
 local cur = tonumber(redis.call('HGET', KEYS[1], 'port'))
 local function holds(p) return p and redis.call('HGET', KEYS[2], p) == uuid end
+-- the node record changed (its `port`): readers that cache node records re-read it
+local function logChange()
+  local v = redis.call('INCR', KEYS[5])
+  redis.call('ZADD', KEYS[6], v, uuid)
+  redis.call('ZREMRANGEBYRANK', KEYS[6], 0, -(tonumber(ARGV[5]) + 1))
+end
 local function release(p)
   if holds(p) then
     redis.call('HDEL', KEYS[2], p)
     redis.call('ZADD', KEYS[4], p, p)
   end
   redis.call('HDEL', KEYS[1], 'port')
+  logChange()
 end
 local function take(p)
   redis.call('HSET', KEYS[2], p, uuid)
   redis.call('HSET', KEYS[1], 'port', p)
+  logChange()
   return { 'OK', p }
 end
 
@@ -57,6 +68,7 @@ while true do
   local p = tonumber(popped[1])
   if p >= start and p < stop and redis.call('HSETNX', KEYS[2], p, uuid) == 1 then
     redis.call('HSET', KEYS[1], 'port', p)
+    logChange()
     return { 'OK', p }
   end
 end
@@ -67,6 +79,7 @@ while nextPort < stop do
   if redis.call('HSETNX', KEYS[2], p, uuid) == 1 then
     redis.call('HSET', KEYS[3], 'next', nextPort)
     redis.call('HSET', KEYS[1], 'port', p)
+    logChange()
     return { 'OK', p }
   end
 end
