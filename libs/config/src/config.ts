@@ -32,6 +32,15 @@ export interface SolgateConfig {
   startConcurrency: number;
   failureDetectorIntervalMs: number;
   redisConnectTimeoutMs: number;
+  /** The periodic Ironic sync (docs/ironic.md); undefined when neither SOLGATE_IRONIC_URL nor SOLGATE_IRONIC_CLOUD is set. */
+  ironicSync: IronicSyncConfig | undefined;
+}
+
+export interface IronicSyncConfig {
+  url: string | undefined;
+  intervalMs: number;
+  token: string | undefined;
+  cloud: { name: string; file: string } | undefined;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -77,6 +86,11 @@ export const CONFIG_VARIABLES: Record<string, string> = {
   SOLGATE_START_CONCURRENCY: '8',
   SOLGATE_FAILURE_DETECTOR_INTERVAL: '0.1',
   SOLGATE_REDIS_CONNECT_TIMEOUT: '5',
+  SOLGATE_IRONIC_URL: '',
+  SOLGATE_IRONIC_SYNC_INTERVAL: '60',
+  SOLGATE_IRONIC_TOKEN: '',
+  SOLGATE_IRONIC_CLOUD: '',
+  SOLGATE_IRONIC_CLOUDS_FILE: '/etc/openstack/clouds.yaml',
 };
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -212,6 +226,24 @@ export function loadConfig(env: Env = process.env): Readonly<SolgateConfig> {
   const failureDetectorIntervalMs = r.seconds('SOLGATE_FAILURE_DETECTOR_INTERVAL', 0.1, 0.01, 60);
   const redisConnectTimeoutMs = r.seconds('SOLGATE_REDIS_CONNECT_TIMEOUT', 5, 0.1, 120);
 
+  const ironicUrl = r.raw('SOLGATE_IRONIC_URL');
+  if (ironicUrl !== undefined && !/^https?:\/\/[^\s@/]+(\/\S*)?$/.test(ironicUrl))
+    r.problems.push(`SOLGATE_IRONIC_URL=${JSON.stringify(ironicUrl)}: must be http(s)://host[:port][/path] without credentials`);
+  const ironicCloud = r.string('SOLGATE_IRONIC_CLOUD', '', /^[A-Za-z0-9_.-]{0,64}$/, 'a clouds.yaml cloud name: letters, digits, _ . -');
+  const ironicToken = r.raw('SOLGATE_IRONIC_TOKEN');
+  if (ironicToken !== undefined && ironicCloud !== '') r.problems.push('SOLGATE_IRONIC_TOKEN and SOLGATE_IRONIC_CLOUD: set one of them, not both');
+  const ironicCloudsFile = r.string('SOLGATE_IRONIC_CLOUDS_FILE', '/etc/openstack/clouds.yaml', /^\/\S*$/, 'an absolute path');
+  const ironicIntervalMs = r.seconds('SOLGATE_IRONIC_SYNC_INTERVAL', 60, 5, 86400);
+  const ironicSync: IronicSyncConfig | undefined =
+    ironicUrl !== undefined || ironicCloud !== ''
+      ? Object.freeze({
+          url: ironicUrl,
+          intervalMs: ironicIntervalMs,
+          token: ironicToken,
+          cloud: ironicCloud !== '' ? Object.freeze({ name: ironicCloud, file: ironicCloudsFile }) : undefined,
+        })
+      : undefined;
+
   if (r.problems.length > 0) throw new ConfigError(r.problems);
 
   return Object.freeze({
@@ -238,5 +270,6 @@ export function loadConfig(env: Env = process.env): Readonly<SolgateConfig> {
     startConcurrency,
     failureDetectorIntervalMs,
     redisConnectTimeoutMs,
+    ironicSync,
   });
 }

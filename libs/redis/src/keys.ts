@@ -72,6 +72,16 @@ export class Keys {
     return `${this.prefix}:cluster-incarnation`;
   }
 
+  // --- leases (one holder in the cluster) ----------------------------------------------------
+  /** Hash: token, holder, epoch of a named lease (e.g. `ironic-sync`), expiring with the lease. */
+  lease(name: string) {
+    return `${this.prefix}:lease:${name}`;
+  }
+  /** Counter: fencing epochs of a named lease. */
+  leaseEpoch(name: string) {
+    return `${this.prefix}:lease:${name}:epoch`;
+  }
+
   // --- pub/sub ------------------------------------------------------------------------------
   /** Channel: node intent changes ("node:<uuid>") and membership changes ("member:<id>"). */
   events() {

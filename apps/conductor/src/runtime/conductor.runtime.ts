@@ -11,6 +11,7 @@ import {
 } from '#libs/cluster';
 import type { SolgateConfig } from '#libs/config';
 import { ConsoleSupervisor, IpmitoolSocatConsole, NativeIpmiSocatConsole, PidDirectory, type ConsoleDriver } from '#libs/console';
+import { startPeriodicIronicSync, type PeriodicIronicSync } from '#libs/ironic-sync';
 import type { Logger } from '#libs/logging';
 import { ConsoleStatusRepository, NodeRepository, type ConsoleInterface } from '#libs/nodes';
 import { closeRedisClient, createRedisClient, Keys, redactRedisUrl } from '#libs/redis';
@@ -39,6 +40,7 @@ export class ConductorRuntime {
   readonly supervisor: ConsoleSupervisor;
   /** native-ipmi-socat: per-node SOL bridges and the IPMI transport, held in this process. */
   readonly nativeConsoles: NativeIpmiSocatConsole;
+  private ironicSync: PeriodicIronicSync | undefined;
   private closed = false;
   private started = false;
 
@@ -146,6 +148,7 @@ export class ConductorRuntime {
 
     this.membership.start();
     this.failureDetector.start();
+    this.ironicSync = startPeriodicIronicSync(this.config, { redis: this.redis, keys: this.keys, nodes: this.nodes, statuses: this.statuses, view: () => this.membership.view, log: this.log });
   }
 
   private onEvent(message: string): void {
@@ -189,6 +192,7 @@ export class ConductorRuntime {
       this.log.debug({ step: what, ms: Math.round(performance.now() - t0) }, 'shutdown step done');
     };
     this.failureDetector.stop();
+    await step('stop the Ironic sync', () => this.ironicSync?.close());
     if (this.started) {
       this.supervisor.beginShutdown();
       await step('announce leaving', () => this.membership.announceLeaving());
