@@ -167,17 +167,16 @@ export class IronicServer {
     );
     closeSync(out);
     this.child.on('exit', (code, signal) => (this.exit = { code, signal }));
-    await waitFor(
+    const state = await waitFor(
       async () => {
-        if (this.exit)
-          throw new Error(
-            `ironic exited (${this.exit.code ?? this.exit.signal}):\n${readFileSync(join(this.dir, 'stdio.log'), 'utf8').slice(-3000)}\n${this.logTail()}`,
-          );
+        if (this.exit) return 'exited';
         const r = await fetch(`${this.url}/v1`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
-        return r?.status === 200;
+        return r?.status === 200 ? 'ready' : undefined;
       },
       { timeoutMs: 90_000, intervalMs: 100, what: 'Ironic to answer GET /v1' },
     );
+    if (state === 'exited')
+      throw new Error(`ironic exited (${this.exit!.code ?? this.exit!.signal}):\n${readFileSync(join(this.dir, 'stdio.log'), 'utf8').slice(-3000)}\n${this.logTail()}`);
     this.times = { readyMs: Math.round(performance.now() - t0) };
   }
 

@@ -233,7 +233,7 @@ export function loadConfig(env: Env = process.env): Readonly<SolgateConfig> {
   const ironicToken = r.raw('SOLGATE_IRONIC_TOKEN');
   if (ironicToken !== undefined && ironicCloud !== '') r.problems.push('SOLGATE_IRONIC_TOKEN and SOLGATE_IRONIC_CLOUD: set one of them, not both');
   const ironicCloudsFile = r.string('SOLGATE_IRONIC_CLOUDS_FILE', '/etc/openstack/clouds.yaml', /^\/\S*$/, 'an absolute path');
-  const ironicIntervalMs = r.seconds('SOLGATE_IRONIC_SYNC_INTERVAL', 60, 5, 86400);
+  const ironicIntervalMs = r.seconds('SOLGATE_IRONIC_SYNC_INTERVAL', 60, 1, 86400);
   const ironicSync: IronicSyncConfig | undefined =
     ironicUrl !== undefined || ironicCloud !== ''
       ? Object.freeze({
