@@ -1,24 +1,27 @@
 #!/usr/bin/env bash
 # Installs what solgate needs on a Debian machine, only what is missing, then npm ci and a build.
 #   scripts/prereqs.sh demo   # runtime: redis-server, socat, ipmitool, ipmi_sim, setpriv
-#   scripts/prereqs.sh test   # + redis-sentinel, python3-ironicclient (baremetal), pyghmi (fakebmc),
-#                             #   Ironic, HAProxy and websockify (test/e2e/ironic)
+#   scripts/prereqs.sh test   # + redis-sentinel, python3-ironicclient (baremetal), python3-openstacksdk, pyghmi (fakebmc), websockify,
+#                             #   python3-ironic and haproxy (test/e2e/ironic)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=${1:-demo}
 
 # command -> Debian package
 declare -A need=([redis-server]=redis-server [socat]=socat [ipmitool]=ipmitool [ipmi_sim]=openipmi [setpriv]=util-linux)
+# python module (of Debian's /usr/bin/python3) -> Debian package
+declare -A need_py=()
 if [ "$profile" = test ]; then
-  need+=([redis-sentinel]=redis-sentinel [baremetal]=python3-ironicclient [fakebmc]=python3-pyghmi)
-  need+=([haproxy]=haproxy [websockify]=websockify)
+  need+=([redis-sentinel]=redis-sentinel [baremetal]=python3-ironicclient [fakebmc]=python3-pyghmi [websockify]=websockify [haproxy]=haproxy)
+  need_py+=([openstack]=python3-openstacksdk [ironic]=python3-ironic)
 fi
 missing=()
 for cmd in "${!need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
 done
-# Ironic (a library for Debian's python3, no command of its own in PATH): test/support/ironic.ts runs it
-if [ "$profile" = test ] && [ ! -f /usr/lib/python3/dist-packages/ironic/cmd/singleprocess.py ]; then missing+=(python3-ironic); fi
+for mod in "${!need_py[@]}"; do
+  /usr/bin/python3 -c "import $mod" >/dev/null 2>&1 || missing+=("${need_py[$mod]}")
+done
 if [ "${#missing[@]}" -gt 0 ]; then
   sudo=; [ "$(id -u)" -eq 0 ] || sudo=sudo
   echo "prereqs: installing Debian packages: ${missing[*]}" >&2

@@ -8,6 +8,7 @@ import { ConsoleController } from './api/console.controller.js';
 import { IronicExceptionFilter } from './api/ironic-exception.filter.js';
 import { NodesController } from './api/nodes.controller.js';
 import { RootController } from './api/root.controller.js';
+import { UnsupportedController } from './api/unsupported.controller.js';
 import { CONSOLE_CONTROL, NODE_SERVICE, RUNTIME } from './api/tokens.js';
 import { HealthController } from './health/health.controller.js';
 import { MetricsController } from './health/metrics.controller.js';
@@ -36,7 +37,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [ScheduleModule.forRoot()],
-      controllers: [RootController, NodesController, ConsoleController, ConductorsController, HealthController, MetricsController],
+      controllers: [RootController, NodesController, ConsoleController, ConductorsController, UnsupportedController, HealthController, MetricsController],
       providers: [
         { provide: RUNTIME, useValue: rt },
         { provide: NODE_SERVICE, useValue: new NodeService(rt.nodes) },

@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { ConsoleClient as Client } from '../../../test/support/console-client.js';
 import { waitFor } from '../../../test/support/wait.js';
 import { BmcFleet } from '#libs/ipmi';
-import type { DriverInfo, NodeRecord } from '#libs/nodes';
+import { nodeFieldDefaults, type DriverInfo, type NodeRecord } from '#libs/nodes';
 import { NativeIpmiSocatConsole, nativeSessionTarget } from './native-ipmi-socat.console.js';
 import { PidDirectory } from './pid-dir.js';
 import { SOL_BANNER } from './sol-bridge.js';
@@ -24,6 +24,8 @@ function node(uuid: string, driver_info: DriverInfo): NodeRecord {
     description: null,
     extra: {},
     properties: {},
+    ...nodeFieldDefaults(),
+    console_rev: 1,
     console_enabled: true,
     console_generation: 1,
     provision_state: 'active',

@@ -61,11 +61,16 @@ describe('IronicClient', () => {
     const list = await client.listNodes({ pageSize: 3, onPage: (p) => pages.push(p.length) });
     expect(list.map((n) => n.name)).toEqual(nodes.map((n) => n.name));
     expect(pages).toEqual([3, 3, 1]);
-    expect(client.version).toBe('1.78');
+    expect(client.version).toBe('1.82');
     expect(seen[0]).toEqual({ url: '/baremetal/v1', token: 'tok', version: undefined });
     const q = new URL(seen[1].url, 'http://x').searchParams;
     expect(q.get('fields')!.split(',')).toEqual(expect.arrayContaining(['uuid', 'name', 'driver_info', 'conductor_group', 'console_interface', 'instance_uuid', 'maintenance']));
-    expect(seen.slice(1).every((s) => s.version === '1.78')).toBe(true);
+    expect(seen.slice(1).every((s) => s.version === '1.82')).toBe(true);
+    // an older Ironic is asked only for the fields its version has
+    client.version = '1.50';
+    expect(client.fields()).toEqual(expect.arrayContaining(['owner', 'traits', 'conductor_group']));
+    expect(client.fields()).not.toContain('lessee');
+    expect(client.fields()).not.toContain('shard');
     // the `next` link's host is the public one: only its marker is used, against our base URL
     expect(seen.map((s) => s.url.startsWith('/baremetal/'))).toEqual([true, true, true, true]);
   });
@@ -75,7 +80,7 @@ describe('IronicClient', () => {
     const auth = { describe: 'Keystone (cloud test)', token: async () => (n++ === 0 ? 'old' : 'new'), invalidate: () => undefined };
     refuseNextToken = true;
     const client = new IronicClient(`${server.url}/baremetal`, auth, new HttpClient());
-    await expect(client.negotiate()).resolves.toBe('1.78');
+    await expect(client.negotiate()).resolves.toBe('1.82');
     const always = { describe: 'a token', token: async () => 'old', invalidate: () => undefined };
     await expect(new IronicClient(`${server.url}/baremetal`, always, new HttpClient()).negotiate()).rejects.toMatchObject({
       code: 'AUTH',

@@ -18,10 +18,12 @@ export interface IronicNode {
   resource_class?: string | null;
   owner?: string | null;
   lessee?: string | null;
+  traits?: string[] | null;
+  shard?: string | null;
 }
 
-/** The version we speak: python-ironicclient's (1.78); 1.46 is the oldest with conductor_group. */
-export const PREFERRED_VERSION = '1.78';
+/** The newest version we know (Ironic 21.4's maximum, with shard); 1.46 is the oldest with conductor_group. */
+export const PREFERRED_VERSION = '1.82';
 export const MINIMUM_VERSION = '1.46';
 
 /** Node fields the sync reads, with the microversion that introduced each. */
@@ -40,6 +42,8 @@ const FIELD_VERSIONS: [string, string][] = [
   ['conductor_group', '1.46'],
   ['owner', '1.50'],
   ['lessee', '1.65'],
+  ['traits', '1.37'],
+  ['shard', '1.82'],
 ];
 
 export function compareVersions(a: string, b: string): number {
@@ -103,7 +107,7 @@ export class IronicClient {
     }
   }
 
-  /** Pick min(1.78, Ironic's maximum); Ironic older than 1.46 is refused. */
+  /** Pick min(PREFERRED_VERSION, Ironic's maximum); Ironic older than 1.46 is refused. */
   async negotiate(): Promise<string> {
     const res = await this.call('/v1', { versioned: false });
     const max = res.headers['x-openstack-ironic-api-maximum-version'];

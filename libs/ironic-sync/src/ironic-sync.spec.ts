@@ -22,7 +22,7 @@ function ironicNode(n: number, over: Partial<IronicNode> = {}): IronicNode {
 }
 
 function record(fields: WritableNodeFields, over: Partial<NodeRecord> = {}): NodeRecord {
-  return { ...fields, console_enabled: false, console_generation: 0, provision_state: 'enroll', created_at: 1, updated_at: null, rev: 1, ...over };
+  return { ...fields, console_enabled: false, console_generation: 0, provision_state: 'enroll', created_at: 1, updated_at: null, rev: 1, console_rev: 1, ...over };
 }
 
 /** An in-memory SyncTarget with the repository's semantics (unique names, compare-and-set). */
@@ -87,6 +87,21 @@ describe('mapping an Ironic node', () => {
       driver_info: { ipmi_address: '10.0.0.1', ipmi_port: 623, ipmi_username: 'admin', ipmi_password: 'pw-1', ipmi_terminal_port: '31000', ipmi_priv_level: 'OPERATOR', ipmi_cipher_suite: 17 },
     });
     expect(m.fields.driver_info).not.toHaveProperty('deploy_kernel');
+  });
+
+  it('mirrors the Nova-facing fields: instance_uuid, maintenance and its reason, resource class, owner, lessee, traits, shard', () => {
+    const instance = '11111111-2222-4333-8444-555555555555';
+    const m = mapIronicNode(
+      ironicNode(5, { instance_uuid: instance, maintenance: true, maintenance_reason: 'disk', resource_class: 'baremetal-large', owner: 'p1', lessee: 'p2', traits: ['CUSTOM_GPU'], shard: 's1' }),
+      undefined,
+    );
+    expect(m.ok && m.fields).toMatchObject({ instance_uuid: instance, maintenance: true, maintenance_reason: 'disk', resource_class: 'baremetal-large', owner: 'p1', lessee: 'p2', traits: ['CUSTOM_GPU'], shard: 's1' });
+    // an Ironic too old to report a field leaves solgate's value alone
+    const base = mapIronicNode(ironicNode(6, { owner: 'p1' }), undefined);
+    if (!base.ok) throw new Error(base.reason);
+    const { owner: _owner, ...old } = ironicNode(6);
+    const kept = mapIronicNode(old as IronicNode, record(base.fields));
+    expect(kept.ok && kept.fields.owner).toBe('p1');
   });
 
   it('maps console interfaces and says when the meaning changes', () => {

@@ -118,8 +118,9 @@ export interface SyncOptions extends PlanOptions {
 /** The one wording for the masked-password failure (CLI and conductor). */
 export const PASSWORDS_MASKED_MESSAGE =
   'Ironic returned every BMC password masked (******): its "show_password" policy hides them, so solgate could not log in to any console. ' +
-  'Allow it for the account the sync uses in Ironic\'s policy file ([oslo_policy] policy_file), e.g. "show_password": "role:admin" ' +
-  '(see docs/ironic.md), or pass --allow-masked-passwords to mirror the rest and keep the passwords solgate already has. Nothing was changed.';
+  'Allow it for the account the sync uses in the policy file Ironic reads ([oslo_policy] policy_file in ironic.conf), ' +
+  'e.g. "show_password": "role:solgate_sync" with that role given to the sync\'s user (docs/ironic.md), ' +
+  'or pass --allow-masked-passwords to mirror the rest and keep the passwords solgate already has. Nothing was changed.';
 
 /**
  * One sync pass: read every Ironic node (paged), refuse when every password is masked or when

@@ -14,9 +14,9 @@ import type { IronicNode } from './ironic-client.js';
 /**
  * How one Ironic node becomes a solgate node (pure). The sync owns these fields of a mirrored node:
  * name, the IPMI keys of driver_info, conductor_group, console_interface, and — where solgate's node
- * model has them — instance_uuid, maintenance, maintenance_reason, resource_class, owner, lessee.
- * Everything else (description, properties, extra, other driver_info keys, and the console intent)
- * stays as solgate has it.
+ * model has them — instance_uuid, maintenance, maintenance_reason, resource_class, owner, lessee,
+ * traits and shard. Everything else (description, properties, extra, instance_info — Nova's, possibly
+ * large and secret —, other driver_info keys, and the console intent) stays as solgate has it.
  */
 
 /** `extra` key that marks a node the sync created: only such nodes are ever deleted by it. */
@@ -34,7 +34,7 @@ export const SYNCED_DRIVER_INFO_KEYS = [
 ] as const;
 
 /** Node fields mirrored only when solgate's node model has them (they arrive with the Nova-facing node fields). */
-export const OPTIONAL_MIRRORED_FIELDS = ['instance_uuid', 'maintenance', 'maintenance_reason', 'resource_class', 'owner', 'lessee'] as const;
+export const OPTIONAL_MIRRORED_FIELDS = ['instance_uuid', 'maintenance', 'maintenance_reason', 'resource_class', 'owner', 'lessee', 'traits', 'shard'] as const;
 
 const hasField = (f: string) => (WRITABLE_FIELDS as readonly string[]).includes(f);
 const hasInterface = (i: string): i is ConsoleInterface => (CONSOLE_INTERFACES as readonly string[]).includes(i);
@@ -104,7 +104,7 @@ export function mapIronicNode(ironic: IronicNode, existing: NodeRecord | undefin
   };
   for (const f of OPTIONAL_MIRRORED_FIELDS) {
     if (!hasField(f)) continue;
-    if (f in ironic) body[f] = ironic[f] ?? (f === 'maintenance' ? false : null);
+    if (f in ironic) body[f] = ironic[f] ?? (f === 'maintenance' ? false : f === 'traits' ? [] : null);
     else if (base && f in base) body[f] = (base as Record<string, unknown>)[f];
   }
   for (const f of WRITABLE_FIELDS) if (!(f in body) && base && f in base) body[f] = (base as Record<string, unknown>)[f];

@@ -20,6 +20,10 @@ export class Keys {
   nodeNames() {
     return `${this.prefix}:node-names`;
   }
+  /** Hash instance_uuid → node uuid (an instance is on one node at most, as in Ironic; Nova looks nodes up by it). */
+  nodeInstances() {
+    return `${this.prefix}:node-instances`;
+  }
   /** Counter bumped by every change that matters to a reconciler (intent, spec, deletion). */
   nodesVersion() {
     return `${this.prefix}:nodes-version`;

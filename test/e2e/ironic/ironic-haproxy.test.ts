@@ -95,7 +95,7 @@ describe('solgate beside a real Ironic, behind HAProxy', () => {
     const first = await sync('-o', 'json');
     expect(first.code).toBe(0);
     const s = first.json();
-    expect(s).toMatchObject({ ironic_nodes: 3, created: 3, updated: 0, deleted: 0, unchanged: 0, skipped: [], dry_run: false, ironic_version: '1.78' });
+    expect(s).toMatchObject({ ironic_nodes: 3, created: 3, updated: 0, deleted: 0, unchanged: 0, skipped: [], dry_run: false, ironic_version: '1.82' });
     expect(first.stdout + first.stderr).not.toContain(bmcs[0].password);
 
     const n1 = (await byName('ir-1'))!;
@@ -104,6 +104,8 @@ describe('solgate beside a real Ironic, behind HAProxy', () => {
     // the password arrived: Ironic's show_password policy allows it here
     expect(n1.driver_info).toEqual({ ...bmcs[0].driverInfo() });
     expect(n1.extra).toEqual({ [SYNC_MARK]: true });
+    expect(n1.instance_uuid).toBe(instances['ir-1']);
+    expect(n1.maintenance).toBe(false);
     expect((await byName('ir-2'))!.driver_info.ipmi_terminal_port).toBe(terminalPort);
     expect((await byName('ir-3'))!.console_interface).toBe('no-console');
 
@@ -120,12 +122,13 @@ describe('solgate beside a real Ironic, behind HAProxy', () => {
       { op: 'replace', path: '/name', value: 'ir-3-renamed' },
       { op: 'add', path: '/driver_info/ipmi_priv_level', value: 'OPERATOR' },
     ]);
+    expect((await ironic.api('PUT', '/v1/nodes/ir-3-renamed/maintenance', { reason: 'fan' })).status).toBe(202);
     let r = await sync('-o', 'json');
     expect(r.code).toBe(0);
     let s = r.json();
     expect(s).toMatchObject({ ironic_nodes: 4, created: 1, updated: 1, deleted: 0, unchanged: 2 });
-    expect(s.changes).toContainEqual({ uuid: uuids['ir-3'], name: 'ir-3-renamed', action: 'update', fields: ['driver_info.ipmi_priv_level', 'name'] });
-    expect((await repo.get(uuids['ir-3']))!).toMatchObject({ name: 'ir-3-renamed', driver_info: { ipmi_priv_level: 'OPERATOR' } });
+    expect(s.changes).toContainEqual({ uuid: uuids['ir-3'], name: 'ir-3-renamed', action: 'update', fields: ['driver_info.ipmi_priv_level', 'maintenance', 'maintenance_reason', 'name'] });
+    expect((await repo.get(uuids['ir-3']))!).toMatchObject({ name: 'ir-3-renamed', driver_info: { ipmi_priv_level: 'OPERATOR' }, maintenance: true, maintenance_reason: 'fan' });
 
     await ironic.deleteNode(extra.uuid);
     r = await sync('-o', 'json');

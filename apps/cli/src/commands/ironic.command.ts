@@ -144,7 +144,7 @@ See docs/ironic.md (and deploy/haproxy for routing Nova's console calls to solga
   ironic
     .command('sync')
     .description("mirror Ironic's nodes into solgate by uuid (create, update, delete)")
-    .option('--url <url>', "Ironic's API endpoint, e.g. http://ironic:6385 (default with --os-cloud: the catalog's baremetal endpoint)")
+    .addOption(new Option('--url <url>', "Ironic's API endpoint, e.g. http://ironic:6385 (default with --os-cloud: the catalog's baremetal endpoint)").env('SOLGATE_IRONIC_URL'))
     .addOption(new Option('--token <token>', 'X-Auth-Token to send (visible to other users in the process list: prefer --token-file)').env('SOLGATE_IRONIC_TOKEN'))
     .option('--token-file <path>', 'read the X-Auth-Token from this file')
     .addOption(new Option('--os-cloud <name>', 'authenticate with Keystone as this clouds.yaml cloud (password, application credential or token)').env('OS_CLOUD'))
@@ -164,8 +164,9 @@ See docs/ironic.md (and deploy/haproxy for routing Nova's console calls to solga
       `
 Mirrors by uuid: name, driver_info (ipmi_address, ipmi_port, ipmi_username, ipmi_password,
 ipmi_priv_level, ipmi_cipher_suite, ipmi_terminal_port), conductor_group, console_interface
-(ipmitool-socat stays, ipmitool-shellinabox becomes ipmitool-socat, anything else no-console) and,
-where solgate's node model has them, instance_uuid and maintenance. Nodes the sync creates carry
+(ipmitool-socat stays, ipmitool-shellinabox becomes ipmitool-socat, anything else no-console),
+instance_uuid, maintenance (and its reason), resource_class, owner, lessee, traits and shard.
+Nodes the sync creates carry
 extra.solgate_ironic_sync=true; only those are deleted when Ironic no longer has them. Nodes an
 operator created are updated when Ironic has their uuid, never deleted. The console intent stays
 solgate's (Nova's console calls reach solgate, see docs/ironic.md).

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { ClusterView, type MemberView } from '#libs/cluster';
-import { STOPPED_STATUS, type ConsoleStatus, type NodeRecord } from '#libs/nodes';
+import { nodeFieldDefaults, STOPPED_STATUS, type ConsoleStatus, type NodeRecord } from '#libs/nodes';
 import { checkClaims, checkConductors, checkConsoles, checkRedis, compareVersions, parseInfo } from './doctor-checks.js';
 import type { NodeFacts } from './node-view.js';
 
@@ -32,6 +32,8 @@ const node = (over: Partial<NodeRecord> = {}): NodeRecord => ({
   description: null,
   extra: {},
   properties: {},
+  ...nodeFieldDefaults(),
+  console_rev: 1,
   console_enabled: true,
   console_generation: 1,
   provision_state: 'enroll',

@@ -1,7 +1,7 @@
 import type { ConsoleView } from '#libs/console';
 import type { NodeRecord } from '#libs/nodes';
-// The API's own document builder (pure; imported by relative path so the CLI's JSON cannot drift from the API's).
-import { nodeDocument, nodeLastError } from '../../../conductor/src/api/node-view.js';
+// The API's own document builder, so the CLI's JSON cannot drift from the API's.
+import { nodeDocument, nodeLastError } from '#libs/ironic';
 
 /** The microversion python-ironicclient speaks; CLI JSON matches the API's answer at this version. */
 const IRONIC_1_78 = { major: 1, minor: 78 };

@@ -4,7 +4,7 @@ import { invalidInput } from '#libs/common';
 import type { ConsoleControl } from '#libs/console';
 import { parseIronicBoolean } from '#libs/nodes';
 import type { ConductorRuntime } from '../runtime/conductor.runtime.js';
-import { atLeast } from './api-version.js';
+import { atLeast } from '#libs/ironic';
 import { baseUrl } from './links.js';
 import { CONSOLE_CONTROL, RUNTIME } from './tokens.js';
 

@@ -8,6 +8,7 @@
   KEYS[5] console state hash     <prefix>:node:<uuid>:console
   KEYS[6] claim hash             <prefix>:node:<uuid>:claim
   KEYS[7] nodes version          <prefix>:nodes-version
+  KEYS[8] instances hash         <prefix>:node-instances
   ARGV[1] uuid
   ARGV[2] events channel
   Output: 1 deleted | 0 not found
@@ -15,6 +16,8 @@
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local name = redis.call('HGET', KEYS[1], 'name')
 if name and name ~= '' and redis.call('HGET', KEYS[3], name) == ARGV[1] then redis.call('HDEL', KEYS[3], name) end
+local instance = redis.call('HGET', KEYS[1], 'instance')
+if instance and instance ~= '' and redis.call('HGET', KEYS[8], instance) == ARGV[1] then redis.call('HDEL', KEYS[8], instance) end
 redis.call('DEL', KEYS[1], KEYS[5], KEYS[6])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('SREM', KEYS[4], ARGV[1])

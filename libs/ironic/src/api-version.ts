@@ -39,10 +39,42 @@ export function negotiate(header: string | undefined): Negotiation {
   return { ok: true, version: v };
 }
 
-/** Request fields and the microversion that introduced them (older clients get 406 for them). */
+/** Writable fields and the microversion that introduced them (older clients get 406 for them). */
 export const NODE_FIELD_MIN_VERSION: Record<string, string> = {
   name: '1.5',
+  resource_class: '1.21',
   console_interface: '1.31',
+  traits: '1.37',
   conductor_group: '1.46',
+  owner: '1.50',
   description: '1.51',
+  lessee: '1.65',
+  shard: '1.82',
 };
+
+/**
+ * Ironic's reject_fields_in_newer_versions: a POST body may carry a field newer than the requested
+ * version only with its empty value (null; '' for conductor_group). Returns the offending field.
+ */
+export function fieldTooNew(body: Record<string, unknown>, version: ApiVersion): string | undefined {
+  for (const [field, min] of Object.entries(NODE_FIELD_MIN_VERSION)) {
+    if (atLeast(version, min) || !(field in body)) continue;
+    const value = body[field];
+    if (value === null || (field === 'conductor_group' && value === '')) continue;
+    return field;
+  }
+  return undefined;
+}
+
+/** Ironic's reject_patch_in_newer_versions: a patch that sets a field newer than the requested version. */
+export function patchTooNew(ops: unknown[], version: ApiVersion): string | undefined {
+  for (const op of ops) {
+    if (!op || typeof op !== 'object') continue;
+    const { path, op: verb } = op as { path?: unknown; op?: unknown };
+    if (typeof path !== 'string' || verb === 'remove') continue;
+    const top = path.split('/')[1] ?? '';
+    const min = NODE_FIELD_MIN_VERSION[top];
+    if (min && !atLeast(version, min)) return top;
+  }
+  return undefined;
+}

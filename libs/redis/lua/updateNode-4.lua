@@ -1,0 +1,49 @@
+--[[
+  Replace a node's spec if nobody changed it since it was read (compare-and-set on rev), keeping the
+  name and instance_uuid indexes unique.
+
+  KEYS[1] node hash            <prefix>:node:<uuid>
+  KEYS[2] names hash           <prefix>:node-names
+  KEYS[3] nodes version        <prefix>:nodes-version (bumped: reconcilers re-read only after a change)
+  KEYS[4] instances hash       <prefix>:node-instances (instance_uuid -> node uuid)
+  ARGV[1] uuid
+  ARGV[2] expected rev
+  ARGV[3] new spec JSON
+  ARGV[4] new name ('' for none)
+  ARGV[5] updated_at, ms
+  ARGV[6] events channel (a "node:<uuid>" message is published on success)
+  ARGV[7] new instance_uuid ('' for none)
+  ARGV[8] '1' when a field a console is built from changed (bumps crev, which restarts a running console)
+  Output: new rev | 'ERR_GONE' | 'ERR_REV' (changed concurrently) | 'ERR_NAME' (name taken)
+          | 'ERR_INSTANCE' (instance_uuid on another node)
+]]
+if redis.call('EXISTS', KEYS[1]) == 0 then return 'ERR_GONE' end
+local rev = tonumber(redis.call('HGET', KEYS[1], 'rev'))
+if rev ~= tonumber(ARGV[2]) then return 'ERR_REV' end
+local old = redis.call('HGET', KEYS[1], 'name')
+if ARGV[4] ~= old then
+  if ARGV[4] ~= '' then
+    local holder = redis.call('HGET', KEYS[2], ARGV[4])
+    if holder and holder ~= ARGV[1] then return 'ERR_NAME' end
+  end
+end
+local oldInstance = redis.call('HGET', KEYS[1], 'instance') or ''
+if ARGV[7] ~= oldInstance and ARGV[7] ~= '' then
+  local holder = redis.call('HGET', KEYS[4], ARGV[7])
+  if holder and holder ~= ARGV[1] then return 'ERR_INSTANCE' end
+end
+if ARGV[4] ~= old then
+  if old and old ~= '' then redis.call('HDEL', KEYS[2], old) end
+  if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], ARGV[4], ARGV[1]) end
+end
+if ARGV[7] ~= oldInstance then
+  if oldInstance ~= '' and redis.call('HGET', KEYS[4], oldInstance) == ARGV[1] then redis.call('HDEL', KEYS[4], oldInstance) end
+  if ARGV[7] ~= '' then redis.call('HSET', KEYS[4], ARGV[7], ARGV[1]) end
+end
+-- Nodes written before crev existed: their console stamp was rev, so start counting from it.
+local crev = tonumber(redis.call('HGET', KEYS[1], 'crev') or rev)
+if ARGV[8] == '1' then crev = crev + 1 end
+redis.call('HSET', KEYS[1], 'spec', ARGV[3], 'rev', rev + 1, 'crev', crev, 'name', ARGV[4], 'instance', ARGV[7], 'updated_at', ARGV[5])
+redis.call('INCR', KEYS[3])
+redis.call('PUBLISH', ARGV[6], 'node:' .. ARGV[1])
+return rev + 1
