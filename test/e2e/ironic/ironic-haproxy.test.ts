@@ -189,7 +189,7 @@ describe('solgate beside a real Ironic, behind HAProxy', () => {
     // Ironic itself never saw the console enabled
     expect((await ironic.api('GET', `/v1/nodes/${uuids['ir-1']}`)).body.console_enabled).toBe(false);
     const log = haproxy.log;
-    expect(log).toMatch(/ironic\/ironic .*"GET \/v1\/nodes\?/);
+    expect(log).toMatch(/ironic\/ironic .*"GET \/v1\/nodes\/?\?fields=/);
     expect(log).toMatch(/solgate\/conductor-\d .*"PUT \/v1\/nodes\/ir-1\/states\/console /);
     expect(log).toMatch(/solgate\/conductor-\d .*"GET \/v1\/nodes\/ir-1\/states\/console /);
     expect(log).not.toMatch(/ironic\/ironic .*\/states\/console /);
