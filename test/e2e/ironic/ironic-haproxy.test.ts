@@ -53,15 +53,27 @@ describe('solgate beside a real Ironic, behind HAProxy', () => {
     (await execFileP('baremetal', ['--os-endpoint', haproxy.url, '--os-auth-type', 'none', ...args], { timeout: 30_000 })).stdout;
 
   beforeAll(async () => {
-    // The cluster first: Ironic's start is seconds of Python imports that would starve the
-    // conductors' own start on a loaded 2-core machine.
-    const bmcsP = Promise.all(['ir-1', 'ir-2', 'ir-3'].map((nodeName) => IpmiSimBmc.start({ nodeName })));
-    const clusterP = LocalCluster.start({ name: 'ir', conductors: 3, env: { SOLGATE_AUTH_TOKEN: SOLGATE_TOKEN } });
-    const settled = await Promise.allSettled([clusterP, bmcsP]);
-    if (settled[0].status === 'fulfilled') cluster = settled[0].value;
-    if (settled[1].status === 'fulfilled') bmcs = settled[1].value;
-    const failed = settled.find((s) => s.status === 'rejected') as PromiseRejectedResult | undefined;
-    if (failed) throw failed.reason;
+    // The cluster first, one conductor at a time, then Ironic: on a loaded 2-core machine, parallel
+    // starts (and Ironic's seconds of Python imports) starve each other past the start timeouts.
+    const bmcsP = Promise.allSettled(['ir-1', 'ir-2', 'ir-3'].map((nodeName) => IpmiSimBmc.start({ nodeName }))).then((all) => {
+      for (const r of all) if (r.status === 'fulfilled') bmcs.push(r.value);
+      return all.find((r): r is PromiseRejectedResult => r.status === 'rejected')?.reason as unknown;
+    });
+    cluster = await LocalCluster.start({ name: 'ir', conductors: 0 });
+    for (let n = 1; n <= 3; n++) {
+      const c = new ConductorProcess({
+        id: `c${n}`,
+        address: `127.0.0.${n}`,
+        redisUrl: cluster.redis.url,
+        prefix: cluster.prefix,
+        portRange: { start: 20000, stop: 21000 },
+        env: { SOLGATE_LOG_LEVEL: 'info', SOLGATE_AUTH_TOKEN: SOLGATE_TOKEN },
+      });
+      cluster.conductors.push(c); // owned by the cluster (stopped with it) even if its start fails
+      await c.start();
+    }
+    const bmcError = await bmcsP;
+    if (bmcError) throw bmcError;
     ironic = await IronicServer.start();
     process.stderr.write(`Ironic ready ${ironic.times.readyMs} ms after spawn\n`);
 
@@ -278,7 +290,7 @@ describe('solgate beside a real Ironic, behind HAProxy', () => {
   });
 
   it('a conductor with SOLGATE_IRONIC_URL keeps its cluster in step with Ironic', async () => {
-    const c = await ConductorProcess.start({
+    const c = new ConductorProcess({
       id: 'ir-sync',
       address: '127.0.0.9',
       redisUrl: cluster.redis.url,
@@ -286,6 +298,7 @@ describe('solgate beside a real Ironic, behind HAProxy', () => {
       env: { SOLGATE_IRONIC_URL: ironic.url, SOLGATE_IRONIC_SYNC_INTERVAL: '1' },
     });
     try {
+      await c.start();
       const list = await waitFor(
         async () => {
           const r = await c.api('GET', '/v1/nodes');
