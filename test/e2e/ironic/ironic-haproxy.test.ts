@@ -260,7 +260,7 @@ describe('solgate beside a real Ironic, behind HAProxy', () => {
     const log = createLogger('silent');
     const mk = (memberId: string) =>
       new PeriodicIronicSync(
-        { url: ironic.url, intervalMs: 500, token: undefined, cloud: undefined, memberId, leaseTtlMs: 3000 },
+        { url: ironic.url, intervalMs: 500, token: undefined, cloud: undefined, memberId, leaseTtlMs: 10_000 },
         { redis, keys, nodes: new NodeRepository(redis, keys), consoles: new ConsoleControl(new NodeRepository(redis, keys), new ConsoleStatusRepository(redis, keys), () => ClusterView.empty(160)), log },
       );
     const a = mk('sync-a');
@@ -277,8 +277,11 @@ describe('solgate beside a real Ironic, behind HAProxy', () => {
       await holder.close();
       const added = await ironic.createNode({ name: 'ir-late', driver: 'ipmi', driver_info: { ipmi_address: '127.0.0.1', ipmi_username: 'admin', ipmi_password: 'x' } });
       try {
-        await waitFor(async () => !!(await nodes.get(added.uuid)), { timeoutMs: 5000, what: 'the other instance to take the lease and sync' });
-        expect(other.lastSummary).toBeDefined();
+        // the other instance takes the lease at its next renewal tick and finishes a pass with the new node
+        await waitFor(async () => !!(await nodes.get(added.uuid)) && other.lastSummary?.ironic_nodes === 4, {
+          timeoutMs: 10_000,
+          what: 'the other instance to take the lease and sync',
+        });
       } finally {
         await ironic.deleteNode(added.uuid);
       }
