@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { ClusterView } from '#libs/cluster';
+import { packageRoot } from '#libs/common';
 import { ConsoleControl } from '#libs/console';
 import { PeriodicIronicSync, SYNC_MARK } from '#libs/ironic-sync';
 import { createLogger } from '#libs/logging';
@@ -104,8 +105,11 @@ describe('solgate beside a real Ironic, behind HAProxy', () => {
   });
 
   it('`solgate ironic sync` mirrors Ironic’s nodes, passwords included, and a second run changes nothing', async () => {
-    const first = await sync('-o', 'json');
+    const first = await sync('-o', 'json', '--progress');
     expect(first.code).toBe(0);
+    // progress on stderr (forced: not a terminal here), data alone on stdout
+    expect(first.stderr).toMatch(/reading Ironic \[.*\] 3\/3/);
+    expect(first.stderr).toMatch(/syncing \[.*\] 3\/3/);
     const s = first.json();
     expect(s).toMatchObject({ ironic_nodes: 3, created: 3, updated: 0, deleted: 0, unchanged: 0, skipped: [], dry_run: false, ironic_version: '1.82' });
     expect(first.stdout + first.stderr).not.toContain(bmcs[0].password);
@@ -149,6 +153,24 @@ describe('solgate beside a real Ironic, behind HAProxy', () => {
     expect(await repo.get(extra.uuid)).toBeUndefined();
     expect(await byName('operator-node')).toBeDefined();
     await cli(['nodes', 'delete', 'operator-node']);
+  });
+
+  it('--watch syncs every interval (one JSON line per pass) until interrupted, then exits 0', async () => {
+    const child = spawn(process.execPath, [join(packageRoot(), 'bin', 'solgate'), 'ironic', 'sync', '--url', ironic.url, '--watch', '--interval', '1', '-o', 'json'], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', SOLGATE_REDIS_URL: cluster.redis.url, SOLGATE_KEY_PREFIX: cluster.prefix },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    try {
+      await waitFor(() => out.split('\n').filter(Boolean).length >= 2, { timeoutMs: 20_000, intervalMs: 100, what: 'two passes of --watch' });
+    } finally {
+      child.kill('SIGINT');
+    }
+    expect(await exited).toBe(0);
+    const passes = out.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    for (const p of passes.slice(1)) expect(p).toMatchObject({ created: 0, updated: 0, deleted: 0, unchanged: 3 });
   });
 
   it('stops with a clear message when Ironic masks every password, and changes nothing', async () => {
