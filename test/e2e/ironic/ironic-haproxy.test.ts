@@ -251,6 +251,7 @@ describe('solgate beside a real Ironic, behind HAProxy', () => {
       if (name === 'ir-2') expect(first.port).toBe(terminalPort);
       // nova-serialproxy: validate_console_port runs get_serial_console again and compares the port
       const again = await novaGetSerialConsole(haproxy.url, instances[name]);
+      process.stderr.write(`Nova sequence through HAProxy (${name}): ${Math.round(first.ms)} ms, validation ${Math.round(again.ms)} ms\n`);
       expect(again.port).toBe(first.port);
       expect(again.host).toBe(first.host);
 
