@@ -38,8 +38,12 @@ class MemoryTarget implements SyncTarget {
   private nameTaken(name: string | null, uuid: string) {
     return !!name && [...this.nodes.values()].some((n) => n.name === name && n.uuid !== uuid);
   }
+  private instanceTaken(instance: string | null, uuid: string) {
+    return !!instance && [...this.nodes.values()].some((n) => n.instance_uuid === instance && n.uuid !== uuid);
+  }
   async create(fields: WritableNodeFields) {
     if (this.nameTaken(fields.name, fields.uuid)) throw new SolgateError('CONFLICT', `A node with name ${fields.name} already exists.`);
+    if (this.instanceTaken(fields.instance_uuid, fields.uuid)) throw new SolgateError('CONFLICT', `Instance ${fields.instance_uuid} is already associated with a node, it cannot be associated with this other node ${fields.uuid}`);
     const n = record(fields);
     this.nodes.set(n.uuid, n);
     this.writes.push(`create ${n.uuid}`);
@@ -50,6 +54,7 @@ class MemoryTarget implements SyncTarget {
     if (!cur) throw new SolgateError('NODE_NOT_FOUND', 'gone');
     if (cur.rev !== node.rev) throw new SolgateError('CONFLICT', `Node ${node.uuid} was changed by another request; retry.`);
     if (this.nameTaken(fields.name, node.uuid)) throw new SolgateError('CONFLICT', `A node with name ${fields.name} already exists.`);
+    if (this.instanceTaken(fields.instance_uuid, node.uuid)) throw new SolgateError('CONFLICT', `Instance ${fields.instance_uuid} is already associated with a node, it cannot be associated with this other node ${node.uuid}`);
     const n = { ...cur, ...fields, rev: cur.rev + 1 };
     this.nodes.set(n.uuid, n);
     this.writes.push(`update ${n.uuid}`);
@@ -177,6 +182,14 @@ describe('IronicSync.run', () => {
     expect(s3).toMatchObject({ updated: 2, skipped: [] });
     expect((await target.get(U(1)))!.name).toBe('node-2');
     expect((await target.get(U(2)))!.name).toBe('node-1');
+    // an instance moved from node 1 to node 2 in Ironic (unprovisioned there, deployed here)
+    const instance = '11111111-2222-4333-8444-555555555555';
+    await new IronicSync(fakeClient([ironicNode(1, { name: 'node-2', instance_uuid: instance }), ironicNode(2, { name: 'node-1' })]), target).run();
+    // (node 2 listed first so that its write meets the instance still on node 1)
+    const moved = await new IronicSync(fakeClient([ironicNode(2, { name: 'node-1', instance_uuid: instance }), ironicNode(1, { name: 'node-2', instance_uuid: null })]), target).run();
+    expect(moved).toMatchObject({ updated: 2, skipped: [] });
+    expect((await target.get(U(2)))!.instance_uuid).toBe(instance);
+    expect((await target.get(U(1)))!.instance_uuid).toBeNull();
     // and gone from Ironic: deleted (they were created by the sync) — but only with --allow-empty when Ironic lists nothing
     await expect(new IronicSync(fakeClient([]), target).run()).rejects.toMatchObject({ code: 'UNSAFE' });
     expect(target.nodes.size).toBe(2);

@@ -125,9 +125,9 @@ export const PASSWORDS_MASKED_MESSAGE =
 /**
  * One sync pass: read every Ironic node (paged), refuse when every password is masked or when
  * Ironic lists nothing while synced nodes exist, plan, then write — deletions first (their names
- * become free), then updates and creations. A write that loses a race on a name is retried once
- * without the name and then with it (so two nodes may swap names). Idempotent: a second pass finds
- * everything unchanged.
+ * become free), then updates and creations. A write refused because another node still holds its name
+ * or instance_uuid is retried without them and then with them (so two nodes may swap names, and an
+ * instance may move between nodes). Idempotent: a second pass finds everything unchanged.
  */
 export class IronicSync {
   constructor(
@@ -204,7 +204,8 @@ export class IronicSync {
         }
         progressed();
       });
-      // 2. creations and updates; a name taken meanwhile (a rename among Ironic's own nodes) is retried after the others
+      // 2. creations and updates; a name or instance another node still holds (a rename, or an instance that moved
+      //    between Ironic's own nodes) is retried after the others
       const nameClash: Extract<SyncAction, { kind: 'create' | 'update' }>[] = [];
       const upserts = writes.filter((a): a is Extract<SyncAction, { kind: 'create' | 'update' }> => a.kind !== 'delete');
       await this.pool(upserts, opts, async (a) => {
@@ -215,19 +216,19 @@ export class IronicSync {
           record(a);
           progressed();
         } catch (e) {
-          if (isSolgateError(e) && e.code === 'CONFLICT' && a.fields.name && /name/.test(e.message)) nameClash.push(a);
+          if (isUniqueClash(e)) nameClash.push(a);
           else if (isSolgateError(e)) {
             skip(a, e);
             progressed();
           } else throw e;
         }
       });
-      // 3. names that clashed: first without the name, then with it once every other node has moved
+      // 3. names or instances that clashed: first without them, then with them once every other node has moved
       const unnamed: { a: (typeof nameClash)[number]; node: NodeRecord }[] = [];
       for (const a of nameClash) {
         opts.guard?.();
         try {
-          const fields = { ...a.fields, name: null };
+          const fields = { ...a.fields, name: null, ...('instance_uuid' in a.fields ? { instance_uuid: null } : {}) };
           const node = a.kind === 'create' ? await this.target.create(fields) : await this.target.update(await this.fresh(a.node), fields);
           unnamed.push({ a, node });
         } catch (e) {
@@ -264,6 +265,11 @@ export class IronicSync {
     };
     await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? 16, Math.max(1, items.length)) }, worker));
   }
+}
+
+/** A write refused because another node holds the same name or instance_uuid (both unique, as in Ironic). */
+function isUniqueClash(e: unknown): boolean {
+  return isSolgateError(e) && e.code === 'CONFLICT' && (/^A node with name /.test(e.message) || /^Instance \S+ is already associated/.test(e.message));
 }
 
 /** "12 nodes in Ironic: 2 created, 1 updated, 0 deleted, 9 unchanged, 0 skipped" (or "… nothing to change"). */
