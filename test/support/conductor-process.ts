@@ -103,7 +103,7 @@ export class ConductorProcess {
         const r = await fetch(`${this.apiUrl}/readyz`).catch(() => undefined);
         return r?.status === 200;
       },
-      { timeoutMs: 15_000, intervalMs: 25, what: `conductor ${this.opts.id} to become ready` },
+      { timeoutMs: 60_000, intervalMs: 25, what: `conductor ${this.opts.id} to become ready` },
     );
   }
 

@@ -3,7 +3,8 @@ import { isSolgateError } from '#libs/common';
 import { nodeFieldDefaults, validateNodeFields, type NodeRecord } from '#libs/nodes';
 import { parseVersion } from './api-version.js';
 import { compareSortable, matchesFilters, MAX_LIMIT, nextLink, pageAfter, parseNodeListQuery, sortValue, type SortableNode } from './node-query.js';
-import { projectFields } from './node-view.js';
+import { nodeDocument } from './node-view.js';
+import { STOPPED_STATUS } from '#libs/nodes';
 import { normalizeUuidLike, parseQueryArgs } from './query-args.js';
 
 const V = parseVersion('1.82')!;
@@ -110,10 +111,14 @@ describe('matchesFilters / sorting / paging', () => {
   });
 });
 
-describe('projectFields', () => {
-  it('orders as Ironic: uuid, asked fields, links, API fields', () => {
-    const doc = { uuid: 'u', name: 'n', driver: 'ipmi', links: [], conductor: 'c', chassis_uuid: null, extra: {} };
-    expect(Object.keys(projectFields(doc, ['conductor', 'driver', 'uuid', 'chassis_uuid', 'name']))).toEqual(['uuid', 'driver', 'name', 'links', 'conductor', 'chassis_uuid']);
-    expect(projectFields(doc, [])).toEqual({ links: [] });
+describe('nodeDocument with fields', () => {
+  it('orders as Ironic: uuid, asked fields, links, API fields; computes only those', () => {
+    const ctx = { base: 'http://h', version: V, conductor: 'c1', status: STOPPED_STATUS, consoleServing: false };
+    const doc = nodeDocument(rec('n'), ctx, ['conductor', 'driver', 'uuid', 'chassis_uuid', 'name']);
+    expect(Object.keys(doc)).toEqual(['uuid', 'driver', 'name', 'links', 'conductor', 'chassis_uuid']);
+    expect(doc).toMatchObject({ driver: 'ipmi', name: 'n', conductor: 'c1', chassis_uuid: null });
+    expect(Object.keys(nodeDocument(rec('n'), ctx, []))).toEqual(['links']);
+    expect(Object.keys(nodeDocument(rec('n'), ctx)).slice(-9)).toEqual(['traits', 'vendor_interface', 'links', 'conductor', 'allocation_uuid', 'chassis_uuid', 'ports', 'states', 'portgroups', 'volume'].slice(-9));
+    expect(nodeDocument(rec('n'), { ...ctx, version: parseVersion('1.49')! }, ['owner', 'name'])).toEqual({ name: 'n', links: expect.any(Array) });
   });
 });

@@ -3,11 +3,7 @@ import { maskDriverInfo, maskInstanceInfo, type ConsoleStatus, type NodeRecord }
 import { atLeast, type ApiVersion } from './api-version.js';
 import { links } from './links.js';
 
-/**
- * Node documents in Ironic's shape and key order. Fields solgate does not manage (provisioning,
- * power, RAID...) carry Ironic's defaults so clients that read them keep working. Each field
- * appears only at the microversion that introduced it.
- */
+/** The microversion that introduced each node field: a client asking for an older one does not see it. */
 export const FIELD_MIN_VERSION: Record<string, string> = {
   automated_clean: '1.47', bios_interface: '1.40', boot_interface: '1.31', boot_mode: '1.75', clean_step: '1.7',
   conductor_group: '1.46', console_interface: '1.31', deploy_interface: '1.31', deploy_step: '1.44', description: '1.51',
@@ -50,91 +46,110 @@ export function consoleDriverInternalInfo(node: NodeRecord, ctx: Pick<NodeContex
 /** Before 1.2 Ironic showed AVAILABLE as its old NOSTATE (null). */
 const provisionState = (node: NodeRecord, version: ApiVersion) => (!atLeast(version, '1.2') && node.provision_state === 'available' ? null : node.provision_state);
 
-export function nodeDocument(node: NodeRecord, ctx: NodeContext): Record<string, unknown> {
-  const b = ctx.base;
-  const id = node.uuid;
-  const dii = consoleDriverInternalInfo(node, ctx);
-  const full: Record<string, unknown> = {
-    uuid: id,
-    created_at: ironicTimestamp(node.created_at),
-    updated_at: ironicTimestamp(node.updated_at),
-    automated_clean: null,
-    bios_interface: 'no-bios',
-    boot_interface: 'pxe',
-    boot_mode: null,
-    clean_step: {},
-    conductor_group: node.conductor_group,
-    console_enabled: node.console_enabled,
-    console_interface: node.console_interface,
-    deploy_interface: 'direct',
-    deploy_step: {},
-    description: node.description,
-    driver: node.driver,
-    driver_info: maskDriverInfo(node.driver_info),
-    driver_internal_info: dii,
-    extra: node.extra,
-    fault: null,
-    inspection_finished_at: null,
-    inspection_started_at: null,
-    inspect_interface: 'no-inspect',
-    instance_info: maskInstanceInfo(node.instance_info),
-    instance_uuid: node.instance_uuid,
-    last_error: nodeLastError(node, ctx),
-    lessee: node.lessee,
-    maintenance: node.maintenance,
-    maintenance_reason: node.maintenance_reason,
-    management_interface: 'ipmitool',
-    name: node.name,
-    network_data: {},
-    network_interface: 'noop',
-    owner: node.owner,
-    power_interface: 'ipmitool',
-    power_state: null,
-    properties: node.properties,
-    protected: false,
-    protected_reason: null,
-    provision_state: provisionState(node, ctx.version),
-    provision_updated_at: null,
-    raid_config: {},
-    raid_interface: 'no-raid',
-    rescue_interface: 'no-rescue',
-    reservation: null,
-    resource_class: node.resource_class,
-    retired: false,
-    retired_reason: null,
-    secure_boot: null,
-    shard: node.shard,
-    storage_interface: 'noop',
-    target_power_state: null,
-    target_provision_state: null,
-    target_raid_config: {},
-    traits: [...node.traits],
-    vendor_interface: 'no-vendor',
-    links: links(b, `nodes/${id}`),
-    conductor: ctx.conductor,
-    allocation_uuid: null,
-    chassis_uuid: null,
-    ports: links(b, `nodes/${id}/ports`),
-    states: links(b, `nodes/${id}/states`),
-    portgroups: links(b, `nodes/${id}/portgroups`),
-    volume: links(b, `nodes/${id}/volume`),
-  };
-  return filterByVersion(full, ctx.version);
-}
+type FieldBuilder = (node: NodeRecord, ctx: NodeContext) => unknown;
+const nodeLinks = (sub: string): FieldBuilder => (n, ctx) => links(ctx.base, `nodes/${n.uuid}${sub}`);
 
-export function nodeListItem(node: NodeRecord, base: string, version: ApiVersion): Record<string, unknown> {
-  return filterByVersion(
-    {
-      uuid: node.uuid,
-      instance_uuid: node.instance_uuid,
-      maintenance: node.maintenance,
-      power_state: null,
-      provision_state: provisionState(node, version),
-      name: node.name,
-      links: links(base, `nodes/${node.uuid}`),
-    },
-    version,
-  );
+/**
+ * Every field of an Ironic node document, in Ironic's key order (database fields, `links`, then the
+ * API-computed fields and the sub-resource links). Fields solgate does not manage (provisioning,
+ * power, RAID...) carry Ironic's defaults so clients that read them keep working.
+ */
+const NODE_FIELD_BUILDERS: [string, FieldBuilder][] = [
+  ['uuid', (n) => n.uuid],
+  ['created_at', (n) => ironicTimestamp(n.created_at)],
+  ['updated_at', (n) => ironicTimestamp(n.updated_at)],
+  ['automated_clean', () => null],
+  ['bios_interface', () => 'no-bios'],
+  ['boot_interface', () => 'pxe'],
+  ['boot_mode', () => null],
+  ['clean_step', () => ({})],
+  ['conductor_group', (n) => n.conductor_group],
+  ['console_enabled', (n) => n.console_enabled],
+  ['console_interface', (n) => n.console_interface],
+  ['deploy_interface', () => 'direct'],
+  ['deploy_step', () => ({})],
+  ['description', (n) => n.description],
+  ['driver', (n) => n.driver],
+  ['driver_info', (n) => maskDriverInfo(n.driver_info)],
+  ['driver_internal_info', (n, ctx) => consoleDriverInternalInfo(n, ctx)],
+  ['extra', (n) => n.extra],
+  ['fault', () => null],
+  ['inspection_finished_at', () => null],
+  ['inspection_started_at', () => null],
+  ['inspect_interface', () => 'no-inspect'],
+  ['instance_info', (n) => maskInstanceInfo(n.instance_info)],
+  ['instance_uuid', (n) => n.instance_uuid],
+  ['last_error', (n, ctx) => nodeLastError(n, ctx)],
+  ['lessee', (n) => n.lessee],
+  ['maintenance', (n) => n.maintenance],
+  ['maintenance_reason', (n) => n.maintenance_reason],
+  ['management_interface', () => 'ipmitool'],
+  ['name', (n) => n.name],
+  ['network_data', () => ({})],
+  ['network_interface', () => 'noop'],
+  ['owner', (n) => n.owner],
+  ['power_interface', () => 'ipmitool'],
+  ['power_state', () => null],
+  ['properties', (n) => n.properties],
+  ['protected', () => false],
+  ['protected_reason', () => null],
+  ['provision_state', (n, ctx) => provisionState(n, ctx.version)],
+  ['provision_updated_at', () => null],
+  ['raid_config', () => ({})],
+  ['raid_interface', () => 'no-raid'],
+  ['rescue_interface', () => 'no-rescue'],
+  ['reservation', () => null],
+  ['resource_class', (n) => n.resource_class],
+  ['retired', () => false],
+  ['retired_reason', () => null],
+  ['secure_boot', () => null],
+  ['shard', (n) => n.shard],
+  ['storage_interface', () => 'noop'],
+  ['target_power_state', () => null],
+  ['target_provision_state', () => null],
+  ['target_raid_config', () => ({})],
+  ['traits', (n) => [...n.traits]],
+  ['vendor_interface', () => 'no-vendor'],
+  ['links', nodeLinks('')],
+  ['conductor', (_n, ctx) => ctx.conductor],
+  ['allocation_uuid', () => null],
+  ['chassis_uuid', () => null],
+  ['ports', nodeLinks('/ports')],
+  ['states', nodeLinks('/states')],
+  ['portgroups', nodeLinks('/portgroups')],
+  ['volume', nodeLinks('/volume')],
+];
+const BUILDER_BY_FIELD = new Map(NODE_FIELD_BUILDERS);
+
+/** Fields Ironic's API adds to a node after its database columns (they come after `links`). */
+const API_FIELDS = ['conductor', 'allocation_uuid', 'chassis_uuid'];
+
+const shownAt = (field: string, version: ApiVersion) => {
+  const min = FIELD_MIN_VERSION[field];
+  return !min || atLeast(version, min);
+};
+
+/**
+ * A node as Ironic shows it at the requested microversion: every field, or Ironic's `fields`
+ * projection (node_convert_with_links + sanitize_dict): `uuid` first if asked for, database fields
+ * in the order asked, then `links`, then the API-computed fields asked for. Only what is shown is
+ * computed. `fields` must have been validated (node-query.ts).
+ */
+export function nodeDocument(node: NodeRecord, ctx: NodeContext, fields?: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const put = (field: string) => {
+    const build = BUILDER_BY_FIELD.get(field);
+    if (build && shownAt(field, ctx.version)) out[field] = build(node, ctx);
+  };
+  if (!fields) {
+    for (const [field] of NODE_FIELD_BUILDERS) put(field);
+    return out;
+  }
+  if (fields.includes('uuid')) put('uuid');
+  for (const f of fields) if (f !== 'uuid' && f !== 'links' && !API_FIELDS.includes(f)) put(f);
+  put('links');
+  for (const f of API_FIELDS) if (fields.includes(f)) put(f);
+  return out;
 }
 
 export function statesDocument(node: NodeRecord, ctx: Pick<NodeContext, 'conductor' | 'status' | 'version'>): Record<string, unknown> {
@@ -162,22 +177,5 @@ function filterByVersion(doc: Record<string, unknown>, version: ApiVersion): Rec
     const min = FIELD_MIN_VERSION[k];
     if (!min || atLeast(version, min)) out[k] = v;
   }
-  return out;
-}
-
-/** Fields Ironic's API adds to a node after its database columns (they come after `links`). */
-const API_FIELDS = ['conductor', 'allocation_uuid', 'chassis_uuid'];
-
-/**
- * Ironic's `fields` projection of a node document (node_convert_with_links + sanitize_dict): the
- * requested fields, `uuid` first if asked for, database fields in the order asked, then `links`, then
- * the API-computed fields. The fields must have been validated (node-query.ts).
- */
-export function projectFields(doc: Record<string, unknown>, fields: readonly string[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  if (fields.includes('uuid') && 'uuid' in doc) out.uuid = doc.uuid;
-  for (const f of fields) if (f !== 'uuid' && !API_FIELDS.includes(f) && f in doc) out[f] = doc[f];
-  if ('links' in doc) out.links = doc.links;
-  for (const f of API_FIELDS) if (fields.includes(f) && f in doc) out[f] = doc[f];
   return out;
 }

@@ -7,8 +7,11 @@ import type { WritableNodeFields } from './node.validation.js';
 /** What is stored as JSON in the node hash's `spec` field. */
 type StoredSpec = WritableNodeFields & { provision_state: string; created_at: number };
 
-/** Nodes read per pipeline when a whole fleet is read (a filter over 10,000 nodes is 10 round trips). */
+/** Nodes read per pipeline when a whole fleet is read (10,000 nodes are 10 round trips). */
 const READ_BATCH = 1000;
+
+/** Entries the node-changes log keeps; a reader further behind than this re-reads every node. */
+export const NODE_CHANGES_KEPT = 100_000;
 
 /**
  * Node records in Redis (the system of record for intent). Hash fields: spec (JSON), rev, crev
@@ -28,8 +31,8 @@ export class NodeRepository {
     const res = await runScript<string>(
       this.redis,
       'createNode',
-      [this.keys.node(fields.uuid), this.keys.nodes(), this.keys.nodeNames(), this.keys.nodeInstances()],
-      [fields.uuid, fields.name ?? '', JSON.stringify(spec), nowMs, fields.instance_uuid ?? ''],
+      [this.keys.node(fields.uuid), this.keys.nodes(), this.keys.nodeNames(), this.keys.nodeInstances(), this.keys.nodesVersion(), this.keys.nodeChanges()],
+      [fields.uuid, fields.name ?? '', JSON.stringify(spec), nowMs, fields.instance_uuid ?? '', NODE_CHANGES_KEPT],
     );
     if (res === 'ERR_UUID') throw new SolgateError('CONFLICT', `A node with UUID ${fields.uuid} already exists.`);
     if (res === 'ERR_NAME') throw new SolgateError('CONFLICT', `A node with name ${fields.name} already exists.`);
@@ -113,9 +116,14 @@ export class NodeRepository {
     return this.redis.zcard(this.keys.nodes());
   }
 
-  /** Changes so far that matter to a reconciler (see nodesVersion in keys.ts). */
+  /** Changes to node records so far (see nodesVersion in keys.ts). */
   async version(): Promise<number> {
     return Number((await this.redis.get(this.keys.nodesVersion())) ?? 0);
+  }
+
+  /** uuids of the nodes changed (created, written, deleted) after nodes version `since`. */
+  async changedSince(since: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.keys.nodeChanges(), `(${since}`, '+inf');
   }
 
   /** uuids whose console the user wants enabled. */
@@ -151,8 +159,8 @@ export class NodeRepository {
     const res = await runScript<number | string>(
       this.redis,
       'updateNode',
-      [this.keys.node(node.uuid), this.keys.nodeNames(), this.keys.nodesVersion(), this.keys.nodeInstances()],
-      [node.uuid, node.rev, JSON.stringify(spec), fields.name ?? '', nowMs, this.keys.events(), fields.instance_uuid ?? '', consoleChanged ? '1' : '0'],
+      [this.keys.node(node.uuid), this.keys.nodeNames(), this.keys.nodesVersion(), this.keys.nodeInstances(), this.keys.nodeChanges()],
+      [node.uuid, node.rev, JSON.stringify(spec), fields.name ?? '', nowMs, this.keys.events(), fields.instance_uuid ?? '', consoleChanged ? '1' : '0', NODE_CHANGES_KEPT],
     );
     if (res === 'ERR_GONE') throw new SolgateError('NODE_NOT_FOUND', `Node ${node.uuid} could not be found.`);
     if (res === 'ERR_REV') throw new SolgateError('CONFLICT', `Node ${node.uuid} was changed by another request; retry.`);
@@ -166,8 +174,8 @@ export class NodeRepository {
     const res = await runScript<[number, number] | string>(
       this.redis,
       'setConsoleIntent',
-      [this.keys.node(uuid), this.keys.consoleEnabled(), this.keys.nodesVersion()],
-      [uuid, enabled ? '1' : '0', nowMs, this.keys.events()],
+      [this.keys.node(uuid), this.keys.consoleEnabled(), this.keys.nodesVersion(), this.keys.nodeChanges()],
+      [uuid, enabled ? '1' : '0', nowMs, this.keys.events(), NODE_CHANGES_KEPT],
     );
     if (res === 'ERR_GONE') throw new SolgateError('NODE_NOT_FOUND', `Node ${uuid} could not be found.`);
     const [changed, generation] = res as [number, number];
@@ -187,8 +195,9 @@ export class NodeRepository {
         this.keys.claim(uuid),
         this.keys.nodesVersion(),
         this.keys.nodeInstances(),
+        this.keys.nodeChanges(),
       ],
-      [uuid, this.keys.events()],
+      [uuid, this.keys.events(), NODE_CHANGES_KEPT],
     );
     return res === 1;
   }

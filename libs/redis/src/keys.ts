@@ -24,9 +24,16 @@ export class Keys {
   nodeInstances() {
     return `${this.prefix}:node-instances`;
   }
-  /** Counter bumped by every change that matters to a reconciler (intent, spec, deletion). */
+  /** Counter bumped by every change to a node record (creation, intent, spec, deletion). */
   nodesVersion() {
     return `${this.prefix}:nodes-version`;
+  }
+  /**
+   * Sorted set: node uuid scored by the nodes version of its last change (the newest entries only):
+   * lets a reader holding every node in memory re-read just what changed since the version it saw.
+   */
+  nodeChanges() {
+    return `${this.prefix}:node-changes`;
   }
   /** Set of uuids whose console the user wants enabled. */
   consoleEnabled() {

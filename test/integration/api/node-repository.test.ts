@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import { isSolgateError, newUuid } from '#libs/common';
-import { NodeRepository, NodeService, validateNodeFields, type NodeRecord } from '#libs/nodes';
+import { NodeCatalog, NodeRepository, NodeService, validateNodeFields, type NodeRecord } from '#libs/nodes';
 import { closeRedisClient, createRedisClient, Keys } from '#libs/redis';
 import { uniquePrefix } from '../../support/fixtures.js';
 import { RedisServer } from '../../support/redis-server.js';
@@ -103,5 +103,36 @@ describe('NodeRepository (Redis + Lua)', () => {
     const missing = newUuid();
     await expect(repo.listUuids({ marker: missing })).rejects.toThrow(`Node ${missing} could not be found.`);
     expect((await repo.all()).map((n) => n.uuid)).toEqual(all);
+  });
+
+  it('the in-memory catalog follows every write through the node-changes log, reading only what changed', async () => {
+    const catalog = new NodeCatalog(repo);
+    const names = async () => (await catalog.all()).map((n) => n.name);
+    const before = await repo.all();
+    expect((await catalog.all()).map((n) => n.uuid)).toEqual(before.map((n) => n.uuid));
+    const x = await create({ name: 'cat-x' });
+    expect((await names()).at(-1)).toBe('cat-x');
+    await service.patch(x, [{ op: 'add', path: '/owner', value: 'p9' }]);
+    await repo.setConsoleIntent(x.uuid, true);
+    const seen = (await catalog.all()).find((n) => n.uuid === x.uuid)!;
+    expect(seen).toMatchObject({ owner: 'p9', console_enabled: true, console_generation: 1 });
+    // only the changed node is re-read: count the reads
+    const reads: string[][] = [];
+    const getMany = repo.getMany.bind(repo);
+    repo.getMany = async (uuids: string[]) => (reads.push(uuids), getMany(uuids));
+    try {
+      await repo.setConsoleIntent(x.uuid, false);
+      expect((await catalog.all()).find((n) => n.uuid === x.uuid)!.console_enabled).toBe(false);
+      expect(reads).toEqual([[x.uuid]]);
+      await catalog.all();
+      expect(reads).toHaveLength(1); // nothing changed: no read at all
+    } finally {
+      repo.getMany = getMany;
+    }
+    await repo.delete(x.uuid);
+    expect(await names()).not.toContain('cat-x');
+    // a Redis that lost its data (version back to 0) is read again from scratch
+    await client.set(keys.nodesVersion(), '0');
+    expect((await catalog.all()).map((n) => n.uuid)).toEqual((await repo.all()).map((n) => n.uuid));
   });
 });

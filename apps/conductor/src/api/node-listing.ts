@@ -4,34 +4,35 @@ import type { ConsoleControl } from '#libs/console';
 import {
   CONSOLE_STATE_FIELDS,
   compareSortable,
-  hasFilters,
   matchesFilters,
   nextLink,
   nodeDocument,
   nodeLastError,
   pageAfter,
-  projectFields,
   sortValue,
   type ApiVersion,
   type NodeListQuery,
   type SortableNode,
 } from '#libs/ironic';
-import { STOPPED_STATUS, type NodeRecord, type NodeRepository } from '#libs/nodes';
+import { NodeCatalog, STOPPED_STATUS, type NodeRecord, type NodeRepository } from '#libs/nodes';
 
 /**
- * Runs a validated node list query against Redis. Reads are batched (a pipeline per 1,000 nodes),
- * never one round trip per node:
- * - no filter, default order: the page is read by rank from the nodes sorted set;
+ * Runs a validated node list query, never one Redis round trip per node:
  * - instance_uuid (Nova, on every call): one HGET in the instance index;
- * - anything else: the fleet in batched pipelines, filtered and sorted here.
+ * - anything else: filtered, sorted and paged over the in-memory catalog (one GET when nothing
+ *   changed, the changed nodes otherwise).
  * Console state is read only for the nodes of the page, and only when a shown field needs it.
  */
 export class NodeListing {
+  private readonly catalog: NodeCatalog;
+
   constructor(
     private readonly nodes: NodeRepository,
     private readonly consoles: ConsoleControl,
     private readonly view: () => ClusterView,
-  ) {}
+  ) {
+    this.catalog = new NodeCatalog(nodes);
+  }
 
   async list(q: NodeListQuery, base: string, version: ApiVersion): Promise<Record<string, unknown>> {
     const page = await this.page(q);
@@ -45,24 +46,16 @@ export class NodeListing {
   /** Node documents for a page: full (fields undefined) or Ironic's projection of the given fields. */
   async render(page: NodeRecord[], fields: readonly string[] | undefined, base: string, version: ApiVersion): Promise<Record<string, unknown>[]> {
     const needsConsoleState = !fields || fields.some((f) => CONSOLE_STATE_FIELDS.includes(f));
-    let docs: Record<string, unknown>[];
     if (needsConsoleState) {
       const views = await this.consoles.getMany(page);
-      docs = page.map((n, i) => nodeDocument(n, { base, version, conductor: views[i].conductor, status: views[i].status, consoleServing: views[i].serving }));
-    } else {
-      const view = this.view();
-      docs = page.map((n) =>
-        nodeDocument(n, { base, version, conductor: view.ownerOf(n.uuid, n.conductor_group) ?? null, status: STOPPED_STATUS, consoleServing: false }),
-      );
+      return page.map((n, i) => nodeDocument(n, { base, version, conductor: views[i].conductor, status: views[i].status, consoleServing: views[i].serving }, fields));
     }
-    return fields ? docs.map((d) => projectFields(d, fields)) : docs;
+    const view = this.view();
+    return page.map((n) => nodeDocument(n, { base, version, conductor: view.ownerOf(n.uuid, n.conductor_group) ?? null, status: STOPPED_STATUS, consoleServing: false }, fields));
   }
 
   private async page(q: NodeListQuery): Promise<NodeRecord[]> {
     const f = q.filters;
-    if (!hasFilters(f) && q.sortKey === 'id') {
-      return this.nodes.getMany(await this.nodes.listUuids({ limit: q.limit, marker: q.marker, descending: q.sortDir === 'desc' }));
-    }
     const view = this.view();
     const ownerOf = (n: NodeRecord) => () => view.ownerOf(n.uuid, n.conductor_group) ?? null;
     if (f.instance_uuid !== undefined && q.marker === undefined) {
@@ -70,7 +63,7 @@ export class NodeListing {
       const found = uuid ? await this.nodes.getMany([uuid]) : [];
       return found.filter((n) => matchesFilters(n, f, ownerOf(n))).slice(0, q.limit);
     }
-    const all = await this.nodes.all();
+    const all = await this.catalog.all();
     const ids = new Map(all.map((n, i) => [n.uuid, i]));
     if (q.marker !== undefined && !ids.has(q.marker)) throw new SolgateError('NODE_NOT_FOUND', `Node ${q.marker} could not be found.`);
     const matching = all.filter((n) => matchesFilters(n, f, ownerOf(n)));

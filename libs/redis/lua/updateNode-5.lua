@@ -6,6 +6,7 @@
   KEYS[2] names hash           <prefix>:node-names
   KEYS[3] nodes version        <prefix>:nodes-version (bumped: reconcilers re-read only after a change)
   KEYS[4] instances hash       <prefix>:node-instances (instance_uuid -> node uuid)
+  KEYS[5] node changes zset    <prefix>:node-changes (uuid scored by the nodes version of its last change)
   ARGV[1] uuid
   ARGV[2] expected rev
   ARGV[3] new spec JSON
@@ -14,6 +15,7 @@
   ARGV[6] events channel (a "node:<uuid>" message is published on success)
   ARGV[7] new instance_uuid ('' for none)
   ARGV[8] '1' when a field a console is built from changed (bumps crev, which restarts a running console)
+  ARGV[9] how many changes node-changes keeps
   Output: new rev | 'ERR_GONE' | 'ERR_REV' (changed concurrently) | 'ERR_NAME' (name taken)
           | 'ERR_INSTANCE' (instance_uuid on another node)
 ]]
@@ -44,6 +46,8 @@ end
 local crev = tonumber(redis.call('HGET', KEYS[1], 'crev') or rev)
 if ARGV[8] == '1' then crev = crev + 1 end
 redis.call('HSET', KEYS[1], 'spec', ARGV[3], 'rev', rev + 1, 'crev', crev, 'name', ARGV[4], 'instance', ARGV[7], 'updated_at', ARGV[5])
-redis.call('INCR', KEYS[3])
+local v = redis.call('INCR', KEYS[3])
+redis.call('ZADD', KEYS[5], v, ARGV[1])
+redis.call('ZREMRANGEBYRANK', KEYS[5], 0, -(tonumber(ARGV[9]) + 1))
 redis.call('PUBLISH', ARGV[6], 'node:' .. ARGV[1])
 return rev + 1

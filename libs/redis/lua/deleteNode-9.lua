@@ -9,8 +9,10 @@
   KEYS[6] claim hash             <prefix>:node:<uuid>:claim
   KEYS[7] nodes version          <prefix>:nodes-version
   KEYS[8] instances hash         <prefix>:node-instances
+  KEYS[9] node changes zset      <prefix>:node-changes
   ARGV[1] uuid
   ARGV[2] events channel
+  ARGV[3] how many changes node-changes keeps
   Output: 1 deleted | 0 not found
 ]]
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
@@ -21,6 +23,8 @@ if instance and instance ~= '' and redis.call('HGET', KEYS[8], instance) == ARGV
 redis.call('DEL', KEYS[1], KEYS[5], KEYS[6])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('SREM', KEYS[4], ARGV[1])
-redis.call('INCR', KEYS[7])
+local v = redis.call('INCR', KEYS[7])
+redis.call('ZADD', KEYS[9], v, ARGV[1])
+redis.call('ZREMRANGEBYRANK', KEYS[9], 0, -(tonumber(ARGV[3]) + 1))
 redis.call('PUBLISH', ARGV[2], 'node:' .. ARGV[1])
 return 1

@@ -5,11 +5,14 @@
   KEYS[2] nodes sorted set     <prefix>:nodes
   KEYS[3] names hash           <prefix>:node-names
   KEYS[4] instances hash       <prefix>:node-instances (instance_uuid -> node uuid)
+  KEYS[5] nodes version        <prefix>:nodes-version
+  KEYS[6] node changes zset    <prefix>:node-changes (uuid scored by the nodes version of its last change)
   ARGV[1] uuid
   ARGV[2] name ('' for none)
   ARGV[3] spec JSON (the writable fields plus provision_state, created_at)
   ARGV[4] created_at, ms
   ARGV[5] instance_uuid ('' for none)
+  ARGV[6] how many changes node-changes keeps
   Output: 'OK' | 'ERR_UUID' (uuid exists) | 'ERR_NAME' (name exists) | 'ERR_INSTANCE' (instance on another node)
 ]]
 if redis.call('EXISTS', KEYS[1]) == 1 then return 'ERR_UUID' end
@@ -19,4 +22,7 @@ redis.call('HSET', KEYS[1], 'spec', ARGV[3], 'rev', 1, 'crev', 1, 'name', ARGV[2
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[3], ARGV[2], ARGV[1]) end
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[4], ARGV[5], ARGV[1]) end
+local v = redis.call('INCR', KEYS[5])
+redis.call('ZADD', KEYS[6], v, ARGV[1])
+redis.call('ZREMRANGEBYRANK', KEYS[6], 0, -(tonumber(ARGV[6]) + 1))
 return 'OK'
