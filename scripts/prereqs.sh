@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what solgate needs on a Debian machine, only what is missing, then npm ci and a build.
 #   scripts/prereqs.sh demo   # runtime: redis-server, socat, ipmitool, ipmi_sim, setpriv
-#   scripts/prereqs.sh test   # + redis-sentinel, python3-ironicclient (baremetal), python3-openstacksdk, pyghmi (fakebmc), websockify
+#   scripts/prereqs.sh test   # + redis-sentinel, python3-ironicclient (baremetal), python3-openstacksdk, pyghmi (fakebmc), websockify,
+#                             #   python3-ironic and haproxy (test/e2e/ironic)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=${1:-demo}
@@ -11,8 +12,8 @@ declare -A need=([redis-server]=redis-server [socat]=socat [ipmitool]=ipmitool [
 # python module (of Debian's /usr/bin/python3) -> Debian package
 declare -A need_py=()
 if [ "$profile" = test ]; then
-  need+=([redis-sentinel]=redis-sentinel [baremetal]=python3-ironicclient [fakebmc]=python3-pyghmi [websockify]=websockify)
-  need_py+=([openstack]=python3-openstacksdk)
+  need+=([redis-sentinel]=redis-sentinel [baremetal]=python3-ironicclient [fakebmc]=python3-pyghmi [websockify]=websockify [haproxy]=haproxy)
+  need_py+=([openstack]=python3-openstacksdk [ironic]=python3-ironic)
 fi
 missing=()
 for cmd in "${!need[@]}"; do

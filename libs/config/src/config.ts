@@ -34,6 +34,15 @@ export interface SolgateConfig {
   redisConnectTimeoutMs: number;
   /** How long PUT …/states/console waits for the owner to act before answering 202 (0 = answer at once). */
   consolePutWaitMs: number;
+  /** The periodic Ironic sync (docs/ironic.md); undefined when neither SOLGATE_IRONIC_URL nor SOLGATE_IRONIC_CLOUD is set. */
+  ironicSync: IronicSyncConfig | undefined;
+}
+
+export interface IronicSyncConfig {
+  url: string | undefined;
+  intervalMs: number;
+  token: string | undefined;
+  cloud: { name: string; file: string } | undefined;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -80,6 +89,11 @@ export const CONFIG_VARIABLES: Record<string, string> = {
   SOLGATE_FAILURE_DETECTOR_INTERVAL: '0.1',
   SOLGATE_REDIS_CONNECT_TIMEOUT: '5',
   SOLGATE_CONSOLE_PUT_WAIT: '2',
+  SOLGATE_IRONIC_URL: '',
+  SOLGATE_IRONIC_SYNC_INTERVAL: '60',
+  SOLGATE_IRONIC_TOKEN: '',
+  SOLGATE_IRONIC_CLOUD: '',
+  SOLGATE_IRONIC_CLOUDS_FILE: '/etc/openstack/clouds.yaml',
 };
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -231,6 +245,24 @@ export function loadConfig(env: Env = process.env): Readonly<SolgateConfig> {
   const redisConnectTimeoutMs = r.seconds('SOLGATE_REDIS_CONNECT_TIMEOUT', 5, 0.1, 120);
   const consolePutWaitMs = r.seconds('SOLGATE_CONSOLE_PUT_WAIT', 2, 0, 60);
 
+  const ironicUrl = r.raw('SOLGATE_IRONIC_URL');
+  if (ironicUrl !== undefined && !/^https?:\/\/[^\s@/]+(\/\S*)?$/.test(ironicUrl))
+    r.problems.push(`SOLGATE_IRONIC_URL=${JSON.stringify(ironicUrl)}: must be http(s)://host[:port][/path] without credentials`);
+  const ironicCloud = r.string('SOLGATE_IRONIC_CLOUD', '', /^[A-Za-z0-9_.-]{0,64}$/, 'a clouds.yaml cloud name: letters, digits, _ . -');
+  const ironicToken = r.raw('SOLGATE_IRONIC_TOKEN');
+  if (ironicToken !== undefined && ironicCloud !== '') r.problems.push('SOLGATE_IRONIC_TOKEN and SOLGATE_IRONIC_CLOUD: set one of them, not both');
+  const ironicCloudsFile = r.string('SOLGATE_IRONIC_CLOUDS_FILE', '/etc/openstack/clouds.yaml', /^\/\S*$/, 'an absolute path');
+  const ironicIntervalMs = r.seconds('SOLGATE_IRONIC_SYNC_INTERVAL', 60, 1, 86400);
+  const ironicSync: IronicSyncConfig | undefined =
+    ironicUrl !== undefined || ironicCloud !== ''
+      ? Object.freeze({
+          url: ironicUrl,
+          intervalMs: ironicIntervalMs,
+          token: ironicToken,
+          cloud: ironicCloud !== '' ? Object.freeze({ name: ironicCloud, file: ironicCloudsFile }) : undefined,
+        })
+      : undefined;
+
   if (r.problems.length > 0) throw new ConfigError(r.problems);
 
   return Object.freeze({
@@ -258,5 +290,6 @@ export function loadConfig(env: Env = process.env): Readonly<SolgateConfig> {
     failureDetectorIntervalMs,
     redisConnectTimeoutMs,
     consolePutWaitMs,
+    ironicSync,
   });
 }

@@ -102,6 +102,16 @@ export class Keys {
     return `${this.prefix}:cluster-settings`;
   }
 
+  // --- leases (one holder in the cluster) ----------------------------------------------------
+  /** Hash: token, holder, epoch of a named lease (e.g. `ironic-sync`), expiring with the lease. */
+  lease(name: string) {
+    return `${this.prefix}:lease:${name}`;
+  }
+  /** Counter: fencing epochs of a named lease. */
+  leaseEpoch(name: string) {
+    return `${this.prefix}:lease:${name}:epoch`;
+  }
+
   // --- pub/sub ------------------------------------------------------------------------------
   /**
    * Channel: node changes and released claims ("node:<uuid>"), observed console state written

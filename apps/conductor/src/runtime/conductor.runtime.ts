@@ -29,6 +29,7 @@ import {
   statusesPort,
   type ConsoleDriver,
 } from '#libs/console';
+import { startPeriodicIronicSync, type PeriodicIronicSync } from '#libs/ironic-sync';
 import type { Logger } from '#libs/logging';
 import { ConsolePortRepository, ConsoleStatusRepository, NodeRepository, type ConsoleInterface } from '#libs/nodes';
 import { closeRedisClient, createRedisClient, Keys, redactRedisUrl } from '#libs/redis';
@@ -68,6 +69,7 @@ export class ConductorRuntime {
   readonly consoles: ConsoleControl;
   readonly consoleEvents = new ConsoleEvents();
   private readonly timers: NodeJS.Timeout[] = [];
+  private ironicSync: PeriodicIronicSync | undefined;
   private closed = false;
   private started = false;
 
@@ -191,6 +193,7 @@ export class ConductorRuntime {
       setInterval(() => void this.reconciler.reconcileAll(), this.config.reconcileIntervalMs),
       setInterval(() => void this.reconciler.checkListeners(), this.config.subprocessCheckingIntervalMs),
     );
+    this.ironicSync = startPeriodicIronicSync(this.config, { redis: this.redis, keys: this.keys, nodes: this.nodes, statuses: this.statuses, view: () => this.membership.view, log: this.log });
   }
 
   /**
@@ -260,6 +263,7 @@ export class ConductorRuntime {
     for (const t of this.timers.splice(0)) clearInterval(t);
     this.failureDetector.stop();
     this.consoleEvents.close();
+    await step('stop the Ironic sync', () => this.ironicSync?.close());
     if (this.started) {
       this.reconciler.beginShutdown();
       await step('announce leaving', () => this.membership.announceLeaving());
