@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { ConsoleClient } from '../support/console-client.js';
 import { freeTcpPort, freeUdpPort, tcpAccepts } from '../support/ports.js';
 import { canBind } from '#libs/console';
-import { inspectState, imageFromScript, podman, podmanOk, podmanRunArgs, probePodman, processesInNamespaceOf } from '../support/podman.js';
+import { inspectState, imageFromScript, podman, podmanOk, podmanRunArgs, probePodman, processesInNamespaceOf } from './podman.js';
 import { waitFor } from '../support/wait.js';
 import { REPO_ROOT, findObject, renderChart, type K8sObject } from './helm.js';
 import { resolveContainerEnv } from './k8s.js';
