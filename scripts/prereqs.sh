@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what solgate needs on a Debian machine, only what is missing, then npm ci and a build.
 #   scripts/prereqs.sh demo   # runtime: redis-server, socat, ipmitool, ipmi_sim, setpriv
-#   scripts/prereqs.sh test   # + redis-sentinel, python3-ironicclient (baremetal), pyghmi (fakebmc)
+#   scripts/prereqs.sh test   # + redis-sentinel, python3-ironicclient (baremetal), pyghmi (fakebmc),
+#                             #   podman/runc/mmdebstrap (the image, scripts/image.sh), promtool (chart alerts)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=${1:-demo}
@@ -10,6 +11,7 @@ profile=${1:-demo}
 declare -A need=([redis-server]=redis-server [socat]=socat [ipmitool]=ipmitool [ipmi_sim]=openipmi [setpriv]=util-linux)
 if [ "$profile" = test ]; then
   need+=([redis-sentinel]=redis-sentinel [baremetal]=python3-ironicclient [fakebmc]=python3-pyghmi)
+  need+=([podman]=podman [runc]=runc [mmdebstrap]=mmdebstrap [promtool]=prometheus)
 fi
 missing=()
 for cmd in "${!need[@]}"; do
@@ -19,9 +21,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
   sudo=; [ "$(id -u)" -eq 0 ] || sudo=sudo
   echo "prereqs: installing Debian packages: ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 || {
-    $sudo apt-get update -q >/dev/null
-    $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+  # other jobs may hold the dpkg lock for a while: wait for it rather than fail
+  apt=($sudo apt-get -o DPkg::Lock::Timeout=600)
+  "${apt[@]}" install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 || {
+    "${apt[@]}" update -q >/dev/null
+    "${apt[@]}" install -y -q --no-install-recommends "${missing[@]}" >/dev/null
   }
 fi
 
