@@ -23,6 +23,7 @@ export interface MembershipOptions {
  *  - 'fenced' (reason): the lease lapsed; every console must stop now
  *  - 'view' (ClusterView): membership changed
  *  - 'drained' (boolean): an operator drained/undrained this member
+ *  - 'heartbeat' (gapMs): a heartbeat succeeded, gapMs after the previous successful one (metrics)
  */
 export class MembershipService extends EventEmitter {
   /** Fresh per process start and again after every fence. */
@@ -219,6 +220,7 @@ export class MembershipService extends EventEmitter {
         this.emit('joined', this.incarnation);
       } else {
         this.maxHeartbeatGapMs = Math.max(this.maxHeartbeatGapMs, t0 - this.lastOkMs);
+        this.emit('heartbeat', t0 - this.lastOkMs);
         this.lastOkMs = t0;
         this.leaseDeadline = t0 + this.leaseMs;
         this.lease?.grant(this.leaseDeadline);
