@@ -338,7 +338,7 @@ describe('helm chart deploy/helm/solgate', () => {
     const objects = rendered.get('ci/monitoring-values.yaml')!;
     const sm = findObject(objects, 'ServiceMonitor');
     const headless = objectsOfKind(objects, 'Service').find((s) => s.spec.clusterIP === 'None' && s.metadata.labels?.['app.kubernetes.io/component'] === 'conductor')!;
-    expect(selects(sm.spec.selector.matchLabels, headless.metadata.labels)).toBe(true);
+    expect(selects(sm.spec.selector.matchLabels, headless.metadata.labels!)).toBe(true);
     expect(headless.spec.ports.map((p: any) => p.name)).toContain(sm.spec.endpoints[0].port);
     expect(sm.spec.endpoints[0].path).toBe('/metrics');
     const rule = findObject(objects, 'PrometheusRule');

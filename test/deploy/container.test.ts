@@ -10,6 +10,7 @@ import { inspectState, imageFromScript, podman, podmanOk, podmanRunArgs, probePo
 import { waitFor } from '../support/wait.js';
 import { REPO_ROOT, findObject, renderChart, type K8sObject } from './helm.js';
 import { resolveContainerEnv } from './k8s.js';
+import { metricsUsedByChart } from './metrics-usage.js';
 
 // The image built for real (scripts/image.sh: podman, local Debian bases where no registry is
 // reachable) and a conductor cluster run in containers exactly as the Helm chart runs it:
@@ -109,7 +110,7 @@ describeIfPodman('the image, built and run as the chart runs it (podman)', () =>
     );
     containers.push(name(i));
     try {
-      await waitFor(async () => (await readyz(i)) === 200, { timeoutMs: 30_000, intervalMs: 50, what: `${name(i)} /readyz` });
+      await waitFor(async () => (await readyz(i)) === 200, { timeoutMs: 90_000, intervalMs: 50, what: `${name(i)} /readyz` });
     } catch (e) {
       throw new Error(`${(e as Error).message}\n${await logsOf(name(i))}`);
     }
@@ -278,7 +279,7 @@ describeIfPodman('the image, built and run as the chart runs it (podman)', () =>
       expect(config.WorkingDir).toBe('/app');
       expect(healthcheck?.Test?.[0]).toBe('CMD');
       expect(healthcheck.Test.join(' ')).toContain('/healthz');
-      expect({ interval: healthcheck.Interval / 1e9, timeout: healthcheck.Timeout / 1e9, retries: healthcheck.Retries }).toEqual({ interval: 10, timeout: 3, retries: 3 });
+      expect({ interval: healthcheck.Interval / 1e9, timeout: healthcheck.Timeout / 1e9, retries: healthcheck.Retries }).toEqual({ interval: 10, timeout: 10, retries: 3 });
       for (const l of ['title', 'description', 'version', 'revision', 'licenses', 'source']) expect(labels[`org.opencontainers.image.${l}`]).toBeTruthy();
       expect(labels['org.opencontainers.image.version']).toMatch(/^\d+\.\d+\.\d+/);
     });
@@ -347,7 +348,7 @@ describeIfPodman('the image, built and run as the chart runs it (podman)', () =>
       const times: number[] = [];
       for (let i = 0; i < 3; i++) times.push(await startConductor(i));
       figures.push(`start to ready (podman run → /readyz 200): ${times.map((t) => `${t.toFixed(2)} s`).join(', ')}`);
-      expect(Math.max(...times)).toBeLessThan(30);
+      expect(Math.max(...times)).toBeLessThan(90); // ~2-5 s on a quiet machine; generous under load
       // each answers with its own member id registered
       const list = await api(0, 'GET', '/v1/conductors');
       expect(list.status).toBe(200);
@@ -375,8 +376,14 @@ describeIfPodman('the image, built and run as the chart runs it (podman)', () =>
     });
 
     it('passes its HEALTHCHECK (podman healthcheck run) and reports an idle RSS', async () => {
-      const r = await podman(['healthcheck', 'run', name(1)]);
-      expect({ code: r.code, out: (r.stdout + r.stderr).replace(/time=.*systemd.*\n/g, '').trim() }).toEqual({ code: 0, out: '' });
+      // as Docker judges it: unhealthy only after `retries` failures in a row (a loaded machine may be slow once)
+      const attempts: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const r = await podman(['healthcheck', 'run', name(1)], { timeoutMs: 30_000 });
+        attempts.push(`${r.code}: ${(r.stdout + r.stderr).replace(/time=.*systemd.*\n/g, '').trim()}`);
+        if (r.code === 0) break;
+      }
+      expect(attempts.at(-1)).toBe('0: ');
       const st = await inspectState(name(1));
       const procs = processesInNamespaceOf(st.pid);
       const conductor = procs.find((p) => p.ppid === st.pid)!;
@@ -384,6 +391,13 @@ describeIfPodman('the image, built and run as the chart runs it (podman)', () =>
       figures.push(`idle conductor RSS ${(conductor.rssKiB / 1024).toFixed(1)} MiB (node); whole container ${(total / 1024).toFixed(1)} MiB over ${procs.length} processes (${procs.map((p) => p.comm).join(', ')})`);
       expect(conductor.rssKiB).toBeGreaterThan(10 * 1024);
       expect(conductor.rssKiB).toBeLessThan(400 * 1024);
+    });
+
+    it("exports on /metrics every metric the chart's alerts and dashboard use", async () => {
+      const text = await (await fetch(`${apiOf(0)}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+      const exported = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));
+      const used = await metricsUsedByChart();
+      expect(used.filter((n) => !exported.has(n))).toEqual([]);
     });
 
     it('enables consoles (ipmitool-socat and native-ipmi-socat) and carries bytes both ways', async () => {
