@@ -201,6 +201,13 @@ build_image() {
   local t0=$SECONDS
   pm build "${args[@]}" --label "io.solgate.source-hash=$hash" -t "$tag" . >&2 || die "podman build failed"
   log "built $tag in $((SECONDS - t0)) s; $(pm image inspect --format '{{.Size}}' "$tag" | awk '{printf "%.1f MB", $1/1e6}')"
+  # Older source-hash images are superseded (their layers stay only as build cache).
+  local old
+  for old in $(pm images --format '{{.Repository}}:{{.Tag}}' --filter 'reference=localhost/solgate:src-*'); do
+    [ "$old" = "$tag" ] || pm rmi "$old" >/dev/null 2>&1 || true
+  done
+  # Stage images of earlier builds (untagged): kept for an hour as layer cache, then dropped.
+  pm image prune -f --filter until=1h >/dev/null 2>&1 || true
   echo "$tag"
 }
 
