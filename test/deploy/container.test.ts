@@ -158,10 +158,11 @@ describeIfPodman('the image, built and run as the chart runs it (podman)', () =>
   }
 
   beforeAll(async () => {
-    const built = await imageFromScript('build');
+    // both at once: on a fresh machine the Redis base is made while the image builds
+    const [built, redis] = await Promise.all([imageFromScript('build'), imageFromScript('redis')]);
     image = built.image;
     figures.push(`image ${image}: scripts/image.sh took ${built.seconds.toFixed(1)} s${/reusing/.test(built.log) ? ' (reused: same build inputs)' : ''}`);
-    redisImage = (await imageFromScript('redis')).image;
+    redisImage = redis.image;
 
     scratch = mkdtempSync(join(tmpdir(), 'solgate-ctest-'));
     // Ports the chart renders for every pod: free on every stand-in pod IP.
