@@ -213,7 +213,12 @@ build_image() {
 
 build_redis() {
   local base=$1
-  [ "$base" = registry ] && { echo docker.io/library/redis:7.4.2-bookworm; return 0; }
+  if [ "$base" = registry ]; then
+    # the chart's default Redis image
+    pm image exists docker.io/library/redis:7.4.2-bookworm || pm pull -q docker.io/library/redis:7.4.2-bookworm >/dev/null || die "pulling redis failed"
+    echo docker.io/library/redis:7.4.2-bookworm
+    return 0
+  fi
   ensure_base redis
 }
 
