@@ -123,6 +123,14 @@ describeIfPodman('the image, built and run as the chart runs it (podman)', () =>
     return r.body?.console_enabled && r.body.console_info?.url ? (r.body.console_info.url as string) : undefined;
   }
 
+  /** The console URL once its port accepts connections (the API may report a console a moment before it restarts). */
+  async function servingUrl(uuid: string, via: number, timeoutMs = 30_000): Promise<string> {
+    return waitFor(async () => {
+      const url = await consoleUrl(uuid, via);
+      return url && (await tcpAccepts(Number(new URL(url).port), new URL(url).hostname)) ? url : undefined;
+    }, { timeoutMs, intervalMs: 100, what: `the console of ${uuid} serving` });
+  }
+
   async function ownerOf(uuid: string, via: number): Promise<string | undefined> {
     const r = await api(via, 'GET', `/v1/nodes/${uuid}`);
     return r.body?.conductor ?? undefined;
@@ -415,7 +423,7 @@ describeIfPodman('the image, built and run as the chart runs it (podman)', () =>
         expect((await api(0, 'PUT', `/v1/nodes/${created.body.uuid}/states/console`, { enabled: true })).status).toBe(202);
       }
       for (const n of nodes) {
-        const url = await waitFor(() => consoleUrl(n.uuid, 0), { timeoutMs: 30_000, intervalMs: 100, what: `console of ${n.name}` });
+        const url = await servingUrl(n.uuid, 0, 60_000);
         expect(POD_IPS).toContain(new URL(url).hostname);
         await roundTrip(url, `hello-${n.name.slice(-5)}`);
       }
@@ -438,7 +446,7 @@ describeIfPodman('the image, built and run as the chart runs it (podman)', () =>
       const st = await inspectState(name(owner));
       const zombies = () => processesInNamespaceOf(st.pid).filter((p) => p.state === 'Z');
       for (let round = 0; round < 3; round++) {
-        const url = await waitFor(() => consoleUrl(target.uuid, owner), { timeoutMs: 20_000, intervalMs: 100, what: 'the console back' });
+        const url = await servingUrl(target.uuid, owner);
         const client = await attach(url);
         const procs = processesInNamespaceOf(st.pid);
         const socat = procs.find((p) => p.comm === 'socat' && p.argv.join(' ').includes(target.uuid) && !procs.some((q) => q.pid === p.ppid && q.comm === 'socat'));
@@ -452,8 +460,7 @@ describeIfPodman('the image, built and run as the chart runs it (podman)', () =>
       }
       await waitFor(() => zombies().length === 0, { timeoutMs: 5000, what: `no zombie in ${name(owner)} (${JSON.stringify(zombies())})` });
       // and the supervisor restarted the console each time: it serves again
-      const url = await waitFor(() => consoleUrl(target.uuid, owner), { timeoutMs: 20_000, intervalMs: 100, what: 'the console back after the kills' });
-      await roundTrip(url, 'after-kills');
+      await roundTrip(await servingUrl(target.uuid, owner), 'after-kills');
       expect(zombies()).toEqual([]);
     }, 180_000);
 
@@ -477,7 +484,7 @@ describeIfPodman('the image, built and run as the chart runs it (podman)', () =>
       );
       figures.push(`podman kill → all ${owned.length} consoles of the killed container serving from survivors: ${Math.max(...back).toFixed(2)} s`);
       expect(Math.max(...back)).toBeLessThan(15); // the usual bound is ~1-2 s; generous under load
-      for (const n of owned) await roundTrip((await consoleUrl(n.uuid, 0))!, 'taken');
+      for (const n of owned) await roundTrip(await servingUrl(n.uuid, 0), 'taken');
       const st = await inspectState(name(victim));
       expect(st.running).toBe(false);
       expect(st.exitCode).toBe(137);
@@ -517,7 +524,7 @@ describeIfPodman('the image, built and run as the chart runs it (podman)', () =>
       const logs = await logsOf(name(leaving));
       expect(logs).toContain('"msg":"shutting down: handing consoles over"');
       expect(logs).toContain('"msg":"stopped"');
-      for (const n of owned) await roundTrip((await consoleUrl(n.uuid, 0))!, 'handed');
+      for (const n of owned) await roundTrip(await servingUrl(n.uuid, 0), 'handed');
     }, 120_000);
 
     it('the admin CLI runs from the image: solgate conductors', async () => {
@@ -554,8 +561,7 @@ describeIfPodman('the image, built and run as the chart runs it (podman)', () =>
       });
       expect(created.status).toBe(201);
       expect((await api(0, 'PUT', `/v1/nodes/${created.body.uuid}/states/console`, { enabled: true })).status).toBe(202);
-      const url = await waitFor(() => consoleUrl(created.body.uuid, 0), { timeoutMs: 30_000, intervalMs: 100, what: 'the console on the containerized BMC' });
-      await roundTrip(url, 'in-containers');
+      await roundTrip(await servingUrl(created.body.uuid, 0), 'in-containers');
     }, 120_000);
   });
 });
