@@ -29,7 +29,7 @@ const RUN_ID = `${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`
 const PREFIX = `solgate-ctest-${RUN_ID}`;
 const POD_IPS = ['127.0.0.11', '127.0.0.12', '127.0.0.13'];
 const MEMBERS = ['solgate-0', 'solgate-1', 'solgate-2'];
-const NODE_COUNT = 6;
+const NODE_COUNT = 8;
 const MAX_IMAGE_BYTES = 200e6;
 
 const probe = await probePodman();
@@ -461,11 +461,17 @@ describeIfPodman('the image, built and run as the chart runs it (podman)', () =>
       await waitFor(() => zombies().length === 0, { timeoutMs: 5000, what: `no zombie in ${name(owner)} (${JSON.stringify(zombies())})` });
       // and the supervisor restarted the console each time: it serves again
       await roundTrip(await servingUrl(target.uuid, owner), 'after-kills');
-      expect(zombies()).toEqual([]);
+      // a socat reaps its own per-client child a moment after the client leaves: none may stay
+      await waitFor(() => zombies().length === 0, { timeoutMs: 5000, what: `no zombie left in ${name(owner)} (${JSON.stringify(zombies())})` });
     }, 180_000);
 
+    /** solgate-1 and solgate-2 by the consoles they own, most first: the kill and stop tests take one each. */
+    let victim = 1;
+    let leaving = 2;
+
     it('podman kill (SIGKILL) of a conductor container: the survivors take its consoles over', async () => {
-      const victim = 1;
+      const count = async (m: number) => (await Promise.all(nodes.map((n) => ownerOf(n.uuid, 0)))).filter((o) => o === MEMBERS[m]).length;
+      if ((await count(2)) > (await count(1))) [victim, leaving] = [2, 1];
       const owned = [];
       for (const n of nodes) if ((await ownerOf(n.uuid, 0)) === MEMBERS[victim]) owned.push(n);
       expect(owned.length).toBeGreaterThan(0);
@@ -491,7 +497,6 @@ describeIfPodman('the image, built and run as the chart runs it (podman)', () =>
     }, 120_000);
 
     it('podman stop (SIGTERM through tini): graceful handover, exit code 0, nothing left in the container', async () => {
-      const leaving = 2;
       const owned = [];
       for (const n of nodes) if ((await ownerOf(n.uuid, 0)) === MEMBERS[leaving]) owned.push(n);
       expect(owned.length).toBeGreaterThan(0);
@@ -539,7 +544,7 @@ describeIfPodman('the image, built and run as the chart runs it (podman)', () =>
       const list = (Array.isArray(parsed) ? parsed : parsed.conductors) as { id: string; state: string; alive: boolean }[];
       const byId = Object.fromEntries(list.map((c) => [c.id, c]));
       expect({ id: MEMBERS[0], state: byId[MEMBERS[0]]?.state, alive: byId[MEMBERS[0]]?.alive }).toEqual({ id: MEMBERS[0], state: 'alive', alive: true });
-      expect(byId[MEMBERS[2]]).toBeUndefined(); // left gracefully: no longer a member
+      expect(byId[MEMBERS[leaving]]).toBeUndefined(); // left gracefully: no longer a member
     }, 60_000);
 
     it('solgate-bmc-sim from the image serves a BMC that a conductor container consoles', async () => {
