@@ -2,7 +2,8 @@
 # Installs what solgate needs on a Debian machine, only what is missing, then npm ci and a build.
 #   scripts/prereqs.sh demo   # runtime: redis-server, socat, ipmitool, ipmi_sim, setpriv
 #   scripts/prereqs.sh test   # + redis-sentinel, python3-ironicclient (baremetal), python3-openstacksdk, pyghmi (fakebmc), websockify,
-#                             #   python3-ironic and haproxy (test/e2e/ironic)
+#                             #   python3-ironic and haproxy (test/e2e/ironic), podman/runc/mmdebstrap (the image, scripts/image.sh),
+#                             #   promtool (chart alerts)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=${1:-demo}
@@ -14,6 +15,7 @@ declare -A need_py=()
 if [ "$profile" = test ]; then
   need+=([redis-sentinel]=redis-sentinel [baremetal]=python3-ironicclient [fakebmc]=python3-pyghmi [websockify]=websockify [haproxy]=haproxy)
   need_py+=([openstack]=python3-openstacksdk [ironic]=python3-ironic)
+  need+=([podman]=podman [runc]=runc [mmdebstrap]=mmdebstrap [promtool]=prometheus)
 fi
 missing=()
 for cmd in "${!need[@]}"; do
@@ -26,9 +28,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
   sudo=; [ "$(id -u)" -eq 0 ] || sudo=sudo
   echo "prereqs: installing Debian packages: ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 || {
-    $sudo apt-get update -q >/dev/null
-    $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+  # other jobs may hold the dpkg lock for a while: wait for it rather than fail
+  apt=($sudo apt-get -o DPkg::Lock::Timeout=600)
+  "${apt[@]}" install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 || {
+    "${apt[@]}" update -q >/dev/null
+    "${apt[@]}" install -y -q --no-install-recommends "${missing[@]}" >/dev/null
   }
 fi
 

@@ -40,6 +40,7 @@ export interface LeaseGrant {
  *  - 'view' (ClusterView): the rings changed
  *  - 'drained' (boolean): an operator drained/undrained this member
  *  - 'newDataset': Redis came back empty (restarted without persistence): cluster-wide data must be published again
+ *  - 'heartbeat' (gapMs): a heartbeat succeeded, gapMs after the previous successful one (metrics)
  */
 export class MembershipService extends EventEmitter {
   /** Fresh per process start and again after every fence. */
@@ -203,7 +204,10 @@ export class MembershipService extends EventEmitter {
 
   /** A successful heartbeat sent at `t0`: the lease runs until t0 + leaseMs (watched by the lease timer while a member). */
   private renewLease(t0: number): void {
-    if (this.lastOkMs && this.state === MembershipState.Member) this.maxHeartbeatGapMs = Math.max(this.maxHeartbeatGapMs, t0 - this.lastOkMs);
+    if (this.lastOkMs && this.state === MembershipState.Member) {
+      this.maxHeartbeatGapMs = Math.max(this.maxHeartbeatGapMs, t0 - this.lastOkMs);
+      this.emit('heartbeat', t0 - this.lastOkMs);
+    }
     this.lastOkMs = t0;
     this.leaseDeadline = t0 + this.leaseMs;
     this.lease?.grant(this.leaseDeadline);

@@ -1,6 +1,6 @@
 import { Controller, Get, Inject, Res } from '@nestjs/common';
 import type { Response } from 'express';
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { CONSOLE_PHASES } from '#libs/console';
 import type { ConductorRuntime } from '../runtime/conductor.runtime.js';
 import { RUNTIME } from '../api/tokens.js';
@@ -34,6 +34,15 @@ export class MetricsController {
     counter('solgate_crashes_detected_total', 'Conductor crashes detected by the fast path', () => rt.failureDetector.detected);
     new Gauge({ name: 'solgate_heartbeat_latency_seconds', help: 'Round trip of the last heartbeat', registers: [r], collect() { this.set(rt.membership.lastHeartbeatLatencyMs / 1000); } });
     new Gauge({ name: 'solgate_heartbeat_max_gap_seconds', help: 'Longest time between two successful heartbeats since start', registers: [r], collect() { this.set(rt.membership.maxHeartbeatGapMs / 1000); } });
+    // Every gap between two successful heartbeats: the chart's alert on a gap nearing the heartbeat
+    // timeout reads it (the max gauge above never comes down, a scrape-time gauge misses short stalls).
+    const gaps = new Histogram({
+      name: 'solgate_heartbeat_gap_seconds',
+      help: 'Time between two successful heartbeats',
+      buckets: [0.5, 1, 1.5, 2, 2.5, 3, 4, 5, 7.5, 10, 15, 30],
+      registers: [r],
+    });
+    rt.membership.on('heartbeat', (gapMs: number) => gaps.observe(gapMs / 1000));
     new Gauge({ name: 'solgate_heartbeat_failures', help: 'Heartbeats failed in a row', registers: [r], collect() { this.set(rt.membership.heartbeatFailures); } });
     new Gauge({
       name: 'solgate_ring_members',
