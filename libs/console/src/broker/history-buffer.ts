@@ -8,6 +8,8 @@ export class HistoryBuffer {
   /** Absolute offset one past the last byte held. */
   private end: number;
   private size = 0;
+  /** Where this history begins (taken as a line start: the console's first byte, or a predecessor's first kept byte). */
+  private readonly origin: number;
 
   constructor(
     readonly capacity: number,
@@ -16,6 +18,7 @@ export class HistoryBuffer {
     if (!Number.isInteger(capacity) || capacity < 1) throw new Error('history capacity must be a positive integer');
     this.buf = Buffer.alloc(capacity);
     this.end = startOffset;
+    this.origin = startOffset;
   }
 
   /** Absolute offset of the next byte to be appended. */
@@ -73,7 +76,7 @@ export class HistoryBuffer {
     const data = this.since(windowStart);
     // A window that starts right after a line end (or at the very first byte) starts a line.
     const before = windowStart > this.startOffset ? this.since(windowStart - 1)[0] : undefined;
-    if (windowStart === 0 || before === 0x0a || (before === 0x0d && data[0] !== 0x0a)) return { offset: windowStart, data };
+    if (windowStart === this.origin || before === 0x0a || (before === 0x0d && data[0] !== 0x0a)) return { offset: windowStart, data };
     if (before === 0x0d && data.length > 1) return { offset: windowStart + 1, data: data.subarray(1) }; // the LF of a CRLF
     for (let i = 0; i < data.length; i++) {
       const c = data[i];
