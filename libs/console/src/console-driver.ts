@@ -1,6 +1,9 @@
 import type { ConsoleInterface, NodeRecord } from '#libs/nodes';
 import type { SocatPeer } from './argv.js';
 
+/** Why a console stops on this conductor; the broker tells each viewer (broker/notices.ts). */
+export type ConsoleStopReason = 'disabled' | 'handover' | 'deleted' | 'fenced' | 'shutdown' | 'restart' | 'failed';
+
 /**
  * A console interface (Ironic's term): how socat's per-client command reaches the node's serial
  * line. socat, ports, supervision, claims and takeover are common to all of them
@@ -10,8 +13,12 @@ export interface ConsoleDriver {
   readonly name: ConsoleInterface;
   /** Validate the node and set up what each client connection needs; returns where socat connects clients. */
   prepare(node: NodeRecord): Promise<SocatPeer>;
-  /** After socat is gone: remove files, end a SOL session that may still be active on the BMC. */
-  cleanup(node: NodeRecord, opts: { sessionWasActive: boolean }): Promise<void>;
+  /**
+   * After socat is gone: tell the console's viewers why (`reason`) and let them go, end the BMC
+   * session, remove files. `reason` is optional until every caller passes it (the broker then says
+   * "console closed — reconnect").
+   */
+  cleanup(node: NodeRecord, opts: { sessionWasActive: boolean; reason?: ConsoleStopReason }): Promise<void>;
   /**
    * Set by the supervisor: a driver that runs client sessions itself (native-ipmi-socat) reports a
    * failed or lost session here (bad credentials, BMC unreachable, BMC ended SOL). The listener is

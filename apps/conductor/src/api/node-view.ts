@@ -42,6 +42,7 @@ export function nodeDocument(node: NodeRecord, ctx: NodeContext): Record<string,
   const dii: Record<string, unknown> = {};
   if (ctx.consoleServing && ctx.status.port) dii.allocated_ipmi_terminal_port = ctx.status.port;
   if (node.console_enabled) dii.console_state = ctx.consoleServing ? 'running' : ctx.status.state === 'stopped' ? 'starting' : ctx.status.state;
+  if (node.console_enabled) dii.console_viewers = ctx.consoleServing ? (ctx.status.viewers ?? 0) : 0;
   const full: Record<string, unknown> = {
     uuid: id,
     created_at: ironicTimestamp(node.created_at),

@@ -10,9 +10,19 @@ import {
   MembershipService,
 } from '#libs/cluster';
 import type { SolgateConfig } from '#libs/config';
-import { ConsoleSupervisor, IpmitoolSocatConsole, NativeIpmiSocatConsole, PidDirectory, type ConsoleDriver } from '#libs/console';
+import {
+  ConsoleSupervisor,
+  IpmitoolSocatConsole,
+  NativeIpmiSocatConsole,
+  PidDirectory,
+  ProcessLauncher,
+  type BrokerContext,
+  type ConsoleBrokerHandle,
+  type ConsoleBrokerRegistry,
+  type ConsoleDriver,
+} from '#libs/console';
 import type { Logger } from '#libs/logging';
-import { ConsoleStatusRepository, NodeRepository, type ConsoleInterface } from '#libs/nodes';
+import { ConsoleLogRepository, ConsoleStatusRepository, NodeRepository, type ConsoleInterface } from '#libs/nodes';
 import { closeRedisClient, createRedisClient, Keys, redactRedisUrl } from '#libs/redis';
 
 export const SOLGATE_VERSION = '0.1.0';
@@ -37,8 +47,16 @@ export class ConductorRuntime {
   readonly failureDetector: FailureDetector;
   readonly pidDir: PidDirectory;
   readonly supervisor: ConsoleSupervisor;
-  /** native-ipmi-socat: per-node SOL bridges and the IPMI transport, held in this process. */
+  /** native-ipmi-socat: per-node console brokers with their native SOL sessions and the IPMI transport. */
   readonly nativeConsoles: NativeIpmiSocatConsole;
+  /** ipmitool-socat: per-node console brokers, each with one ipmitool child. */
+  readonly ipmitoolConsoles: IpmitoolSocatConsole;
+  /** Starts the ipmitool-socat brokers' ipmitool children (a launcher of its own: the supervisor's is private). */
+  private readonly brokerLauncher = new ProcessLauncher();
+  /** Console logs, audit trail and viewers in Redis. */
+  readonly consoleLog: ConsoleLogRepository;
+  /** Finds a node's console broker on this conductor (web console, `solgate console attach`). */
+  readonly consoleBrokers: ConsoleBrokerRegistry;
   private closed = false;
   private started = false;
 
@@ -96,9 +114,36 @@ export class ConductorRuntime {
       new LeaseFile(this.pidDir.leaseFile),
     );
     this.failureDetector = new FailureDetector(this.hbRedis, config.keyPrefix, this.membership, this.membershipRepo, config.failureDetectorIntervalMs, log);
-    this.nativeConsoles = new NativeIpmiSocatConsole(this.pidDir, log, { leaseValid: () => this.membership.leaseValid() });
+    this.consoleLog = new ConsoleLogRepository(this.redis, this.keys);
+    const brokerContext: BrokerContext = {
+      pidDir: this.pidDir,
+      log,
+      leaseValid: () => this.membership.leaseValid(),
+      consoleLog: this.consoleLog,
+      identity: () => ({ conductor: config.conductorId, incarnation: this.membership.incarnation }),
+      settings: {
+        escapeChar: config.escapeChar,
+        historyBytes: config.consoleHistoryBytes,
+        replayBytes: config.consoleReplayBytes,
+        capture: config.consoleCapture,
+        lingerMs: config.consoleLingerMs,
+        maxViewers: config.consoleMaxViewers,
+        idleTimeoutMs: config.terminalTimeoutS * 1000,
+        logBytes: config.consoleLogBytes,
+        logDir: config.consoleLogDir,
+        logFileBytes: config.consoleLogFileBytes,
+        logFileCount: config.consoleLogFileCount,
+      },
+    };
+    this.nativeConsoles = new NativeIpmiSocatConsole(brokerContext);
+    this.ipmitoolConsoles = new IpmitoolSocatConsole(brokerContext, { launcher: this.brokerLauncher, closeTimeoutMs: Math.max(1000, config.killTimeoutMs * 3) });
+    const brokered = [this.nativeConsoles, this.ipmitoolConsoles];
+    this.consoleBrokers = {
+      get: (uuid: string) => brokered.map((d) => d.get(uuid)).find((b) => b !== undefined),
+      list: (): ConsoleBrokerHandle[] => brokered.flatMap((d) => d.list()),
+    };
     const drivers = new Map<ConsoleInterface, ConsoleDriver>([
-      ['ipmitool-socat', new IpmitoolSocatConsole(this.pidDir, log)],
+      ['ipmitool-socat', this.ipmitoolConsoles],
       ['native-ipmi-socat', this.nativeConsoles],
     ]);
     this.supervisor = new ConsoleSupervisor(
@@ -133,7 +178,13 @@ export class ConductorRuntime {
       this.renameConnections(incarnation);
       void this.supervisor.reconcileAll();
     });
-    this.membership.on('fenced', (reason: string) => void this.supervisor.fenceAll(`self-fenced: ${reason}`));
+    this.membership.on('fenced', (reason: string) => {
+      // viewers of the consoles stopped now are told the console moves on (cleanup gives no reason yet)
+      for (const d of [this.nativeConsoles, this.ipmitoolConsoles]) d.stoppingBecause('fenced');
+      void this.supervisor.fenceAll(`self-fenced: ${reason}`).finally(() => {
+        for (const d of [this.nativeConsoles, this.ipmitoolConsoles]) d.stoppingBecause(undefined);
+      });
+    });
     this.membership.on('view', () => void this.supervisor.reconcileAll());
     this.membership.on('drained', (drained: boolean) => {
       this.log.warn({ member: this.config.conductorId, drained }, drained ? 'drained by an operator: handing every console over' : 'undrained: back in the ring');
@@ -189,16 +240,18 @@ export class ConductorRuntime {
       this.log.debug({ step: what, ms: Math.round(performance.now() - t0) }, 'shutdown step done');
     };
     this.failureDetector.stop();
+    for (const d of [this.nativeConsoles, this.ipmitoolConsoles]) d.stoppingBecause('shutdown');
     if (this.started) {
       this.supervisor.beginShutdown();
       await step('announce leaving', () => this.membership.announceLeaving());
       await step('stop consoles', () => this.supervisor.shutdown());
-      await step('close native SOL sessions', () => this.nativeConsoles.close());
+      await step('close console brokers', () => Promise.all([this.nativeConsoles.close(), this.ipmitoolConsoles.close()]));
       await step('leave membership', () => this.membership.leave());
     } else {
       this.membership.stop();
-      await step('close native SOL sessions', () => this.nativeConsoles.close());
+      await step('close console brokers', () => Promise.all([this.nativeConsoles.close(), this.ipmitoolConsoles.close()]));
     }
+    this.brokerLauncher.close();
     await step('close Redis', () => Promise.all([closeRedisClient(this.subRedis), closeRedisClient(this.hbRedis), closeRedisClient(this.redis)]));
   }
 }

@@ -2,8 +2,9 @@
  * Why a console stops on this conductor (the ConsoleDriver's cleanup reason), and what each viewer
  * is told, on its own line, before its connection closes.
  */
-export const CONSOLE_STOP_REASONS = ['disabled', 'handover', 'deleted', 'fenced', 'shutdown', 'restart', 'failed'] as const;
-export type ConsoleStopReason = (typeof CONSOLE_STOP_REASONS)[number];
+import type { ConsoleStopReason } from '../console-driver.js';
+
+export type { ConsoleStopReason };
 
 export const MOVING_NOTICE = '[solgate: console moving to another conductor — reconnect]';
 export const DISABLED_NOTICE = '[solgate: console disabled]';
