@@ -98,7 +98,9 @@ export function buildSocatArgv(spec: SocatListenSpec): string[] {
   // broker relays: many clients share the node's one SOL session (the broker holds it)
   const maxChildren = 'relay' in peer ? peer.maxClients : 1;
   if (!Number.isInteger(maxChildren) || maxChildren < 1) throw invalidInput(`invalid max clients ${maxChildren}`);
-  argv.push(`${family}:${spec.port},bind=${bind},reuseaddr,fork,max-children=${maxChildren}`);
+  // socat's default listen backlog is 5: clients arriving together would wait for SYN retries
+  const backlog = 'relay' in peer ? `,backlog=${Math.min(1024, Math.max(16, maxChildren))}` : '';
+  argv.push(`${family}:${spec.port},bind=${bind},reuseaddr,fork,max-children=${maxChildren}${backlog}`);
   if ('relay' in peer) argv.push(`EXEC:${peer.relay.map(socatToken).join(' ')},nofork`);
   else argv.push('exec' in peer ? `EXEC:${peer.exec.map(socatToken).join(' ')},pty,raw,echo=0,stderr` : `UNIX-CONNECT:${socatToken(peer.unixSocket)}`);
   return argv;

@@ -234,6 +234,7 @@ export class ConsoleBroker implements ConsoleBrokerHandle {
     if (this.o.metrics) this.o.metrics.viewers--;
     const move = this.lock.detach(v.info.id);
     this.audit('detach', v, { reason });
+    if (this.closed) return; // closing: the lock goes nowhere, nobody is told about it
     this.applyMove(move, v);
     if (!this.closed) {
       this.publishViewers();
