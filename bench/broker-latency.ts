@@ -44,10 +44,10 @@ async function socat(peer: SocatPeer): Promise<string> {
   return `tcp://127.0.0.1:${port}`;
 }
 
-/** RTT of `n` single keystrokes through `send`/`waitEcho`. */
-async function rtts(send: (c: string) => void, received: () => string): Promise<number[]> {
+/** RTT of `count` single keystrokes through `send`, watching `received` for the echo. */
+async function rtts(send: (c: string) => void, received: () => string, count = n): Promise<number[]> {
   const out: number[] = [];
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < count; i++) {
     const ch = String.fromCharCode(97 + (i % 26));
     const before = received().length;
     const t0 = performance.now();
@@ -62,6 +62,9 @@ async function rtts(send: (c: string) => void, received: () => string): Promise<
 
 const rows: (string | number)[][] = [];
 const connectRows: (string | number)[][] = [];
+/** Each path's keystroke function and echo reader; measured in interleaved rounds (the machine's load drifts). */
+const paths: Array<{ name: string; send: (c: string) => void; received: () => string; samples: number[] }> = [];
+const closers: Array<() => Promise<void>> = [];
 try {
   // 1. direct: libs/ipmi in this process
   {
@@ -70,10 +73,11 @@ try {
     const sol = await s.activateSol({ forceDeactivate: true });
     let got = '';
     sol.on('data', (d: Buffer) => (got += d.toString('latin1')));
-    const r = summary(await rtts((c) => sol.write(c), () => got));
-    rows.push(['direct (in-process SOL client)', r.p50, r.p90, r.p99]);
-    await s.close();
-    await transport.close();
+    paths.push({ name: 'direct (in-process SOL client)', send: (c) => sol.write(c), received: () => got, samples: [] });
+    closers.push(async () => {
+      await s.close();
+      await transport.close();
+    });
   }
 
   // 2. the per-client bridge (before the broker)
@@ -103,13 +107,14 @@ try {
     }
     const c = await ConsoleClient.connect(url);
     await c.waitSession();
-    const r = summary(await rtts((ch) => c.write(ch), () => c.received));
-    rows.push(['per-client bridge (socat → UNIX, one SOL session per client)', r.p50, r.p90, r.p99]);
+    paths.push({ name: 'per-client bridge (socat → UNIX, one SOL session per client)', send: (ch) => c.write(ch), received: () => c.received, samples: [] });
     const cs = summary(connects);
     connectRows.push(['per-client bridge (a new SOL session per client)', cs.p50, cs.p90]);
-    await c.close();
-    server.close();
-    await transport.close();
+    closers.push(async () => {
+      await c.close();
+      server.close();
+      await transport.close();
+    });
   }
 
   // 3. the broker
@@ -133,13 +138,21 @@ try {
       await c.close();
       await new Promise((r) => setTimeout(r, 30));
     }
-    const r = summary(await rtts((ch) => keep.write(ch), () => keep.received));
-    rows.push(['broker (socat → relay → UNIX → broker, shared SOL session)', r.p50, r.p90, r.p99]);
+    paths.push({ name: 'broker (socat → relay → UNIX → broker, shared SOL session)', send: (ch) => keep.write(ch), received: () => keep.received, samples: [] });
     const cs = summary(connects);
     connectRows.push(['broker (relay + hello, joins the open session)', cs.p50, cs.p90]);
-    await keep.close();
-    await driver.close();
+    closers.push(async () => {
+      await keep.close();
+      await driver.close();
+    });
   }
+
+  for (let done = 0; done < n; done += 20) for (const p of paths) p.samples.push(...(await rtts(p.send, p.received, 20)));
+  for (const p of paths) {
+    const r = summary(p.samples);
+    rows.push([p.name, r.p50, r.p90, r.p99]);
+  }
+  for (const c of closers) await c();
 
   process.stdout.write(`\nKeystroke round trip, ${n} keystrokes each (ms)\n`);
   process.stdout.write(`${table(['path', 'p50', 'p90', 'p99'], rows)}\n`);
@@ -147,6 +160,7 @@ try {
   process.stdout.write(`\nClient connect → banner, 20 connects each (ms)\n${table(['path', 'p50', 'p90'], connectRows)}\n`);
 } finally {
   for (const p of procs) await p.stop(500);
+  await new Promise((r) => setTimeout(r, 300)); // the launcher's last lines
   launcher.close();
   await fleet.stop();
   rmSync(dir, { recursive: true, force: true });
