@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 profile=${1:-demo}
 
 # command -> Debian package
-declare -A need=([redis-server]=redis-server [socat]=socat [ipmitool]=ipmitool [ipmi_sim]=openipmi [setpriv]=util-linux)
+declare -A need=([redis-server]=redis-server [socat]=socat [ipmitool]=ipmitool [ipmi_sim]=openipmi [setpriv]=util-linux [perl]=perl-base [stdbuf]=coreutils)
 if [ "$profile" = test ]; then
   need+=([redis-sentinel]=redis-sentinel [baremetal]=python3-ironicclient [fakebmc]=python3-pyghmi)
 fi
