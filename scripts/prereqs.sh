@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 profile=${1:-demo}
 
 # command -> Debian package
-declare -A need=([redis-server]=redis-server [socat]=socat [ipmitool]=ipmitool [ipmi_sim]=openipmi [setpriv]=util-linux)
+declare -A need=([redis-server]=redis-server [socat]=socat [ipmitool]=ipmitool [ipmi_sim]=openipmi [setpriv]=util-linux [perl]=perl-base [stdbuf]=coreutils)
 # python module (of Debian's /usr/bin/python3) -> Debian package
 declare -A need_py=()
 if [ "$profile" = test ]; then

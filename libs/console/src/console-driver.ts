@@ -23,7 +23,10 @@ export interface ConsoleDriver {
   readonly name: ConsoleInterface;
   /** Validate the node and set up what each client connection needs; returns where socat connects clients. */
   prepare(node: NodeRecord): Promise<SocatPeer>;
-  /** After socat is gone: remove files, end a SOL session that may still be active on the BMC. */
+  /**
+   * After socat is gone: tell the console's viewers why (`reason`) and let them go, end the BMC
+   * session, remove files.
+   */
   cleanup(node: NodeRecord, opts: { sessionWasActive: boolean; reason: ConsoleStopReason }): Promise<void>;
   /**
    * Set by the reconciler: a driver that runs client sessions itself (native-ipmi-socat) reports a

@@ -45,6 +45,8 @@ export function consoleDriverInternalInfo(node: NodeRecord, ctx: Pick<NodeContex
   if (port) dii.allocated_ipmi_terminal_port = port;
   const state = ctx.consoleState ?? (ctx.consoleServing ? 'running' : node.console_enabled ? 'starting' : 'stopped');
   if (node.console_enabled || state !== 'stopped') dii.console_state = state;
+  // viewers attached to the node's console broker right now (published by the owner)
+  if (node.console_enabled) dii.console_viewers = ctx.consoleServing ? (ctx.status.viewers ?? 0) : 0;
   return dii;
 }
 

@@ -25,6 +25,8 @@ export interface ConsoleStatus {
   restarts: number;
   started_at: number | null;
   updated_at: number | null;
+  /** Viewers attached to the console's broker (counted by the incarnation that reports the state), null if unknown. */
+  viewers: number | null;
 }
 
 export const STOPPED_STATUS: ConsoleStatus = {
@@ -41,4 +43,5 @@ export const STOPPED_STATUS: ConsoleStatus = {
   restarts: 0,
   started_at: null,
   updated_at: null,
+  viewers: null,
 };

@@ -78,5 +78,7 @@ export function parseStatus(h: Record<string, string> | null | undefined): Conso
     restarts: num(h.restarts, 0),
     started_at: numOrNull(h.started_at),
     updated_at: numOrNull(h.updated_at),
+    // counted by the broker of the incarnation that reports the state (a predecessor's count is stale)
+    viewers: h.viewers !== undefined && h.viewers_by === h.incarnation ? num(h.viewers, 0) : null,
   };
 }

@@ -6,3 +6,4 @@ export * from './console-status.repository.js';
 export * from './console-port.repository.js';
 export * from './node.service.js';
 export * from './node-catalog.js';
+export * from './console-log.repository.js';

@@ -82,6 +82,9 @@ export function validateDriverInfo(value: unknown): DriverInfo {
         if (!Number.isInteger(n) || n < 0 || n > 17) throw invalidInput(`Invalid ipmi_cipher_suite ${JSON.stringify(v)}: an integer from 0 to 17.`);
         break;
       }
+      case 'solgate_console_capture':
+        if (v !== 'on-demand' && v !== 'always') throw invalidInput(`Invalid solgate_console_capture ${JSON.stringify(v)}: on-demand or always.`);
+        break;
       default:
         if (!/^[A-Za-z0-9_.-]{1,64}$/.test(k)) throw invalidInput(`Invalid driver_info key ${JSON.stringify(k)}.`);
     }

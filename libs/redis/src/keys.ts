@@ -66,6 +66,22 @@ export class Keys {
     return `${this.prefix}:claim-epoch`;
   }
 
+  /**
+   * Stream: the node's console log (fields o = offset of the first byte, d = bytes), appended by the
+   * owner's broker in ~50 ms batches and trimmed to SOLGATE_CONSOLE_LOG_BYTES (approximately).
+   */
+  consoleLog(uuid: string) {
+    return `${this.prefix}:node:${uuid}:console-log`;
+  }
+  /** Stream: the node's console audit trail (attach, detach, write lock, break, BMC session), capped. */
+  consoleAudit(uuid: string) {
+    return `${this.prefix}:node:${uuid}:console-audit`;
+  }
+  /** String (JSON): who is attached to the node's console, written by the owner's broker. */
+  consoleViewers(uuid: string) {
+    return `${this.prefix}:node:${uuid}:console-viewers`;
+  }
+
   // --- cluster membership -------------------------------------------------------------------
   /** Sorted set member id → last heartbeat (Redis TIME, ms). */
   members() {

@@ -56,6 +56,19 @@ export class MetricsController {
       },
     });
     new Gauge({ name: 'solgate_registered', help: '1 while this conductor is a registered member with a valid lease', registers: [r], collect() { this.set(rt.membership.registered ? 1 : 0); } });
+    // console brokers (one BMC session per node, many viewers), per console interface
+    const brokerMetrics = () => [rt.ipmitoolConsoles, rt.nativeConsoles].map((d) => ({ iface: d.name, m: d.metrics }));
+    const perInterface = (name: string, help: string, type: 'gauge' | 'counter', read: (m: ReturnType<typeof brokerMetrics>[number]['m']) => number) => {
+      if (type === 'gauge')
+        new Gauge({ name, help, labelNames: ['interface'], registers: [r], collect() { for (const { iface, m } of brokerMetrics()) this.set({ interface: iface }, read(m)); } });
+      else
+        new Counter({ name, help, labelNames: ['interface'], registers: [r], collect() { this.reset(); for (const { iface, m } of brokerMetrics()) this.inc({ interface: iface }, read(m)); } });
+    };
+    perInterface('solgate_console_viewers', 'Viewers attached to console brokers', 'gauge', (m) => m.viewers);
+    perInterface('solgate_console_bmc_sessions', 'BMC SOL sessions held by console brokers', 'gauge', (m) => m.sessionsOpen);
+    perInterface('solgate_console_bytes_out_total', 'Node output bytes received by console brokers', 'counter', (m) => m.bytesOut);
+    perInterface('solgate_console_bytes_in_total', 'Keystroke bytes sent to nodes by console brokers', 'counter', (m) => m.bytesIn);
+    perInterface('solgate_console_bmc_session_drops_total', 'BMC SOL sessions that dropped (not closed by solgate)', 'counter', (m) => m.sessionDrops);
     new Gauge({ name: 'solgate_reconcile_pass_seconds', help: 'Duration of the last full reconcile pass', registers: [r], collect() { this.set(stats().lastPassMs / 1000); } });
   }
 

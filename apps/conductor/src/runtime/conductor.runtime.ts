@@ -22,16 +22,20 @@ import {
   membershipPort,
   NativeIpmiSocatConsole,
   PidDirectory,
+  ProcessLauncher,
   portsPort,
   readListeningSockets,
   SocatConsoleProcesses,
   SpecCache,
   statusesPort,
+  type BrokerContext,
+  type ConsoleBrokerHandle,
+  type ConsoleBrokerRegistry,
   type ConsoleDriver,
 } from '#libs/console';
 import { startPeriodicIronicSync, type PeriodicIronicSync } from '#libs/ironic-sync';
 import type { Logger } from '#libs/logging';
-import { ConsolePortRepository, ConsoleStatusRepository, NodeRepository, type ConsoleInterface } from '#libs/nodes';
+import { ConsoleLogRepository, ConsolePortRepository, ConsoleStatusRepository, NodeRepository, type ConsoleInterface } from '#libs/nodes';
 import { closeRedisClient, createRedisClient, Keys, redactRedisUrl } from '#libs/redis';
 import { ConsoleEvents } from './console-events.js';
 
@@ -63,8 +67,16 @@ export class ConductorRuntime {
   readonly failureDetector: FailureDetector;
   readonly pidDir: PidDirectory;
   readonly reconciler: ConsoleReconciler;
-  /** native-ipmi-socat: per-node SOL bridges and the IPMI transport, held in this process. */
+  /** native-ipmi-socat: per-node console brokers with their native SOL sessions and the IPMI transport. */
   readonly nativeConsoles: NativeIpmiSocatConsole;
+  /** ipmitool-socat: per-node console brokers, each with one ipmitool child. */
+  readonly ipmitoolConsoles: IpmitoolSocatConsole;
+  /** Starts the ipmitool-socat brokers' ipmitool children. */
+  private readonly brokerLauncher = new ProcessLauncher();
+  /** Console logs, audit trail and viewers in Redis. */
+  readonly consoleLog: ConsoleLogRepository;
+  /** Finds a node's console broker on this conductor (web console, `solgate console attach`). */
+  readonly consoleBrokers: ConsoleBrokerRegistry;
   /** Intent and observed state as the API reports them (fresh liveness for single-node answers). */
   readonly consoles: ConsoleControl;
   readonly consoleEvents = new ConsoleEvents();
@@ -122,9 +134,36 @@ export class ConductorRuntime {
     );
     this.hbRedis.on('ready', () => this.membership.onReconnect());
     this.failureDetector = new FailureDetector(this.membership, this.membershipRepo, config.failureDetectorIntervalMs, log);
-    this.nativeConsoles = new NativeIpmiSocatConsole(this.pidDir, log, { leaseValid: () => this.membership.leaseValid() });
+    this.consoleLog = new ConsoleLogRepository(this.redis, this.keys);
+    const brokerContext: BrokerContext = {
+      pidDir: this.pidDir,
+      log,
+      leaseValid: () => this.membership.leaseValid(),
+      consoleLog: this.consoleLog,
+      identity: () => ({ conductor: config.conductorId, incarnation: this.membership.incarnation }),
+      settings: {
+        escapeChar: config.escapeChar,
+        historyBytes: config.consoleHistoryBytes,
+        replayBytes: config.consoleReplayBytes,
+        capture: config.consoleCapture,
+        lingerMs: config.consoleLingerMs,
+        maxViewers: config.consoleMaxViewers,
+        idleTimeoutMs: config.terminalTimeoutS * 1000,
+        logBytes: config.consoleLogBytes,
+        logDir: config.consoleLogDir,
+        logFileBytes: config.consoleLogFileBytes,
+        logFileCount: config.consoleLogFileCount,
+      },
+    };
+    this.nativeConsoles = new NativeIpmiSocatConsole(brokerContext);
+    this.ipmitoolConsoles = new IpmitoolSocatConsole(brokerContext, { launcher: this.brokerLauncher, closeTimeoutMs: Math.max(1000, config.killTimeoutMs * 3) });
+    const brokered = [this.nativeConsoles, this.ipmitoolConsoles];
+    this.consoleBrokers = {
+      get: (uuid: string) => brokered.map((d) => d.get(uuid)).find((b) => b !== undefined),
+      list: (): ConsoleBrokerHandle[] => brokered.flatMap((d) => d.list()),
+    };
     const drivers = new Map<ConsoleInterface, ConsoleDriver>([
-      ['ipmitool-socat', new IpmitoolSocatConsole(this.pidDir, log)],
+      ['ipmitool-socat', this.ipmitoolConsoles],
       ['native-ipmi-socat', this.nativeConsoles],
     ]);
     this.reconciler = new ConsoleReconciler(
@@ -268,12 +307,13 @@ export class ConductorRuntime {
       this.reconciler.beginShutdown();
       await step('announce leaving', () => this.membership.announceLeaving());
       await step('stop consoles', () => this.reconciler.shutdown());
-      await step('close native SOL sessions', () => this.nativeConsoles.close());
+      await step('close console brokers', () => Promise.all([this.nativeConsoles.close(), this.ipmitoolConsoles.close()]));
       await step('leave membership', () => this.membership.leave());
     } else {
       this.membership.stop();
-      await step('close native SOL sessions', () => this.nativeConsoles.close());
+      await step('close console brokers', () => Promise.all([this.nativeConsoles.close(), this.ipmitoolConsoles.close()]));
     }
+    this.brokerLauncher.close();
     await step('close Redis', () => Promise.all([closeRedisClient(this.subRedis), closeRedisClient(this.hbRedis), closeRedisClient(this.redis)]));
   }
 }
