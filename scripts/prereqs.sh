@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what solgate needs on a Debian machine, only what is missing, then npm ci and a build.
 #   scripts/prereqs.sh demo   # runtime: redis-server, socat, ipmitool, ipmi_sim, setpriv
-#   scripts/prereqs.sh test   # + redis-sentinel, python3-ironicclient (baremetal), pyghmi (fakebmc)
+#   scripts/prereqs.sh test   # + redis-sentinel, python3-ironicclient (baremetal), pyghmi (fakebmc),
+#                             #   chromium (web console tests, driven by playwright-core), script (util-linux), tmux
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=${1:-demo}
@@ -9,7 +10,7 @@ profile=${1:-demo}
 # command -> Debian package
 declare -A need=([redis-server]=redis-server [socat]=socat [ipmitool]=ipmitool [ipmi_sim]=openipmi [setpriv]=util-linux)
 if [ "$profile" = test ]; then
-  need+=([redis-sentinel]=redis-sentinel [baremetal]=python3-ironicclient [fakebmc]=python3-pyghmi)
+  need+=([redis-sentinel]=redis-sentinel [baremetal]=python3-ironicclient [fakebmc]=python3-pyghmi [chromium]=chromium [script]=bsdutils [tmux]=tmux)
 fi
 missing=()
 for cmd in "${!need[@]}"; do

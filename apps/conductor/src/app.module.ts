@@ -12,6 +12,7 @@ import { CONSOLE_CONTROL, NODE_SERVICE, RUNTIME } from './api/tokens.js';
 import { HealthController } from './health/health.controller.js';
 import { MetricsController } from './health/metrics.controller.js';
 import type { ConductorRuntime } from './runtime/conductor.runtime.js';
+import { UiModule } from './ui/ui.module.js';
 
 /** The periodic full reconcile pass and the listener check, through @nestjs/schedule (intervals from config). */
 class ReconcileScheduler implements OnApplicationBootstrap, OnModuleDestroy {
@@ -35,7 +36,7 @@ export class AppModule {
   static forRuntime(rt: ConductorRuntime): DynamicModule {
     return {
       module: AppModule,
-      imports: [ScheduleModule.forRoot()],
+      imports: [ScheduleModule.forRoot(), UiModule.forRuntime(rt)],
       controllers: [RootController, NodesController, ConsoleController, ConductorsController, HealthController, MetricsController],
       providers: [
         { provide: RUNTIME, useValue: rt },

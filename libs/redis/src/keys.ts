@@ -72,6 +72,12 @@ export class Keys {
     return `${this.prefix}:cluster-incarnation`;
   }
 
+  // --- web console ---------------------------------------------------------------------------
+  /** String: the cluster secret that signs WebSocket relays between conductors (created once, SET NX). */
+  uiRelaySecret() {
+    return `${this.prefix}:ui:relay-secret`;
+  }
+
   // --- pub/sub ------------------------------------------------------------------------------
   /** Channel: node intent changes ("node:<uuid>") and membership changes ("member:<id>"). */
   events() {
