@@ -12,3 +12,4 @@ export * from './semaphore.js';
 export * from './socket-table.js';
 export * from './sol-bridge.js';
 export * from './socat-console.process.js';
+export * from './broker/index.js';
