@@ -26,12 +26,18 @@ export interface AttachOptions {
   readOnly?: boolean;
   /** Take the write lock from whoever holds it (they are told). */
   forceWrite?: boolean;
+  /** `web` (default) or `cli`: shown in `who`. */
+  client?: 'web' | 'cli';
+  /** What others see in `who` and notices (letters, digits, _ . @ -). */
+  name?: string;
 }
 
 export function attachQuery(o: AttachOptions): string {
   const q: string[] = [];
   if (o.readOnly) q.push('read-only=1');
   if (o.forceWrite) q.push('force-write=1');
+  if (o.client) q.push(`client=${o.client}`);
+  if (o.name) q.push(`name=${encodeURIComponent(o.name)}`);
   return q.length ? `?${q.join('&')}` : '';
 }
 
@@ -43,6 +49,8 @@ export function parseAttachQuery(search: URLSearchParams): AttachOptions {
 /** One client of a node's console, as `who` lists it. */
 export interface ViewerInfo {
   id: string;
+  /** What notices call it (the CLI user's name, else its address). */
+  name?: string;
   /** tcp (socat / Nova), web (browser), cli (`solgate console attach`), shellinabox. */
   via: string;
   /** Client address as the gateway saw it. */

@@ -11,12 +11,14 @@ export interface AttachRequest {
   /** Client address (the browser's or CLI's, also when a conductor relays for it). */
   address: string;
   via: 'web' | 'cli';
+  /** What `who` and the broker's notices call the client (the CLI's user name); default: its address. */
+  name?: string;
   readOnly: boolean;
   forceWrite: boolean;
 }
 
 /** Why a handle closed; the gateway turns it into a close code the client understands. */
-export type DetachReason = 'moving' | 'disabled' | 'ended';
+export type DetachReason = 'moving' | 'disabled' | 'ended' | 'unavailable';
 
 export interface LockChange {
   holder: string | null;

@@ -36,6 +36,7 @@ const CLOSE_FOR: Record<DetachReason, [number, string]> = {
   moving: [CLOSE.MOVING, 'the console moved to another conductor'],
   disabled: [CLOSE.DISABLED, 'the console was disabled'],
   ended: [CLOSE.MOVING, 'the console session ended'],
+  unavailable: [CLOSE.UNAVAILABLE, 'the console is not available'],
 };
 
 /**
@@ -127,12 +128,13 @@ export class ConsoleGateway {
     }
     const options = parseAttachQuery(url.searchParams);
     const via = url.searchParams.get('client') === 'cli' ? 'cli' : 'web';
+    const name = /^[A-Za-z0-9_.@-]{1,64}$/.test(url.searchParams.get('name') ?? '') ? url.searchParams.get('name')! : undefined;
     const address = relay?.clientAddress ?? req.socket.remoteAddress ?? 'unknown';
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       this.clients.add(ws);
       ws.on('close', () => this.clients.delete(ws));
       ws.on('error', () => undefined);
-      void this.serve(ws, { ident, options, via, address, relay, search: url.search }).catch((e) => {
+      void this.serve(ws, { ident, options, via, name, address, relay, search: url.search }).catch((e) => {
         this.log.warn({ err: errorMessage(e) }, 'console WebSocket failed');
         closeWith(ws, 1011, 'internal error');
       });
@@ -140,7 +142,7 @@ export class ConsoleGateway {
   }
 
   /** Find the console, wait while it starts or moves, then attach here or relay to its owner. */
-  private async serve(ws: WebSocket, c: { ident: string; options: AttachOptions; via: 'web' | 'cli'; address: string; relay?: RelayClaims; search: string }): Promise<void> {
+  private async serve(ws: WebSocket, c: { ident: string; options: AttachOptions; via: 'web' | 'cli'; name?: string; address: string; relay?: RelayClaims; search: string }): Promise<void> {
     const deadline = Date.now() + this.opts.waitMs;
     let told = '';
     const wait = (message: string) => {
@@ -160,7 +162,7 @@ export class ConsoleGateway {
       const v = await this.consoles.get(node);
       const owner = v.serving ? v.status.conductor : null;
       if (owner === this.opts.memberId) {
-        const handle = await this.local.attach({ uuid: node.uuid, address: c.address, via: c.via, readOnly: !!c.options.readOnly, forceWrite: !!c.options.forceWrite });
+        const handle = await this.local.attach({ uuid: node.uuid, address: c.address, via: c.via, name: c.name, readOnly: !!c.options.readOnly, forceWrite: !!c.options.forceWrite });
         if (handle) return this.bind(ws, node, handle, c.relay);
         wait(`the console is starting on ${owner}`);
       } else if (owner && c.relay) {

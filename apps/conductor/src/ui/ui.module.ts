@@ -1,7 +1,8 @@
 import { Inject, Module, type DynamicModule, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { Server } from 'node:http';
-import { ConsoleControl } from '#libs/console';
+import { ConsoleControl, type ConsoleBrokerRegistry } from '#libs/console';
+import { BrokerConsoles, FirstOf } from './broker.backend.js';
 import type { ConductorRuntime } from '../runtime/conductor.runtime.js';
 import { ConsoleGateway, DEFAULT_GATEWAY_OPTIONS } from './console-gateway.js';
 import { ConsolePortConsoles } from './console-port.backend.js';
@@ -45,7 +46,12 @@ export class UiModule {
       rt.nodes,
       consoles,
       () => rt.membership.view,
-      new ConsolePortConsoles(rt.statuses, () => ({ id: rt.config.conductorId, incarnation: rt.membership.incarnation })),
+      new FirstOf([
+        // the node's broker on this conductor (libs/console/src/broker) ...
+        new BrokerConsoles(() => (rt as { brokers?: ConsoleBrokerRegistry }).brokers),
+        // ... or, for a console without one, its TCP port as Nova would connect
+        new ConsolePortConsoles(rt.statuses, () => ({ id: rt.config.conductorId, incarnation: rt.membership.incarnation })),
+      ]),
       rt.log,
     );
     return {

@@ -121,7 +121,7 @@ async function main(): Promise<void> {
     list.replaceChildren(
       ...viewers.map((v) => {
         const li = document.createElement('li');
-        li.textContent = `${v.you || v.id === myId ? 'you' : v.via} · ${v.address}${v.writer ? ' · writing' : ''}`;
+        li.textContent = `${v.you || v.id === myId ? 'you' : (v.name ?? v.address)} · ${v.via}${v.name && v.name !== v.address ? ` · ${v.address}` : ''}${v.writer ? ' · writing' : ''}`;
         li.title = `${v.id} since ${new Date(v.since).toLocaleString()}`;
         if (v.writer) li.className = 'writer';
         return li;
@@ -146,7 +146,6 @@ async function main(): Promise<void> {
         writer = m.writer;
         setButtons(true);
         showLock(m.holderLabel);
-        if (was && !writer && m.forced) notice(`${m.by ?? 'another client'} took the write lock`);
         if (!was && writer) announce('You have write access');
         break;
       }
