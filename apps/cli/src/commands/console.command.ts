@@ -10,6 +10,7 @@ import { consoleJson, consoleStateLabel, type NodeFacts } from '../lib/node-view
 import { stateColor, type Column, type Printer } from '../lib/output.js';
 import { progressBar } from '../lib/progress.js';
 import { selectorHelp } from '../lib/selector.js';
+import { registerConsoleAttach } from './console-attach.js';
 
 const consoleColumns: Column<NodeFacts>[] = [
   { header: 'NAME', value: (f) => f.node.name },
@@ -167,4 +168,5 @@ Examples:
         withContext(cmd, (ctx, out) => setIntent(ctx, out, idents, opts, enabled)),
       );
   }
+  registerConsoleAttach(group);
 }
