@@ -59,7 +59,7 @@ describe('web console with SOLGATE_AUTH_TOKEN', () => {
     expect((await fetch(`${c.apiUrl}/ui/api/session`, { headers: { 'X-Auth-Token': 'wrong' } })).status).toBe(401);
     const r = await fetch(`${c.apiUrl}/ui/api/nodes?q=auth`, { headers: { 'X-Auth-Token': TOKEN } });
     expect(r.status).toBe(200);
-    const body = await r.json();
+    const body = (await r.json()) as { nodes: { name: string; state: string }[] };
     expect(body.nodes.map((n: { name: string; state: string }) => [n.name, n.state])).toEqual([['auth-n1', 'disabled']]);
   });
 

@@ -1,6 +1,6 @@
 import { userInfo } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { WebSocket, type RawData } from 'ws';
+import type { RawData, WebSocket } from 'ws';
 import { attachQuery, CLOSE, consoleWsPath, parseServerMessage, PROTOCOL, shouldReconnect, type ServerMessage } from '#libs/console-protocol';
 import { withContext, type CliContext } from '../lib/context.js';
 import { attachHelp, AttachEscapeParser, parseEscapeChar, type AttachAction } from '../lib/attach-escapes.js';
@@ -74,7 +74,9 @@ Examples:
           return undefined;
         }
       })();
-      process.exitCode = await attach(target, { ...flags, name: flags.name ?? defaultName });
+      // loaded here, not at start-up: every other command starts without it
+      const { WebSocket: Ws } = await import('ws');
+      process.exitCode = await attach(Ws, target, { ...flags, name: flags.name ?? defaultName });
     });
 }
 
@@ -100,7 +102,7 @@ async function findTarget(ctx: CliContext, ident: string): Promise<Target> {
 const err = (s: string) => process.stderr.write(s);
 const say = (s: string) => err(`\r\n[solgate: ${s}]\r\n`);
 
-function attach(t: Target, flags: AttachFlags): Promise<number> {
+function attach(Ws: typeof WebSocket, t: Target, flags: AttachFlags): Promise<number> {
   const stdin = process.stdin;
   const tty = stdin.isTTY === true;
   const parser = new AttachEscapeParser(flags.escapeChar);
@@ -140,13 +142,13 @@ function attach(t: Target, flags: AttachFlags): Promise<number> {
 
   const act = (a: AttachAction) => {
     if (a.type === 'data') {
-      if (ws?.readyState === WebSocket.OPEN && writer) ws.send(a.data, { binary: true });
+      if (ws?.readyState === Ws.OPEN && writer) ws.send(a.data, { binary: true });
       return;
     }
     if (a.type === 'disconnect') return finish(EXIT_OK, `${esc}. detached`);
     if (a.type === 'help') return err(`\r\n${attachHelp(esc ?? '~')}`);
     const msg = a.type === 'take' ? { type: 'take-write', force: a.force } : a.type === 'release' ? { type: 'release-write' } : a.type === 'who' ? { type: 'who' } : { type: 'break' };
-    if (ws?.readyState !== WebSocket.OPEN) return say('not connected');
+    if (ws?.readyState !== Ws.OPEN) return say('not connected');
     ws.send(JSON.stringify(msg));
   };
   const onInput = (chunk: Buffer) => {
@@ -189,7 +191,7 @@ function attach(t: Target, flags: AttachFlags): Promise<number> {
     if (finished) return;
     const base = t.apiUrls[urlIndex % t.apiUrls.length];
     const url = `${base.replace(/^http/, 'ws')}${consoleWsPath(t.uuid)}${attachQuery({ readOnly: flags.readOnly, forceWrite: flags.forceWrite && !attachedOnce, client: 'cli', name: flags.name })}`;
-    const sock = new WebSocket(url, [PROTOCOL], { headers: flags.authToken ? { 'X-Auth-Token': flags.authToken } : {}, perMessageDeflate: false, handshakeTimeout: 5000 });
+    const sock = new Ws(url, [PROTOCOL], { headers: flags.authToken ? { 'X-Auth-Token': flags.authToken } : {}, perMessageDeflate: false, handshakeTimeout: 5000 });
     ws = sock;
     let opened = false;
     sock.on('open', () => (opened = true));
