@@ -4,6 +4,7 @@
 #   scripts/prereqs.sh test   # + redis-sentinel, python3-ironicclient (baremetal), python3-openstacksdk, pyghmi (fakebmc), websockify,
 #                             #   python3-ironic and haproxy (test/e2e/ironic), podman/runc/mmdebstrap (the image, scripts/image.sh),
 #                             #   promtool (chart alerts)
+#                             #   chromium (web console tests, driven by playwright-core), script (util-linux), tmux
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=${1:-demo}
@@ -16,6 +17,7 @@ if [ "$profile" = test ]; then
   need+=([redis-sentinel]=redis-sentinel [baremetal]=python3-ironicclient [fakebmc]=python3-pyghmi [websockify]=websockify [haproxy]=haproxy)
   need_py+=([openstack]=python3-openstacksdk [ironic]=python3-ironic)
   need+=([podman]=podman [runc]=runc [mmdebstrap]=mmdebstrap [promtool]=prometheus)
+  need+=([chromium]=chromium [script]=bsdutils [tmux]=tmux)
 fi
 missing=()
 for cmd in "${!need[@]}"; do

@@ -11,6 +11,7 @@ import { CONSOLE_CONTROL, NODE_SERVICE, RUNTIME } from './api/tokens.js';
 import { HealthController } from './health/health.controller.js';
 import { MetricsController } from './health/metrics.controller.js';
 import type { ConductorRuntime } from './runtime/conductor.runtime.js';
+import { UiModule } from './ui/ui.module.js';
 
 /** The HTTP layer around a ConductorRuntime (which owns everything else, its timers included). */
 @Module({})
@@ -18,6 +19,7 @@ export class AppModule {
   static forRuntime(rt: ConductorRuntime): DynamicModule {
     return {
       module: AppModule,
+      imports: [UiModule.forRuntime(rt)],
       controllers: [RootController, NodesController, ConsoleController, ConductorsController, UnsupportedController, HealthController, MetricsController],
       providers: [
         { provide: RUNTIME, useValue: rt },

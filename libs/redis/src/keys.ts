@@ -128,6 +128,12 @@ export class Keys {
     return `${this.prefix}:lease:${name}:epoch`;
   }
 
+  // --- web console ---------------------------------------------------------------------------
+  /** String: the cluster secret that signs WebSocket relays between conductors (created once, SET NX). */
+  uiRelaySecret() {
+    return `${this.prefix}:ui:relay-secret`;
+  }
+
   // --- pub/sub ------------------------------------------------------------------------------
   /**
    * Channel: node changes and released claims ("node:<uuid>"), observed console state written

@@ -12,6 +12,7 @@ import { consoleJson, consoleStateLabel, type NodeFacts } from '../lib/node-view
 import { stateColor, type Column, type Printer } from '../lib/output.js';
 import { progressBar } from '../lib/progress.js';
 import { selectorHelp } from '../lib/selector.js';
+import { registerConsoleAttach } from './console-attach.js';
 
 const consoleColumns: Column<NodeFacts>[] = [
   { header: 'NAME', value: (f) => f.node.name },
@@ -316,4 +317,5 @@ Examples:
         withContext(cmd, (ctx, out) => setIntent(ctx, out, idents, opts, enabled)),
       );
   }
+  registerConsoleAttach(group);
 }
