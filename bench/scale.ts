@@ -62,8 +62,8 @@ function memoryOf(pid: number): { rssMb: number; privateMb: number } {
 try {
   const c1 = cluster.conductor('c1');
   const rss0 = memoryOf(c1.pid!);
+  let t0 = performance.now(); // PUT answers once the owner has acted: time the enables too
   await cluster.enableAll();
-  let t0 = performance.now();
   await until(async () => (await serving()) === n, 120_000);
   const startMs = performance.now() - t0;
   await sleep(1500);

@@ -23,8 +23,8 @@ export interface ConsoleSignals {
   next(uuid: string, timeoutMs: number): Promise<void>;
 }
 
-/** Poll fallback while waiting for a signal (a lost message costs at most this). */
-const WAIT_POLL_MS = 100;
+/** Poll fallback while waiting for a signal (a message lost or raced costs at most this; a thousand waiting PUTs poll 4×/s). */
+const WAIT_POLL_MS = 250;
 
 /**
  * Console intent and observed state, shared by the API (any conductor answers any call) and the
