@@ -25,7 +25,7 @@ const n = Number(process.argv[2] ?? 1000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? CONFIG_VARIABLES.SOLGATE_START_CONCURRENCY);
-const cluster = await LocalCluster.start({ name: 'sc', conductors: 1, dummyNodes: n, env: { SOLGATE_LOG_LEVEL: process.env.BENCH_LOGS ? 'info' : 'warn', SOLGATE_PORT_RANGE: '20000:22000', SOLGATE_START_CONCURRENCY: String(concurrency) } });
+const cluster = await LocalCluster.start({ name: 'sc', conductors: 1, dummyNodes: n, env: { SOLGATE_LOG_LEVEL: process.env.BENCH_LOGS ? 'info' : 'warn', SOLGATE_PORT_RANGE: '20000:22000', SOLGATE_START_CONCURRENCY: String(concurrency), ...(process.env.BENCH_PUT_WAIT ? { SOLGATE_CONSOLE_PUT_WAIT: process.env.BENCH_PUT_WAIT } : {}) } });
 const redis = new Redis(cluster.redis.url);
 const keys = new Keys(cluster.prefix);
 const statuses = new ConsoleStatusRepository(redis, keys);
