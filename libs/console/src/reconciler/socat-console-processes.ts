@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { ConsoleInterface, NodeRecord } from '#libs/nodes';
 import type { ConsoleDriver, ConsoleStopReason } from '../console-driver.js';
 import type { PidDirectory } from '../pid-dir.js';
@@ -9,21 +10,29 @@ export interface SocatConsoleOptions {
   socatAddress: string;
   terminalTimeoutS: number;
   subprocessTimeoutMs: number;
+  /** Launcher processes (default: one per CPU, at most 4). */
+  launchers?: number;
 }
 
 /**
  * Console processes for real: the node's driver prepares the per-client command, socat listens on
- * the node's port (started by the launcher, its own process group, a parent-death signal), and after
- * it is gone the driver cleans up. Owns the launcher.
+ * the node's port (started by a launcher, its own process group, a parent-death signal), and after
+ * it is gone the driver cleans up. Owns the launchers: a launcher forks one console at a time (a few
+ * ms each), so a takeover of a thousand consoles spreads them over one launcher per CPU; each is
+ * started on its first console.
  */
 export class SocatConsoleProcesses implements ConsoleProcesses {
-  private readonly launcher = new ProcessLauncher();
+  private readonly launchers: ProcessLauncher[];
+  private next = 0;
 
   constructor(
     private readonly opts: SocatConsoleOptions,
     private readonly pidDir: PidDirectory,
     private readonly drivers: ReadonlyMap<ConsoleInterface, ConsoleDriver>,
-  ) {}
+  ) {
+    const count = opts.launchers ?? Math.max(1, Math.min(4, availableParallelism()));
+    this.launchers = Array.from({ length: count }, () => new ProcessLauncher());
+  }
 
   async start(node: NodeRecord, port: number, { restart }: { restart: boolean }): Promise<RunningConsole> {
     const driver = this.drivers.get(node.console_interface);
@@ -32,7 +41,7 @@ export class SocatConsoleProcesses implements ConsoleProcesses {
     if (restart) await this.pidDir.removeLock(node.uuid); // a socat killed by SIGKILL leaves its -L lock file behind
     const proc = new SocatConsoleProcess(
       { address: this.opts.socatAddress, port, pidFile: this.pidDir.pidFile(node.uuid), terminalTimeoutS: this.opts.terminalTimeoutS, peer },
-      this.launcher,
+      this.launchers[this.next++ % this.launchers.length],
     );
     await proc.start(this.opts.subprocessTimeoutMs);
     return new RunningSocat(proc);
@@ -45,7 +54,7 @@ export class SocatConsoleProcesses implements ConsoleProcesses {
 
   /** After every console was stopped. */
   close(): void {
-    this.launcher.close();
+    for (const l of this.launchers) l.close();
   }
 }
 
