@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { ClusterView, type MemberView } from '#libs/cluster';
-import { STOPPED_STATUS, type ConsoleStatus, type ConsoleStatusRepository, type NodeRecord, type NodeRepository } from '#libs/nodes';
+import { nodeFieldDefaults, STOPPED_STATUS, type ConsoleStatus, type ConsoleStatusRepository, type NodeRecord, type NodeRepository } from '#libs/nodes';
 import { ConsoleControl, type ConsoleSignals } from './console-control.service.js';
 
 const UUID = '11111111-1111-4111-8111-111111111111';
@@ -14,6 +14,8 @@ const node = (over: Partial<NodeRecord> = {}): NodeRecord => ({
   description: null,
   extra: {},
   properties: {},
+  ...nodeFieldDefaults(),
+  console_rev: 1,
   console_enabled: true,
   console_generation: 2,
   provision_state: 'enroll',
