@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { newUuid } from '#libs/common';
-import { ConsolePortRepository, NodeRepository, validateNodeFields, type NodeRecord } from '#libs/nodes';
+import { ConsolePortRepository, nodeFieldDefaults, NodeRepository, type NodeRecord } from '#libs/nodes';
 import { Keys } from '#libs/redis';
 import { uniquePrefix } from '../test/support/fixtures.js';
 import { RedisServer } from '../test/support/redis-server.js';
@@ -26,7 +26,7 @@ const rows: (string | number)[][] = [];
 async function createNodes(count: number): Promise<NodeRecord[]> {
   const out: NodeRecord[] = [];
   for (let i = 0; i < count; i += 500)
-    out.push(...(await Promise.all(Array.from({ length: Math.min(500, count - i) }, () => nodes.create(validateNodeFields({ uuid: newUuid(), driver: 'ipmi', driver_info: { ipmi_address: '10.0.0.1' } }), 'enroll')))));
+    out.push(...(await Promise.all(Array.from({ length: Math.min(500, count - i) }, () => nodes.create({ uuid: newUuid(), name: null, driver: 'ipmi', console_interface: 'ipmitool-socat', driver_info: { ipmi_address: '10.0.0.1' }, conductor_group: '', description: null, extra: {}, properties: {}, ...nodeFieldDefaults() }, 'enroll')))));
   return out;
 }
 

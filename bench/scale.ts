@@ -25,7 +25,7 @@ const n = Number(process.argv[2] ?? 1000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? CONFIG_VARIABLES.SOLGATE_START_CONCURRENCY);
-const cluster = await LocalCluster.start({ name: 'sc', conductors: 1, dummyNodes: n, env: { SOLGATE_LOG_LEVEL: process.env.BENCH_LOGS ? 'info' : 'warn', SOLGATE_PORT_RANGE: '20000:22000', SOLGATE_START_CONCURRENCY: String(concurrency) } });
+const cluster = await LocalCluster.start({ name: 'sc', conductors: 1, dummyNodes: n, env: { SOLGATE_LOG_LEVEL: process.env.BENCH_LOGS ? 'info' : 'warn', SOLGATE_PORT_RANGE: '20000:22000', SOLGATE_START_CONCURRENCY: String(concurrency), ...(process.env.BENCH_PUT_WAIT ? { SOLGATE_CONSOLE_PUT_WAIT: process.env.BENCH_PUT_WAIT } : {}) } });
 const redis = new Redis(cluster.redis.url);
 const keys = new Keys(cluster.prefix);
 const statuses = new ConsoleStatusRepository(redis, keys);
@@ -62,8 +62,8 @@ function memoryOf(pid: number): { rssMb: number; privateMb: number } {
 try {
   const c1 = cluster.conductor('c1');
   const rss0 = memoryOf(c1.pid!);
+  let t0 = performance.now(); // PUT answers once the owner has acted: time the enables too
   await cluster.enableAll();
-  let t0 = performance.now();
   await until(async () => (await serving()) === n, 120_000);
   const startMs = performance.now() - t0;
   await sleep(1500);

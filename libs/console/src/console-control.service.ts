@@ -23,8 +23,11 @@ export interface ConsoleSignals {
   next(uuid: string, timeoutMs: number): Promise<void>;
 }
 
-/** Poll fallback while waiting for a signal (a lost message costs at most this). */
-const WAIT_POLL_MS = 100;
+/**
+ * Fallback while waiting for a signal: a message lost (or raced by the read) costs at most this. Waits
+ * are woken by the owner's own writes, so a thousand PUTs waiting at once cost Redis next to nothing.
+ */
+const WAIT_POLL_MS = 1000;
 
 /**
  * Console intent and observed state, shared by the API (any conductor answers any call) and the
@@ -50,10 +53,11 @@ export class ConsoleControl {
   }
 
   /** One node, with its reporter's liveness read fresh when this control has a LivenessCheck. */
-  async get(node: NodeRecord): Promise<ConsoleView> {
-    const status = await this.statuses.get(node.uuid);
+  async get(node: NodeRecord, status?: ConsoleStatus): Promise<ConsoleView> {
+    status ??= await this.statuses.get(node.uuid);
     let live: boolean | undefined;
-    if (this.liveNow) live = !!status.conductor && !!status.incarnation && (await this.liveNow(status.conductor, status.incarnation));
+    // Only a console that may be running needs the fresh check; for the rest the view's word is enough.
+    if (this.liveNow && status.state !== 'stopped' && status.conductor && status.incarnation) live = await this.liveNow(status.conductor, status.incarnation);
     return this.describe(node, status, live);
   }
 
@@ -77,9 +81,9 @@ export class ConsoleControl {
   async awaitSettled(uuid: string, enabled: boolean, timeoutMs: number, signals?: ConsoleSignals): Promise<ConsoleView | undefined> {
     const deadline = this.clock.monotonicMs() + timeoutMs;
     for (;;) {
-      const node = await this.nodes.get(uuid);
+      const [node, status] = await Promise.all([this.nodes.get(uuid), this.statuses.get(uuid)]);
       if (!node) return undefined;
-      const v = await this.get(node);
+      const v = await this.get(node, status);
       if (v.phase.settled(enabled) || v.phase.terminalReason(enabled) !== undefined || (enabled && v.phase.label === 'no conductor')) return v;
       const left = deadline - this.clock.monotonicMs();
       if (left <= 0) return v;

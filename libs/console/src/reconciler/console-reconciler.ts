@@ -114,7 +114,9 @@ export class ConsoleReconciler {
     await this.verifyClaims();
     let i = 0;
     for (const uuid of new Set([...enabled, ...this.entries.keys()])) {
-      if (decide(this.input(this.p.specs.peek(uuid), this.entries.get(uuid))).type !== 'none') this.queue.add(uuid);
+      const spec = this.p.specs.peek(uuid);
+      // an enabled node whose spec is not cached (a nudge dropped it) is read by its worker
+      if (spec === undefined || decide(this.input(spec, this.entries.get(uuid))).type !== 'none') this.queue.add(uuid);
       if (++i % 256 === 0) await new Promise<void>((r) => setImmediate(r)); // heartbeats and the API go on
     }
   }
