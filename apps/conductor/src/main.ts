@@ -25,6 +25,8 @@ async function main(): Promise<void> {
   prepareHost(config);
   const log = createLogger(config.logLevel, { member: config.conductorId });
   const rt = new ConductorRuntime(config, log);
+  rt.nodes.problems.onReport = (p, repeat) =>
+    log.warn({ key: p.key, node: p.uuid ?? undefined, problem: p.problem, repeat }, 'skipping an unreadable record in Redis (solgate doctor lists them)');
   const app = await createApiServer(rt);
 
   let stopping: Promise<void> | undefined;

@@ -50,6 +50,11 @@ export interface NodeRecord {
   updated_at: number | null;
   /** Bumped on every write; owners restart a running console when the spec it runs changes. */
   rev: number;
+  /**
+   * Set only on the stand-in for a stored record that cannot be read (NodeRepository.get): why,
+   * shown as the node's last_error. Such a node can be shown and deleted, never run or patched.
+   */
+  record_error?: string;
 }
 
 /** The fields a user may set on create (POST) and change with PATCH. */

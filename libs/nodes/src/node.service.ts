@@ -1,5 +1,5 @@
 import jsonpatch from 'fast-json-patch';
-import { invalidInput } from '#libs/common';
+import { invalidInput, SolgateError } from '#libs/common';
 import { WRITABLE_FIELDS, type NodeRecord } from './node.model.js';
 import type { NodeRepository } from './node.repository.js';
 import { validateNodeFields, type WritableNodeFields } from './node.validation.js';
@@ -26,6 +26,7 @@ export class NodeService {
 
   /** Apply an Ironic JSON Patch (add / replace / remove) to the writable fields, validate, compare-and-set. */
   async patch(node: NodeRecord, ops: unknown): Promise<NodeRecord> {
+    if (node.record_error) throw new SolgateError('CONFLICT', `Node ${node.uuid} cannot be updated: ${node.record_error}`);
     const patched = applyNodePatch(node, ops);
     return this.repo.update(node, patched);
   }

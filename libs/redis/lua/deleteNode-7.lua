@@ -13,7 +13,8 @@
   Output: 1 deleted | 0 not found
 ]]
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local name = redis.call('HGET', KEYS[1], 'name')
+-- a damaged record (a key of another type) must still be deletable
+local name = redis.call('TYPE', KEYS[1]).ok == 'hash' and redis.call('HGET', KEYS[1], 'name')
 if name and name ~= '' and redis.call('HGET', KEYS[3], name) == ARGV[1] then redis.call('HDEL', KEYS[3], name) end
 redis.call('DEL', KEYS[1], KEYS[5], KEYS[6])
 redis.call('ZREM', KEYS[2], ARGV[1])

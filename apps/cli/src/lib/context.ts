@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { ClaimRepository, ClusterView, MembershipRepository } from '#libs/cluster';
 import { ConsoleControl } from '#libs/console';
 import { ConsoleStatusRepository, NodeRepository, NodeService, type ConsoleStatus, type NodeRecord } from '#libs/nodes';
-import { closeRedisClient, createRedisClient, Keys, redactRedisUrl } from '#libs/redis';
+import { closeRedisClient, createRedisClient, Keys, RecordProblems, redactRedisUrl } from '#libs/redis';
 import { CliError, nodeNotFound, UsageError } from './errors.js';
 import type { NodeFacts } from './node-view.js';
 import { matchesSelector, parseSelector, selectorNeeds, type SelectorSubject } from './selector.js';
@@ -94,6 +94,9 @@ export class CliContext {
   readonly membership: MembershipRepository;
   readonly nodeService: NodeService;
   readonly consoles: ConsoleControl;
+  /** Unreadable records met by this command (skipped); summarised on stderr at close unless a command reports them itself. */
+  readonly problems = new RecordProblems();
+  reportsProblemsItself = false;
   private currentView: ClusterView;
 
   private constructor(
@@ -101,9 +104,9 @@ export class CliContext {
     readonly options: GlobalOptions,
   ) {
     this.keys = new Keys(options.prefix);
-    this.nodes = new NodeRepository(redis, this.keys);
-    this.statuses = new ConsoleStatusRepository(redis, this.keys);
-    this.claims = new ClaimRepository(redis, this.keys);
+    this.nodes = new NodeRepository(redis, this.keys, this.problems);
+    this.statuses = new ConsoleStatusRepository(redis, this.keys, this.problems);
+    this.claims = new ClaimRepository(redis, this.keys, this.problems);
     this.membership = new MembershipRepository(redis, this.keys);
     this.nodeService = new NodeService(this.nodes);
     this.currentView = ClusterView.empty(options.vnodes);
@@ -180,7 +183,8 @@ export class CliContext {
       if (missing.length === 1) throw nodeNotFound(missing[0]);
       if (missing.length > 1) throw new CliError(`nodes ${missing.join(', ')} not found`);
       const uuids = [...new Set(found.map((f) => f.uuid!))];
-      const nodes = await this.nodes.getMany(uuids);
+      // named nodes include unreadable records' stubs: an operator must be able to show and delete them
+      const nodes = await this.nodes.getMany(uuids, { includeUnreadable: true });
       if (nodes.length !== uuids.length) throw new CliError('a node was deleted while the command ran; retry');
       return nodes;
     }
@@ -209,6 +213,11 @@ export class CliContext {
 
   async close(): Promise<void> {
     await closeRedisClient(this.redis);
+    const seen = this.problems.current();
+    if (seen.length > 0 && !this.reportsProblemsItself) {
+      const n = seen.length;
+      process.stderr.write(`solgate: warning: skipped ${n} unreadable record${n === 1 ? '' : 's'} in Redis (${seen.slice(0, 3).map((p) => p.key).join(', ')}${n > 3 ? ', …' : ''}); \`solgate doctor\` names them\n`);
+    }
   }
 }
 

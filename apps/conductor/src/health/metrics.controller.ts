@@ -47,6 +47,9 @@ export class MetricsController {
       },
     });
     new Gauge({ name: 'solgate_registered', help: '1 while this conductor is a registered member with a valid lease', registers: [r], collect() { this.set(rt.membership.registered ? 1 : 0); } });
+    const problems = rt.nodes.problems;
+    counter('solgate_unreadable_record_reads_total', 'Reads that met a record in Redis that is not what its key says (bad JSON, wrong Redis type, a non-uuid index member); each was skipped', () => problems.total);
+    new Gauge({ name: 'solgate_unreadable_records', help: 'Distinct unreadable records met in the last 10 minutes (solgate doctor names them)', registers: [r], collect() { this.set(problems.current().length); } });
     new Gauge({ name: 'solgate_reconcile_pass_seconds', help: 'Duration of the last full reconcile pass', registers: [r], collect() { this.set(stats().lastPassMs / 1000); } });
   }
 
