@@ -4,6 +4,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { PinoNestLogger } from '#libs/logging';
 import { authenticate } from './api/auth.middleware.js';
 import { ironicHeaders } from './api/ironic-headers.middleware.js';
+import { useJsonBody } from './api/json-body.js';
 import { AppModule } from './app.module.js';
 import type { ConductorRuntime } from './runtime/conductor.runtime.js';
 
@@ -18,6 +19,6 @@ export async function createApiServer(rt: ConductorRuntime): Promise<NestExpress
   app.set('etag', false);
   app.use(authenticate(rt.config.authToken));
   app.use(ironicHeaders());
-  app.useBodyParser('json', { limit: '1mb' });
+  useJsonBody(app);
   return app;
 }

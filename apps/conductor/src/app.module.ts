@@ -39,7 +39,10 @@ export class AppModule {
       controllers: [RootController, NodesController, ConsoleController, ConductorsController, HealthController, MetricsController],
       providers: [
         { provide: RUNTIME, useValue: rt },
-        { provide: NODE_SERVICE, useValue: new NodeService(rt.nodes) },
+        {
+          provide: NODE_SERVICE,
+          useValue: new NodeService(rt.nodes, { range: rt.config.portRange, allowPrivileged: rt.config.allowPrivilegedPorts, allowOutsideRange: rt.config.allowPortsOutsideRange }),
+        },
         { provide: CONSOLE_CONTROL, useValue: new ConsoleControl(rt.nodes, rt.statuses, () => rt.membership.view) },
         { provide: APP_FILTER, useFactory: () => new IronicExceptionFilter(rt.log) },
         ReconcileScheduler,

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { Redis } from 'ioredis';
 import { ClaimRepository, ClusterView, MembershipRepository } from '#libs/cluster';
 import { ConsoleControl } from '#libs/console';
-import { ConsoleStatusRepository, NodeRepository, NodeService, type ConsoleStatus, type NodeRecord } from '#libs/nodes';
+import { ConsoleStatusRepository, NodeRepository, NodeService, type ConsoleStatus, type NodeRecord, type TerminalPortPolicy } from '#libs/nodes';
 import { closeRedisClient, createRedisClient, Keys, RecordProblems, redactRedisUrl } from '#libs/redis';
 import { CliError, nodeNotFound, UsageError } from './errors.js';
 import type { NodeFacts } from './node-view.js';
@@ -19,6 +19,8 @@ export interface GlobalOptions {
   output: OutputFormat;
   headers: boolean;
   color: boolean;
+  /** Fixed console ports a node may ask for (the conductors' SOLGATE_PORT_RANGE and SOLGATE_ALLOW_*). */
+  terminalPorts: TerminalPortPolicy;
 }
 
 /** Options as commander parsed them (durations in seconds, see program.ts), with durations in ms. */
@@ -33,6 +35,11 @@ export function globalOptions(cmd: Command): GlobalOptions {
     output: o.output as OutputFormat,
     headers: o.headers !== false,
     color: o.color !== false,
+    terminalPorts: {
+      range: o.portRange as { start: number; stop: number },
+      allowPrivileged: o.allowPrivilegedPorts === true,
+      allowOutsideRange: o.allowPortsOutsideRange === true,
+    },
   };
 }
 
@@ -108,7 +115,7 @@ export class CliContext {
     this.statuses = new ConsoleStatusRepository(redis, this.keys, this.problems);
     this.claims = new ClaimRepository(redis, this.keys, this.problems);
     this.membership = new MembershipRepository(redis, this.keys);
-    this.nodeService = new NodeService(this.nodes);
+    this.nodeService = new NodeService(this.nodes, options.terminalPorts);
     this.currentView = ClusterView.empty(options.vnodes);
     this.consoles = new ConsoleControl(this.nodes, this.statuses, () => this.currentView);
   }

@@ -62,6 +62,17 @@ export function checkRedis(info: Record<string, string>, where: string): Finding
   const policy = info.maxmemory_policy;
   if (maxmemory > 0 && policy && policy !== 'noeviction')
     out.push(f('warn', 'memory', where, `maxmemory-policy ${policy}: Redis may evict node records and claims under memory pressure (use noeviction)`));
+  const used = Number(info.used_memory ?? 0);
+  // at maxmemory Redis refuses every write, heartbeats included: every conductor fences itself
+  if (maxmemory > 0 && used >= 0.9 * maxmemory)
+    out.push(
+      f(
+        used >= 0.98 * maxmemory ? 'fail' : 'warn',
+        'memory',
+        where,
+        `${Math.round((100 * used) / maxmemory)}% of maxmemory used: at the limit Redis refuses writes, heartbeats included, and every conductor stops its consoles`,
+      ),
+    );
   return out;
 }
 
