@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { isIP } from 'node:net';
+import { CONDUCTOR_GROUP_RE, CONDUCTOR_GROUP_RULE, normalizeGroup } from '#libs/common';
 
 /**
  * The only reader of process.env. Every variable is parsed and validated once, at boot; all
@@ -80,7 +81,6 @@ export const CONFIG_VARIABLES: Record<string, string> = {
 };
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-const GROUP_RE = /^[A-Za-z0-9_.-]{0,255}$/;
 const PREFIX_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 /** Paths that end up inside socat's address syntax: no characters socat treats as syntax. */
 export const SAFE_PATH_RE = /^\/[A-Za-z0-9_./-]*$/;
@@ -162,7 +162,8 @@ export function loadConfig(env: Env = process.env): Readonly<SolgateConfig> {
     ID_RE,
     'letters, digits, _ . - (starting with a letter or digit, at most 128 characters)',
   );
-  const conductorGroup = r.string('SOLGATE_CONDUCTOR_GROUP', '', GROUP_RE, 'letters, digits, _ . - (at most 255 characters)');
+  // Stored lower-case, as node groups are: `Rack1` and a node's `rack1` are the same group.
+  const conductorGroup = normalizeGroup(r.string('SOLGATE_CONDUCTOR_GROUP', '', CONDUCTOR_GROUP_RE, CONDUCTOR_GROUP_RULE));
   const apiHost = r.string('SOLGATE_API_HOST', '0.0.0.0');
   if (isIP(apiHost) === 0 && !/^[A-Za-z0-9.-]+$/.test(apiHost))
     r.problems.push(`SOLGATE_API_HOST=${JSON.stringify(apiHost)}: must be an IP address or host name`);

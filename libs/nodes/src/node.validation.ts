@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { invalidInput, isUuid, newUuid, SolgateError } from '#libs/common';
+import { CONDUCTOR_GROUP_RULE, invalidInput, isUuid, isValidGroup, newUuid, normalizeGroup, SolgateError } from '#libs/common';
 import {
   CONSOLE_INTERFACES,
   DEFAULT_CONSOLE_INTERFACE,
@@ -24,7 +24,6 @@ const HOSTNAME_RE = new RegExp(`^(?=.{1,253}$)${HOST_LABEL}(?:\\.${HOST_LABEL})*
 export const IPMI_USERNAME_RE = /^[A-Za-z0-9_.@+-]{1,16}$/;
 /** Ironic's logical names: RFC 3986 unreserved characters. */
 const NAME_RE = /^[A-Za-z0-9\-._~]{1,255}$/;
-const GROUP_RE = /^[A-Za-z0-9_.-]{0,255}$/;
 const MAX_JSON_BYTES = 64 * 1024;
 
 export function isValidHost(value: string): boolean {
@@ -121,9 +120,8 @@ function stringOrNull(field: string, value: unknown, max = 255): string | null {
 
 function group(value: unknown): string {
   if (value === undefined || value === null) return '';
-  if (typeof value !== 'string' || !GROUP_RE.test(value))
-    throw invalidInput(`Invalid conductor_group ${JSON.stringify(value)}: at most 255 characters from A-Z a-z 0-9 _ . -.`);
-  return value.toLowerCase();
+  if (typeof value !== 'string' || !isValidGroup(value)) throw invalidInput(`Invalid conductor_group ${JSON.stringify(value)}: ${CONDUCTOR_GROUP_RULE}.`);
+  return normalizeGroup(value);
 }
 
 export type WritableNodeFields = Pick<NodeRecord, (typeof WRITABLE_FIELDS)[number]>;
