@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { pino } from 'pino';
-import { ConsoleClient as Client } from '../../../test/support/console-client.js';
-import { waitFor } from '../../../test/support/wait.js';
+import { ConsoleClient as Client, waitFor } from '#libs/testing';
 import { IpmiError } from '#libs/ipmi';
 import { SOL_BANNER, SolBridge, STALE_LISTENER_MESSAGE, type SolSession, type SolStream } from './sol-bridge.js';
 
