@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
-import { errorMessage } from '#libs/common';
+import { errorMessage, packageVersion } from '#libs/common';
 import {
   ClaimRepository,
   connectionName,
@@ -15,7 +15,7 @@ import type { Logger } from '#libs/logging';
 import { ConsoleStatusRepository, NodeRepository, type ConsoleInterface } from '#libs/nodes';
 import { closeRedisClient, createRedisClient, Keys, redactRedisUrl } from '#libs/redis';
 
-export const SOLGATE_VERSION = '0.1.0';
+export const SOLGATE_VERSION = packageVersion();
 
 /**
  * Everything one conductor owns, built in one place and released in one place (close() runs its
