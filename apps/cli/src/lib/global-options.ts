@@ -1,25 +1,46 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { CONFIG_VARIABLES, DEFAULT_RING_VNODES, isValidRedisUrl } from '#libs/config';
+import {
+  CONFIG,
+  CONFIG_VARIABLES,
+  DEFAULT_RING_VNODES,
+  integerRule,
+  isValidRedisUrl,
+  KEY_PREFIX_RE,
+  KEY_PREFIX_RULE,
+  parseInteger as parseIntegerValue,
+  parseSeconds as parseSecondsValue,
+  secondsRule,
+  type ConfigVariableName,
+} from '#libs/config';
 import { redactRedisUrl } from '#libs/redis';
 import { OUTPUT_FORMATS } from './output.js';
 
-const PREFIX_RE = /^[A-Za-z0-9_.-]{1,64}$/;
-
+/** A commander parser for a duration in seconds (libs/config's parser and wording). */
 export function parseSeconds(what: string, min: number, max: number) {
   return (v: string): number => {
-    const n = /^\d+(\.\d+)?$/.test(v.trim()) ? Number(v) : NaN;
-    if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${what} must be a number of seconds between ${min} and ${max}.`);
+    const n = parseSecondsValue(v, min, max);
+    if (n === undefined) throw new InvalidArgumentError(`${what} ${secondsRule(min, max)}.`);
     return n;
   };
 }
 
+/** A commander parser for an integer (libs/config's parser and wording). */
 export function parseInteger(what: string, min: number, max: number) {
   return (v: string): number => {
-    const n = /^\d+$/.test(v.trim()) ? Number(v) : NaN;
-    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${what} must be an integer between ${min} and ${max}.`);
+    const n = parseIntegerValue(v, min, max);
+    if (n === undefined) throw new InvalidArgumentError(`${what} ${integerRule(min, max)}.`);
     return n;
   };
 }
+
+/** The limits a conductor accepts for one of its duration or integer variables, so the CLI accepts the same. */
+function limits(name: ConfigVariableName): { min: number; max: number } {
+  const p = CONFIG[name].parser;
+  if (p.kind !== 'seconds' && p.kind !== 'integer') throw new Error(`${name} has no numeric limits`);
+  return p;
+}
+const secondsOf = (what: string, name: ConfigVariableName) => parseSeconds(what, limits(name).min, limits(name).max);
+const integerOf = (what: string, name: ConfigVariableName) => parseInteger(what, limits(name).min, limits(name).max);
 
 /**
  * Options every command accepts, wherever they appear on the line (`solgate -o json nodes list` and
@@ -42,27 +63,27 @@ export function addGlobalOptions(program: Command): Command {
         .env('SOLGATE_KEY_PREFIX')
         .default(CONFIG_VARIABLES.SOLGATE_KEY_PREFIX)
         .argParser((v) => {
-          if (!PREFIX_RE.test(v)) throw new InvalidArgumentError('letters, digits, _ . - (1-64 characters).');
+          if (!KEY_PREFIX_RE.test(v)) throw new InvalidArgumentError(`${KEY_PREFIX_RULE}.`);
           return v;
         }),
     )
     .addOption(
       new Option('--connect-timeout <seconds>', 'give up connecting to Redis after this long (exit 1)')
         .env('SOLGATE_REDIS_CONNECT_TIMEOUT')
-        .default(5)
-        .argParser(parseSeconds('--connect-timeout', 0.1, 120)),
+        .default(Number(CONFIG_VARIABLES.SOLGATE_REDIS_CONNECT_TIMEOUT))
+        .argParser(secondsOf('--connect-timeout', 'SOLGATE_REDIS_CONNECT_TIMEOUT')),
     )
     .addOption(
       new Option('--heartbeat-timeout <seconds>', 'a conductor is dead after this long without a heartbeat (the conductors’ setting)')
         .env('SOLGATE_HEARTBEAT_TIMEOUT')
         .default(Number(CONFIG_VARIABLES.SOLGATE_HEARTBEAT_TIMEOUT))
-        .argParser(parseSeconds('--heartbeat-timeout', 0.2, 600)),
+        .argParser(secondsOf('--heartbeat-timeout', 'SOLGATE_HEARTBEAT_TIMEOUT')),
     )
     .addOption(
       new Option('--vnodes <count>', 'ring vnodes per conductor (the conductors’ SOLGATE_RING_VNODES)')
         .env('SOLGATE_RING_VNODES')
         .default(DEFAULT_RING_VNODES)
-        .argParser(parseInteger('--vnodes', 1, 10000)),
+        .argParser(integerOf('--vnodes', 'SOLGATE_RING_VNODES')),
     )
     .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
     .addOption(new Option('--no-headers', 'omit the header line of tables'))
