@@ -1,4 +1,5 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
+import { isLiveState, readCmdline, statFields } from '#libs/console';
 
 /** Alive and not a zombie (PID 1 here does not reap orphans): the conductor's own check. */
 export { isAlive } from '#libs/console';
@@ -15,15 +16,10 @@ export function listProcesses(): ProcInfo[] {
   const out: ProcInfo[] = [];
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (rest[0] === 'Z' || rest[0] === 'X') continue;
-      const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').filter(Boolean);
-      out.push({ pid: Number(d), ppid: Number(rest[1]), pgid: Number(rest[2]), argv });
-    } catch {
-      /* gone */
-    }
+    const pid = Number(d);
+    const stat = statFields(pid);
+    if (!stat || !isLiveState(stat.state)) continue; // gone, or a zombie
+    out.push({ pid, ppid: stat.ppid, pgid: stat.pgid, argv: readCmdline(pid) });
   }
   return out;
 }
