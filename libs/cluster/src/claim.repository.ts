@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { Keys, registerLuaScripts, runScript } from '#libs/redis';
+import { Keys, pipelineHgetall, registerLuaScripts, runScript } from '#libs/redis';
 
 export type ClaimStatus = 'HELD' | 'TAKEN' | 'BUSY' | 'HOLD' | 'NOT_MEMBER';
 
@@ -50,14 +50,7 @@ export class ClaimRepository {
   }
 
   async getMany(uuids: string[]): Promise<(Claim | undefined)[]> {
-    if (uuids.length === 0) return [];
-    const pipe = this.redis.pipeline();
-    for (const u of uuids) pipe.hgetall(this.keys.claim(u));
-    const res = (await pipe.exec()) ?? [];
-    return res.map(([err, h]) => {
-      if (err) throw err;
-      return parseClaim(h as Record<string, string>);
-    });
+    return (await pipelineHgetall(this.redis, uuids.map((u) => this.keys.claim(u)))).map(parseClaim);
   }
 
   /** Test and repair tooling (CLI doctor): every claim key's uuid. */

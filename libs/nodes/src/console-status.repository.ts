@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { Keys, registerLuaScripts, runScript } from '#libs/redis';
+import { Keys, pipelineHgetall, registerLuaScripts, runScript } from '#libs/redis';
 import { CONSOLE_STATES, STOPPED_STATUS, type ConsoleState, type ConsoleStatus } from './console-state.model.js';
 
 /** Who writes: the claim a status write is fenced by. */
@@ -26,14 +26,7 @@ export class ConsoleStatusRepository {
   }
 
   async getMany(uuids: string[]): Promise<ConsoleStatus[]> {
-    if (uuids.length === 0) return [];
-    const pipe = this.redis.pipeline();
-    for (const u of uuids) pipe.hgetall(this.keys.consoleState(u));
-    const res = (await pipe.exec()) ?? [];
-    return res.map(([err, h]) => {
-      if (err) throw err;
-      return parseStatus(h as Record<string, string>);
-    });
+    return (await pipelineHgetall(this.redis, uuids.map((u) => this.keys.consoleState(u)))).map(parseStatus);
   }
 
   /** Write (part of) the status; false when the fence no longer holds. */

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { isUuid, SolgateError } from '#libs/common';
-import { Keys, registerLuaScripts, runScript } from '#libs/redis';
+import { Keys, pipelineHgetall, registerLuaScripts, runScript } from '#libs/redis';
 import type { NodeRecord } from './node.model.js';
 import type { WritableNodeFields } from './node.validation.js';
 
@@ -56,17 +56,8 @@ export class NodeRepository {
 
   /** Many nodes at once (one round trip); missing ones are skipped. */
   async getMany(uuids: string[]): Promise<NodeRecord[]> {
-    if (uuids.length === 0) return [];
-    const pipe = this.redis.pipeline();
-    for (const u of uuids) pipe.hgetall(this.keys.node(u));
-    const res = (await pipe.exec()) ?? [];
-    const out: NodeRecord[] = [];
-    for (const [err, h] of res) {
-      if (err) throw err;
-      const n = parseNodeHash(h as Record<string, string>);
-      if (n) out.push(n);
-    }
-    return out;
+    const hashes = await pipelineHgetall(this.redis, uuids.map((u) => this.keys.node(u)));
+    return hashes.map(parseNodeHash).filter((n): n is NodeRecord => n !== undefined);
   }
 
   /** Node uuids in creation order, paginated by marker (uuid) and limit. */

@@ -1,3 +1,4 @@
 export * from './connection.js';
 export * from './keys.js';
+export * from './pipeline.js';
 export * from './scripts.js';
