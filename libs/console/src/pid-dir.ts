@@ -3,7 +3,7 @@ import { unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { packageRoot, sleep } from '#libs/common';
 import type { Logger } from '#libs/logging';
-import { isAlive, processGroupOf, readCmdline } from './proc.js';
+import { isAlive, processGroupOf, readCmdline, signalGroup } from './proc.js';
 
 /**
  * The conductor's private directory (0700, SOLGATE_TERMINAL_PID_DIR): per node a socat pid/lock
@@ -118,20 +118,11 @@ async function removeIfThere(path: string): Promise<void> {
 
 /** SIGTERM a process group (or a single pid), SIGKILL after `graceMs`; resolves when it is gone. */
 export async function killGroup(pid: number, isGroup: boolean, graceMs: number): Promise<void> {
-  const target = isGroup ? -pid : pid;
-  try {
-    process.kill(target, 'SIGTERM');
-  } catch {
-    return;
-  }
+  if (!signalGroup(pid, 'SIGTERM', isGroup)) return;
   const deadline = Date.now() + graceMs;
   while (isAlive(pid) && Date.now() < deadline) await sleep(10);
   if (isAlive(pid)) {
-    try {
-      process.kill(target, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
+    signalGroup(pid, 'SIGKILL', isGroup);
     const hard = Date.now() + 2000;
     while (isAlive(pid) && Date.now() < hard) await sleep(10);
   }

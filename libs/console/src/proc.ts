@@ -9,6 +9,21 @@ export function isAlive(pid: number): boolean {
 /** Whether a /proc state letter is a running (not zombie, not dead) process. */
 export const isLiveState = (state: string): boolean => state !== 'Z' && state !== 'X';
 
+/**
+ * Send `signal` to process group `pgid` — a console's whole group: socat, its per-client children
+ * and their ipmitool — or, with `isGroup` false, to that one process. Returns false when there was
+ * nothing to signal (already gone). The one place that kills groups (the standalone launcher.mjs
+ * asset keeps its own three lines: it imports nothing from the built tree).
+ */
+export function signalGroup(pgid: number, signal: NodeJS.Signals, isGroup = true): boolean {
+  try {
+    process.kill(isGroup ? -pgid : pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function processGroupOf(pid: number): number | undefined {
   return statFields(pid)?.pgid;
 }

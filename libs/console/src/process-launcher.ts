@@ -2,14 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { packageRoot } from '#libs/common';
-
-function killGroup(pid: number): void {
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    /* gone */
-  }
-}
+import { signalGroup } from './proc.js';
 
 /** A process started through the launcher. Emits 'line' (stderr), 'exit' ({code, signal}) once. */
 export class LaunchedProcess extends EventEmitter {
@@ -47,7 +40,7 @@ export class ProcessLauncher {
       if (this.child === child) this.child = undefined;
       // Its socat listeners died with it (their parent-death signal); their groups may still hold a
       // session's processes: take them down, then report every console as exited.
-      for (const p of this.procs.values()) if (p.pid) killGroup(p.pid);
+      for (const p of this.procs.values()) if (p.pid) signalGroup(p.pid, 'SIGKILL');
       for (const id of [...this.procs.keys()]) this.finish(id, null, 'SIGKILL');
     });
     child.on('error', () => undefined);
