@@ -39,7 +39,7 @@ function port(field: string, value: unknown): number | string {
   return value as number | string; // keep the JSON type as sent, as Ironic does
 }
 
-/** Validate driver_info; returns a copy. `existing` supplies the stored password when a PATCH leaves it out. */
+/** Validate driver_info; returns a copy (null values removed, ipmi_priv_level upper-cased). */
 export function validateDriverInfo(value: unknown): DriverInfo {
   if (value === null || value === undefined) return {};
   if (typeof value !== 'object' || Array.isArray(value)) throw invalidInput('Invalid driver_info: must be an object.');

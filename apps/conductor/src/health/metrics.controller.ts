@@ -28,7 +28,7 @@ export class MetricsController {
     const counter = (name: string, help: string, read: () => number) =>
       new Counter({ name, help, registers: [r], collect() { this.reset(); this.inc(read()); } });
     counter('solgate_takeovers_total', 'Consoles taken over from another conductor', () => stats().takeovers);
-    counter('solgate_console_restarts_total', 'Consoles restarted after socat exited unexpectedly', () => stats().restarts);
+    counter('solgate_console_restarts_total', 'Consoles restarted after socat exited unexpectedly or stopped listening', () => stats().restarts);
     counter('solgate_console_start_failures_total', 'Console starts that failed', () => stats().startFailures);
     counter('solgate_console_starts_total', 'Consoles started', () => stats().starts);
     counter('solgate_crashes_detected_total', 'Conductor crashes detected by the fast path', () => rt.failureDetector.detected);
