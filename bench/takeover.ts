@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { ConsoleStatusRepository } from '#libs/nodes';
 import { Keys } from '#libs/redis';
 import { LocalCluster } from '../test/support/cluster.js';
-import { listeningSockets, urlListens } from '../test/support/net.js';
+import { readListeningSockets, urlListens } from '../test/support/net.js';
 import { summary, table } from './stats.js';
 
 /**
@@ -26,7 +26,7 @@ const rows: (string | number)[][] = [];
 
 async function state(of: string[] = uuids) {
   const st = await statuses.getMany(of);
-  const sockets = listeningSockets();
+  const sockets = await readListeningSockets();
   return of.map((u, i) => ({ uuid: u, conductor: st[i].conductor, serving: st[i].state === 'running' && !!st[i].url && urlListens(st[i].url!, sockets) }));
 }
 

@@ -4,7 +4,7 @@ import { ConductorProcess } from '../support/conductor-process.js';
 import { ConsoleClient } from '../support/console-client.js';
 import { consoleProcessesOf, enrol, setConsole, uniquePrefix, waitConsoleUrl } from '../support/fixtures.js';
 import { IpmiSimBmc } from '../support/ipmi-sim.js';
-import { urlListens } from '../support/net.js';
+import { listensNow } from '../support/net.js';
 import { tcpAccepts } from '../support/ports.js';
 import { findProcesses } from '../support/procs.js';
 import { RedisServer } from '../support/redis-server.js';
@@ -176,7 +176,7 @@ describe('native-ipmi-socat console end to end', () => {
     expect(node.body.last_error).toMatch(/SOL session failed.*wrong password.*BAD_PASSWORD/);
     expect(node.body.driver_internal_info.console_state).toBe('running');
     expect(await waitConsoleUrl(conductor, bad)).toBe(url);
-    expect(urlListens(url)).toBe(true);
+    expect(await listensNow(url)).toBe(true);
     expect(conductor.exitCode).toBeUndefined();
     expect(conductor.logs).toMatch(/SOL session failed/);
     expect(conductor.logs).toContain('BAD_PASSWORD');
@@ -293,14 +293,14 @@ describe('native-ipmi-socat takeover', () => {
       async () => {
         const r = await survivor.api('GET', `/v1/nodes/${uuid}/states/console`);
         const u: string | undefined = r.body?.console_info?.url;
-        return u && u.startsWith(`tcp://${survivor.address}:`) && urlListens(u) ? u : undefined;
+        return u && u.startsWith(`tcp://${survivor.address}:`) && (await listensNow(u)) ? u : undefined;
       },
       { timeoutMs: 10_000, intervalMs: 20, what: 'the survivor to serve the console' },
     );
     const ms = performance.now() - t0;
     process.stdout.write(`native takeover: console served by ${survivor.opts.id} ${Math.round(ms)} ms after kill -9 of ${owner.opts.id}\n`);
     expect(ms).toBeLessThan(2000);
-    expect(urlListens(url)).toBe(false); // nothing of the dead owner listens
+    expect(await listensNow(url)).toBe(false); // nothing of the dead owner listens
 
     const again = await ConsoleClient.connect(newUrl);
     await again.waitSession();

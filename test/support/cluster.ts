@@ -1,7 +1,7 @@
 import { ConductorProcess } from './conductor-process.js';
 import { uniquePrefix } from './fixtures.js';
 import { IpmiSimBmc } from './ipmi-sim.js';
-import { listeningSockets, urlListens } from './net.js';
+import { readListeningSockets, urlListens } from './net.js';
 import { listProcesses } from './procs.js';
 import { RedisServer } from './redis-server.js';
 import { waitFor } from './wait.js';
@@ -111,7 +111,7 @@ export class LocalCluster {
    */
   async sample(uuids: string[] = this.nodes.map((n) => n.uuid), via = this.api): Promise<ConsoleSample[]> {
     const res = await Promise.all(uuids.map((u) => via.api('GET', `/v1/nodes/${u}/states/console`)));
-    const sockets = listeningSockets();
+    const sockets = await readListeningSockets();
     return uuids.map((uuid, i) => {
       const r = res[i];
       const url: string | null = r.body?.console_info?.url ?? null;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { LocalCluster } from '../../support/cluster.js';
 import { ConsoleClient } from '../../support/console-client.js';
-import { urlListens } from '../../support/net.js';
+import { listensNow, readListeningSockets, urlListens } from '../../support/net.js';
 import { listProcesses } from '../../support/procs.js';
 import { waitFor } from '../../support/wait.js';
 
@@ -61,7 +61,7 @@ describe('cluster: a paused conductor', () => {
 
     // The paused conductor's listener is still there...
     const stale = paused[0];
-    expect(urlListens(stale.url!)).toBe(true);
+    expect(await listensNow(stale.url!)).toBe(true);
     const node = cluster.nodes.find((n) => n.uuid === stale.uuid)!;
     // ...a client on the new owner has a working session...
     const url = (await cluster.conductor('c1').api('GET', `/v1/nodes/${stale.uuid}/states/console`)).body.console_info.url;
@@ -86,7 +86,11 @@ describe('cluster: a paused conductor', () => {
     // SIGCONT: c2 notices its lease lapsed, stops its stale consoles at once, then rejoins.
     const t1 = performance.now();
     victim.resume();
-    await waitFor(() => paused.every((x) => !urlListens(x.url!)), { timeoutMs: 2000, intervalMs: 20, what: 'c2 to stop its stale listeners' });
+    const staleListening = async () => {
+      const sockets = await readListeningSockets();
+      return paused.some((x) => urlListens(x.url!, sockets));
+    };
+    await waitFor(async () => !(await staleListening()), { timeoutMs: 2000, intervalMs: 20, what: 'c2 to stop its stale listeners' });
     process.stdout.write(`after SIGCONT the stale listeners were gone in ${Math.round(performance.now() - t1)} ms\n`);
     await waitFor(async () => (await fetch(`${victim.apiUrl}/readyz`)).status === 200, { timeoutMs: 5000, what: 'c2 to be ready again' });
     expect(victim.logs).toMatch(/self-fenced/);

@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { IpmiError, protocolError } from '../errors.js';
-import { AuthAlg, ConfAlg, IntegrityAlg } from './constants.js';
+import { AuthAlg, IntegrityAlg } from './constants.js';
 import { u32le } from './bytes.js';
 
 /**
@@ -14,11 +14,6 @@ const AUTH_HASH: Readonly<Record<number, string>> = { [AuthAlg.HMAC_SHA1]: 'sha1
 /** Length of the RAKP 4 integrity check value: SHA1 96 bits, SHA256 128 bits (table 13-18 footnotes). */
 export function rakp4IcvLength(auth: AuthAlg): number {
   return auth === AuthAlg.HMAC_SHA1 ? 12 : auth === AuthAlg.HMAC_SHA256 ? 16 : 0;
-}
-
-/** Length of RAKP 2 / RAKP 3 key exchange authentication codes (the full HMAC). */
-export function rakpAuthCodeLength(auth: AuthAlg): number {
-  return auth === AuthAlg.HMAC_SHA1 ? 20 : auth === AuthAlg.HMAC_SHA256 ? 32 : 0;
 }
 
 /** Length of the session trailer AuthCode for an integrity algorithm. */
@@ -158,8 +153,4 @@ export function aesDecryptPayload(k2: Buffer, data: Buffer): Buffer {
     if (plain[payloadLength + i] !== i + 1) throw protocolError('AES confidentiality pad is malformed');
   }
   return plain.subarray(0, payloadLength);
-}
-
-export function confidentialityImplemented(conf: ConfAlg): boolean {
-  return conf === ConfAlg.NONE || conf === ConfAlg.AES_CBC_128;
 }
