@@ -4,7 +4,7 @@ import { ConsoleClient } from '../support/console-client.js';
 import { consoleProcessesOf, enrol, setConsole, uniquePrefix, waitConsoleUrl } from '../support/fixtures.js';
 import { IpmiSimBmc } from '../support/ipmi-sim.js';
 import { tcpAccepts } from '../support/ports.js';
-import { findProcesses } from '../support/procs.js';
+import { findProcesses, isAlive } from '../support/procs.js';
 import { RedisServer } from '../support/redis-server.js';
 import { waitFor } from '../support/wait.js';
 
@@ -81,7 +81,7 @@ describe('ipmitool-socat console end to end', () => {
     expect(socat).toBeDefined();
     const t0 = Date.now();
     process.kill(socat.pid, 'SIGKILL');
-    await waitFor(async () => !(await tcpAccepts(Number(url.split(':').pop()))) || true, { timeoutMs: 1000 });
+    await waitFor(() => !isAlive(socat.pid), { timeoutMs: 5000, what: 'the killed socat to be gone' });
     await waitFor(
       async () => {
         const r = await conductor.api('GET', `/v1/nodes/${uuid}`);

@@ -95,7 +95,10 @@ describe('cluster: a paused conductor', () => {
     await waitFor(async () => (await fetch(`${victim.apiUrl}/readyz`)).status === 200, { timeoutMs: 5000, what: 'c2 to be ready again' });
     expect(victim.logs).toMatch(/self-fenced/);
     // back in the ring: its share of nodes returns to it
-    await waitFor(async () => (await cluster.sample()).every((x) => x.serving && x.listening) && (await cluster.sample()).some((x) => x.conductor === 'c2'), {
+    await waitFor(async () => {
+      const s = await cluster.sample();
+      return s.every((x) => x.serving && x.listening) && s.some((x) => x.conductor === 'c2');
+    }, {
       timeoutMs: 10_000,
       what: 'c2 to serve its share again',
     });
