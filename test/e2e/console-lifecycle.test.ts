@@ -6,6 +6,7 @@ import { IpmiSimBmc } from '../support/ipmi-sim.js';
 import { tcpAccepts } from '../support/ports.js';
 import { findProcesses, isAlive } from '../support/procs.js';
 import { RedisServer } from '../support/redis-server.js';
+import { BOUNDS_MS, reportMs } from '../support/timing.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -75,7 +76,7 @@ describe('ipmitool-socat console end to end', () => {
     await second.close();
   });
 
-  it('restarts a killed socat on the same URL within 2 s and says why in last_error', async () => {
+  it('restarts a killed socat on the same URL and says why in last_error', async () => {
     const url = await waitConsoleUrl(conductor, uuid);
     const [socat] = findProcesses('socat', `${uuid}.pid`).filter((p) => p.argv[0].endsWith('socat'));
     expect(socat).toBeDefined();
@@ -87,10 +88,10 @@ describe('ipmitool-socat console end to end', () => {
         const r = await conductor.api('GET', `/v1/nodes/${uuid}`);
         return r.body.last_error && findProcesses('socat', `${uuid}.pid`).some((p) => p.pid !== socat.pid && p.argv[0].endsWith('socat'));
       },
-      { timeoutMs: 2000, what: 'a new socat' },
+      { timeoutMs: BOUNDS_MS.socatRestart, what: 'a new socat' },
     );
-    const again = await waitConsoleUrl(conductor, uuid, 2000);
-    expect(Date.now() - t0).toBeLessThan(2000);
+    const again = await waitConsoleUrl(conductor, uuid, BOUNDS_MS.socatRestart);
+    expect(reportMs('killed socat → serving again', Date.now() - t0, 'target ≤ 2 s, bench/console-enable.ts')).toBeLessThan(BOUNDS_MS.socatRestart);
     expect(again).toBe(url);
     const node = await conductor.api('GET', `/v1/nodes/${uuid}`);
     expect(node.body.last_error).toMatch(/socat exited unexpectedly \(killed by signal SIGKILL\)/);

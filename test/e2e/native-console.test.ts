@@ -8,6 +8,7 @@ import { listensNow } from '../support/net.js';
 import { tcpAccepts } from '../support/ports.js';
 import { findProcesses } from '../support/procs.js';
 import { RedisServer } from '../support/redis-server.js';
+import { BOUNDS_MS, reportMs } from '../support/timing.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -122,7 +123,7 @@ describe('native-ipmi-socat console end to end', () => {
     expect(bmc.maxConcurrentSolSessions).toBe(1);
   });
 
-  it('restarts a killed socat on the same URL within 2 s and says why in last_error', async () => {
+  it('restarts a killed socat on the same URL and says why in last_error', async () => {
     const url = await waitConsoleUrl(conductor, fleetNode);
     const socat = socatListener(fleetNode);
     expect(socat).toBeDefined();
@@ -134,10 +135,10 @@ describe('native-ipmi-socat console end to end', () => {
         const again = socatListener(fleetNode);
         return r.body.last_error && again && again.pid !== socat!.pid;
       },
-      { timeoutMs: 2000, what: 'a new socat' },
+      { timeoutMs: BOUNDS_MS.socatRestart, what: 'a new socat' },
     );
-    const again = await waitConsoleUrl(conductor, fleetNode, 2000);
-    expect(Date.now() - t0).toBeLessThan(2000);
+    const again = await waitConsoleUrl(conductor, fleetNode, BOUNDS_MS.socatRestart);
+    expect(reportMs('native: killed socat → serving again', Date.now() - t0, 'target ≤ 2 s, bench/console-enable.ts')).toBeLessThan(BOUNDS_MS.socatRestart);
     expect(again).toBe(url);
     const node = await conductor.api('GET', `/v1/nodes/${fleetNode}`);
     expect(node.body.last_error).toMatch(/socat exited unexpectedly \(killed by signal SIGKILL\)/);
@@ -274,7 +275,7 @@ describe('native-ipmi-socat takeover', () => {
     await redis?.stop();
   });
 
-  it('a survivor serves the console within 2 s of a kill -9 of its owner, and the BMC never sees two SOL sessions at once', async () => {
+  it('a survivor serves the console after a kill -9 of its owner, and the BMC never sees two SOL sessions at once', async () => {
     const bmc = fleet.bmc(1);
     await setConsole(conductors[0], uuid, true);
     const url = await waitConsoleUrl(conductors[0], uuid);
@@ -295,11 +296,10 @@ describe('native-ipmi-socat takeover', () => {
         const u: string | undefined = r.body?.console_info?.url;
         return u && u.startsWith(`tcp://${survivor.address}:`) && (await listensNow(u)) ? u : undefined;
       },
-      { timeoutMs: 10_000, intervalMs: 20, what: 'the survivor to serve the console' },
+      { timeoutMs: BOUNDS_MS.crashTakeover, intervalMs: 20, what: 'the survivor to serve the console' },
     );
-    const ms = performance.now() - t0;
-    process.stdout.write(`native takeover: console served by ${survivor.opts.id} ${Math.round(ms)} ms after kill -9 of ${owner.opts.id}\n`);
-    expect(ms).toBeLessThan(2000);
+    const ms = reportMs(`native takeover: served by ${survivor.opts.id} after kill -9 of ${owner.opts.id}`, performance.now() - t0, 'target ≤ 2 s, bench/takeover.ts native-ipmi-socat');
+    expect(ms).toBeLessThan(BOUNDS_MS.crashTakeover);
     expect(await listensNow(url)).toBe(false); // nothing of the dead owner listens
 
     const again = await ConsoleClient.connect(newUrl);

@@ -103,7 +103,7 @@ export class ConductorProcess {
         const r = await fetch(`${this.apiUrl}/readyz`).catch(() => undefined);
         return r?.status === 200;
       },
-      { timeoutMs: 15_000, intervalMs: 25, what: `conductor ${this.opts.id} to become ready` },
+      { timeoutMs: 60_000, intervalMs: 25, what: `conductor ${this.opts.id} to become ready` },
     );
   }
 
@@ -138,7 +138,7 @@ export class ConductorProcess {
     const child = this.child;
     if (!child?.pid) return;
     child.kill('SIGKILL');
-    await waitFor(() => this.exitCode !== undefined && !isAlive(child.pid!), { timeoutMs: 5000, what: 'conductor to die' });
+    await waitFor(() => this.exitCode !== undefined && !isAlive(child.pid!), { timeoutMs: 15_000, what: 'conductor to die' });
   }
 
   pause(): void {

@@ -105,9 +105,9 @@ export class IpmiSimBmc {
       { stdio: 'ignore', detached: true },
     );
     // 3. Ready when the serial line is connected and the BMC answers a command.
-    await waitFor(() => this.serialConnected, { timeoutMs: 5000, what: `ipmi_sim to connect its serial line (${this.nodeName})` });
+    await waitFor(() => this.serialConnected, { timeoutMs: 20_000, what: `ipmi_sim to connect its serial line (${this.nodeName})` });
     await waitFor(async () => (await this.ipmitool('power', 'status')).includes('Chassis Power'), {
-      timeoutMs: 5000,
+      timeoutMs: 20_000,
       intervalMs: 50,
       what: `ipmi_sim ${this.nodeName} to answer power status`,
     });
@@ -166,7 +166,7 @@ export class IpmiSimBmc {
       } catch {
         /* already gone */
       }
-      await waitFor(() => !isAlive(pid), { timeoutMs: 5000, what: 'ipmi_sim to exit' }).catch(() => {});
+      await waitFor(() => !isAlive(pid), { timeoutMs: 15_000, what: 'ipmi_sim to exit' }).catch(() => {});
     }
     this.child = undefined;
     this.line?.destroy();

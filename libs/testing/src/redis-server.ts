@@ -63,7 +63,7 @@ export class RedisServer {
         if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
         return (await rawPing(this.port)) && (await rawCommand(this.port, 'INFO persistence\r\n')).includes('loading:0');
       },
-      { timeoutMs: 10_000, what: `redis-server on port ${this.port}` },
+      { timeoutMs: 30_000, what: `redis-server on port ${this.port}` },
     );
   }
 
@@ -72,7 +72,7 @@ export class RedisServer {
     const child = this.child;
     if (!child?.pid) return;
     child.kill('SIGKILL');
-    await waitFor(() => !isAlive(child.pid!), { timeoutMs: 5000, what: 'redis-server to die' });
+    await waitFor(() => !isAlive(child.pid!), { timeoutMs: 15_000, what: 'redis-server to die' });
     this.child = undefined;
   }
 
