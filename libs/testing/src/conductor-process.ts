@@ -115,13 +115,13 @@ export class ConductorProcess {
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await r.text();
-    let parsed: any = undefined;
+    let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : undefined;
     } catch {
       parsed = text;
     }
-    return { status: r.status, headers: r.headers, body: parsed, text };
+    return { status: r.status, headers: r.headers, body: parsed as T, text };
   }
 
   /** Graceful stop (SIGTERM); resolves with the exit code. */

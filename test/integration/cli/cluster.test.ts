@@ -201,7 +201,6 @@ describe('solgate CLI against a live 3-conductor cluster', () => {
       const firstNew = Math.min(...c.samples.filter((s) => s.url && s.url !== c.oldUrl).map((s) => s.t));
       return { name: c.name, gapMs: Math.round(firstNew - lastOld), from: c.oldUrl, to: c.samples.find((s) => s.t === firstNew)!.url };
     });
-    // eslint-disable-next-line no-console
     console.log(`drain ${victim}: handover gaps (last sample on the old URL → first on the new one, 20 ms polling):\n${gaps.map((g) => `  ${g.name}: ${g.gapMs} ms (${g.from} → ${g.to})`).join('\n')}`);
     for (const g of gaps) {
       expect(g.gapMs).toBeLessThan(BOUNDS_MS.drainGap); // target ≤ 1 s (a graceful handover): bench/takeover.ts

@@ -165,7 +165,6 @@ describe('solgate CLI without conductors', () => {
     const before = await db.zcard(`${prefix}:nodes`);
 
     const r = await cli(['nodes', 'import', file, '--progress', '--password-file', pwFile, '-o', 'json']);
-    // eslint-disable-next-line no-console
     console.log(`nodes import of 1,000 CSV rows: ${r.json().duration_ms} ms inside the CLI, ${Math.round(r.ms)} ms for the whole command`);
     expect(r.code).toBe(1); // rows were rejected
     expect(r.stderr).toMatch(/importing \[=+\] 1000\/1000 100%/);

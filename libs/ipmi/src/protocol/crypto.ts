@@ -25,7 +25,9 @@ export function integrityCodeLength(integrity: IntegrityAlg): number {
       return 12;
     case IntegrityAlg.HMAC_SHA256_128:
       return 16;
-    default:
+    case IntegrityAlg.HMAC_MD5_128:
+    case IntegrityAlg.MD5_128:
+    default: // and numbers from the wire that name no algorithm
       throw new IpmiError('UNSUPPORTED_CIPHER_SUITE', `integrity algorithm ${integrity} is not implemented`);
   }
 }
@@ -116,6 +118,9 @@ export function integrityCode(integrity: IntegrityAlg, k1: Buffer, data: Buffer)
       return createHmac('sha1', k1).update(data).digest().subarray(0, 12);
     case IntegrityAlg.HMAC_SHA256_128:
       return createHmac('sha256', k1).update(data).digest().subarray(0, 16);
+    case IntegrityAlg.NONE: // no trailer to compute: callers only ask for integrity they negotiated
+    case IntegrityAlg.HMAC_MD5_128:
+    case IntegrityAlg.MD5_128:
     default:
       throw new IpmiError('UNSUPPORTED_CIPHER_SUITE', `integrity algorithm ${integrity} is not implemented`);
   }
