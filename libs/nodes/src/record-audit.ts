@@ -62,9 +62,11 @@ export async function auditNodeRecords(redis: Redis, keys: Keys): Promise<Record
     const t = await pipelined(redis, slice.map((k) => ['type', k]));
     slice.forEach((key, j) => {
       const rest = key.slice(prefix.length);
-      const m = /^([^:]*)(?::(console|claim))?$/.exec(rest);
-      if (!m || !isNodeUuid(m[1])) return leftovers.push({ key, uuid: null, problem: 'an unexpected key under node: (not a node, console state or claim)' });
-      if (t[j] !== 'hash') return bad(key, m[1], `the key holds a ${String(t[j])}, not a hash`);
+      const m = /^([^:]*)(?::(console|claim|console-log|console-audit|console-viewers))?$/.exec(rest);
+      if (!m || !isNodeUuid(m[1]))
+        return leftovers.push({ key, uuid: null, problem: 'an unexpected key under node: (not a node, console state, claim, console log, audit or viewers)' });
+      const want = FACET_TYPES[m[2] ?? ''] ?? 'hash';
+      if (t[j] !== want) return bad(key, m[1], `the key holds a ${String(t[j])}, not a ${want}`);
       if (!m[2]) nodeKeys.push({ key, uuid: m[1] });
     });
   }
@@ -82,6 +84,9 @@ export async function auditNodeRecords(redis: Redis, keys: Keys): Promise<Record
   for (const n of nodeKeys) if (!indexedSet.has(n.uuid) && usable.has(keys.nodes())) leftovers.push({ key: n.key, uuid: n.uuid, problem: `a node record missing from the index ${keys.nodes()} (not listed)` });
   return { unreadable, leftovers, nodesChecked: nodeKeys.length };
 }
+
+/** The Redis type of each key under `<prefix>:node:<uuid>[:<facet>]` (see libs/redis keys.ts). */
+const FACET_TYPES: Record<string, string> = { '': 'hash', console: 'hash', claim: 'hash', 'console-log': 'stream', 'console-audit': 'stream', 'console-viewers': 'string' };
 
 async function pipelined(redis: Redis, commands: string[][]): Promise<unknown[]> {
   if (commands.length === 0) return [];

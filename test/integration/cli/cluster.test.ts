@@ -29,6 +29,8 @@ describe('solgate CLI against a live 3-conductor cluster', () => {
   const names: string[] = [];
   const byId = (id: string) => conductors.find((c) => c.opts.id === id)!;
 
+  let portRange: { start: number; stop: number };
+
   beforeAll(async () => {
     redis = await RedisServer.start();
     db = redis.client();
@@ -36,7 +38,7 @@ describe('solgate CLI against a live 3-conductor cluster', () => {
     cli = cliFor(redis.url, prefix);
     // A console port block of our own: other suites' conductors use the default range on 127.0.0.1, and
     // a new owner scanning past hundreds of their ports would show up as handover time.
-    const portRange = await freeTcpPortBlock(100);
+    portRange = await freeTcpPortBlock(100);
     const starts = ['127.0.0.1', '127.0.0.2', '127.0.0.3'].map((address, i) =>
       ConductorProcess.start({ id: `c${i + 1}`, redisUrl: redis.url, prefix, address, portRange, env: { SOLGATE_LOG_LEVEL: 'info' } }),
     );
@@ -221,13 +223,16 @@ describe('solgate CLI against a live 3-conductor cluster', () => {
   it('doctor finds a planted stale claim and a console in error, one line per finding', async () => {
     const healthy = await cli(['doctor', '--skip-binaries']);
     expectOk(healthy);
-    expect(healthy.stderr).toBe('healthy, with 1 warning (warnings alone exit 0)\n'); // AOF off in this test Redis
+    // AOF off in this test Redis: the one warning (the list first, so a failure names the others)
+    expect(healthy.stdout.split('\n').filter((l) => l.startsWith('WARN'))).toEqual([expect.stringMatching(/^WARN\s+persistence/)]);
+    expect(healthy.stderr).toBe('healthy, with 1 warning (warnings alone exit 0)\n');
     expect(healthy.stdout).toMatch(/\nWARN\s+persistence\s+redis:\/\/127\.0\.0\.1:\d+\s+append-only file off/);
 
-    // a console that cannot listen: its fixed terminal port is taken (socat fails, five times → error)
+    // a console that cannot listen: its fixed terminal port (in the cluster's range, as the port policy
+    // asks; the last one, which no sticky allocation reached) is taken (socat fails, five times → error)
     const blocker: Server = createServer();
-    await new Promise<void>((r) => blocker.listen(0, '0.0.0.0', r));
-    const port = (blocker.address() as { port: number }).port;
+    const port = portRange.stop - 1;
+    await new Promise<void>((r) => blocker.listen(port, '0.0.0.0', r));
     try {
       expectOk(await cli(['nodes', 'create', '--name', 'cli-broken', '--address', '127.0.0.1', '--terminal-port', String(port)]));
       const enable = await cli(['console', 'enable', 'cli-broken', '--wait', '--timeout', '20']);

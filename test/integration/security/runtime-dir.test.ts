@@ -171,5 +171,5 @@ describe('security: the runtime directory', () => {
     } finally {
       await c.dispose();
     }
-  }, 30_000);
+  }, 120_000); // a conductor start and a SOL session attempt: seconds, many under load
 });
