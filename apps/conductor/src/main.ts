@@ -6,6 +6,7 @@ import { createLogger } from '#libs/logging';
 import { redactRedisUrl } from '#libs/redis';
 import { createApiServer } from './api-server.js';
 import { ConductorRuntime } from './runtime/conductor.runtime.js';
+import { connectionBudget, readNofileLimit } from './runtime/fd-budget.js';
 
 /**
  * One conductor: read and validate the configuration (all problems at once), join the cluster,
@@ -27,7 +28,12 @@ async function main(): Promise<void> {
   const rt = new ConductorRuntime(config, log);
   rt.nodes.problems.onReport = (p, repeat) =>
     log.warn({ key: p.key, node: p.uuid ?? undefined, problem: p.problem, repeat }, 'skipping an unreadable record in Redis (solgate doctor lists them)');
-  const app = await createApiServer(rt);
+  const nofile = readNofileLimit(); // Node already raised the soft limit to the hard one
+  const budget = connectionBudget(nofile.soft, config.apiMaxConnections);
+  if (budget.clamped)
+    log.warn({ configured: config.apiMaxConnections, maxConnections: budget.maxConnections, openFilesLimit: nofile.soft }, 'SOLGATE_API_MAX_CONNECTIONS lowered to keep descriptors for heartbeats and consoles');
+  if (nofile.soft < 4096) log.warn({ openFilesLimit: nofile.soft }, 'the open-files limit is low: raise it (LimitNOFILE=, ulimit -n) for many consoles and API clients');
+  const app = await createApiServer(rt, { maxConnections: budget.maxConnections });
 
   let stopping: Promise<void> | undefined;
   const shutdown = (signal: string) => {
@@ -50,7 +56,7 @@ async function main(): Promise<void> {
   await app.listen(config.apiPort, config.apiHost);
   await rt.start();
   log.info(
-    { api: config.apiUrl, listen: `${config.apiHost}:${config.apiPort}`, redis: redactRedisUrl(config.redisUrl), consoles: `${config.socatAddress}:${config.portRange.start}-${config.portRange.stop - 1}` },
+    { api: config.apiUrl, listen: `${config.apiHost}:${config.apiPort}`, maxConnections: budget.maxConnections, openFilesLimit: nofile.soft, redis: redactRedisUrl(config.redisUrl), consoles: `${config.socatAddress}:${config.portRange.start}-${config.portRange.stop - 1}` },
     'conductor started',
   );
 }

@@ -16,6 +16,14 @@ export interface SolgateConfig {
   apiPort: number;
   /** Base URL other conductors and clients use to reach this conductor's API (Location headers, liveness checks). */
   apiUrl: string;
+  /** Cap on open API connections; undefined = derived from RLIMIT_NOFILE at start (apps/conductor fd-budget.ts). */
+  apiMaxConnections: number | undefined;
+  /** A client must have sent its request headers within this long (slow clients are cut off). */
+  apiHeadersTimeoutMs: number;
+  /** ... and its whole request within this long. */
+  apiRequestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this long. */
+  apiKeepAliveTimeoutMs: number;
   socatAddress: string;
   portRange: { start: number; stop: number };
   /** A node may ask for a fixed console port below 1024 (ipmi_terminal_port). */
@@ -65,6 +73,10 @@ export const CONFIG_VARIABLES: Record<string, string> = {
   SOLGATE_API_HOST: '0.0.0.0',
   SOLGATE_API_PORT: '6385',
   SOLGATE_API_URL: 'http://<advertised host>:<port>',
+  SOLGATE_API_MAX_CONNECTIONS: '<from the open-files limit>',
+  SOLGATE_API_HEADERS_TIMEOUT: '10',
+  SOLGATE_API_REQUEST_TIMEOUT: '30',
+  SOLGATE_API_KEEPALIVE_TIMEOUT: '5',
   SOLGATE_SOCAT_ADDRESS: '127.0.0.1',
   SOLGATE_PORT_RANGE: '10000:20000',
   SOLGATE_ALLOW_PRIVILEGED_PORTS: 'false',
@@ -198,6 +210,13 @@ export function loadConfig(env: Env = process.env): Readonly<SolgateConfig> {
     r.problems.push(`SOLGATE_API_HOST=${JSON.stringify(apiHost)}: must be an IP address or host name`);
   const apiPort = r.int('SOLGATE_API_PORT', 6385, 1, 65535);
 
+  const apiMaxConnections = r.raw('SOLGATE_API_MAX_CONNECTIONS') === undefined ? undefined : r.int('SOLGATE_API_MAX_CONNECTIONS', 512, 1, 1_000_000);
+  const apiHeadersTimeoutMs = r.seconds('SOLGATE_API_HEADERS_TIMEOUT', 10, 0.1, 600);
+  const apiRequestTimeoutMs = r.seconds('SOLGATE_API_REQUEST_TIMEOUT', 30, 0.1, 3600);
+  const apiKeepAliveTimeoutMs = r.seconds('SOLGATE_API_KEEPALIVE_TIMEOUT', 5, 0, 600);
+  if (apiHeadersTimeoutMs > apiRequestTimeoutMs)
+    r.problems.push(`SOLGATE_API_HEADERS_TIMEOUT (${apiHeadersTimeoutMs / 1000}s) must not be longer than SOLGATE_API_REQUEST_TIMEOUT (${apiRequestTimeoutMs / 1000}s)`);
+
   const socatAddress = r.string('SOLGATE_SOCAT_ADDRESS', '127.0.0.1');
   if (isIP(socatAddress) === 0)
     r.problems.push(`SOLGATE_SOCAT_ADDRESS=${JSON.stringify(socatAddress)}: must be an IPv4 or IPv6 address (it is both the bind address and the host in console URLs)`);
@@ -255,6 +274,10 @@ export function loadConfig(env: Env = process.env): Readonly<SolgateConfig> {
     apiHost,
     apiPort,
     apiUrl,
+    apiMaxConnections,
+    apiHeadersTimeoutMs,
+    apiRequestTimeoutMs,
+    apiKeepAliveTimeoutMs,
     socatAddress,
     portRange: Object.freeze(portRange),
     allowPrivilegedPorts,

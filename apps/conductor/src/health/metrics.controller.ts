@@ -2,6 +2,7 @@ import { Controller, Get, Inject, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { CONSOLE_STATES } from '#libs/nodes';
+import { apiConnections } from '../api/connection-stats.js';
 import type { ConductorRuntime } from '../runtime/conductor.runtime.js';
 import { RUNTIME } from '../api/tokens.js';
 
@@ -47,6 +48,9 @@ export class MetricsController {
       },
     });
     new Gauge({ name: 'solgate_registered', help: '1 while this conductor is a registered member with a valid lease', registers: [r], collect() { this.set(rt.membership.registered ? 1 : 0); } });
+    new Gauge({ name: 'solgate_api_connections', help: 'Open API connections', registers: [r], collect() { this.set(apiConnections.open); } });
+    new Gauge({ name: 'solgate_api_max_connections', help: 'Cap on open API connections (SOLGATE_API_MAX_CONNECTIONS or derived from the open-files limit)', registers: [r], collect() { this.set(apiConnections.max); } });
+    counter('solgate_api_connections_dropped_total', 'API connections refused at the cap', () => apiConnections.dropped);
     const problems = rt.nodes.problems;
     counter('solgate_unreadable_record_reads_total', 'Reads that met a record in Redis that is not what its key says (bad JSON, wrong Redis type, a non-uuid index member); each was skipped', () => problems.total);
     new Gauge({ name: 'solgate_unreadable_records', help: 'Distinct unreadable records met in the last 10 minutes (solgate doctor names them)', registers: [r], collect() { this.set(problems.current().length); } });
