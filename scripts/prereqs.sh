@@ -9,7 +9,7 @@ profile=${1:-demo}
 # command -> Debian package
 declare -A need=([redis-server]=redis-server [socat]=socat [ipmitool]=ipmitool [ipmi_sim]=openipmi [setpriv]=util-linux)
 if [ "$profile" = test ]; then
-  need+=([redis-sentinel]=redis-sentinel [baremetal]=python3-ironicclient [fakebmc]=python3-pyghmi)
+  need+=([openssl]=openssl [redis-sentinel]=redis-sentinel [baremetal]=python3-ironicclient [fakebmc]=python3-pyghmi)
 fi
 missing=()
 for cmd in "${!need[@]}"; do

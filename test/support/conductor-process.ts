@@ -101,14 +101,18 @@ export class ConductorProcess {
       this.exitCode = code;
       this.exitSignal = signal;
     });
-    await waitFor(
+    const outcome = await waitFor(
       async () => {
-        if (this.exitCode !== undefined) throw new Error(`conductor ${this.opts.id} exited (${this.exitCode ?? this.exitSignal}):\n${this.logs.slice(-3000)}`);
+        if (this.exitCode !== undefined) return 'exited'; // at once, not after the timeout (waitFor retries what throws)
         const r = await fetch(`${this.apiUrl}/readyz`).catch(() => undefined);
-        return r?.status === 200;
+        return r?.status === 200 ? 'ready' : undefined;
       },
       { timeoutMs: 15_000, intervalMs: 25, what: `conductor ${this.opts.id} to become ready` },
     );
+    if (outcome === 'exited') {
+      await new Promise((r) => (child.stderr!.readableEnded ? r(undefined) : (child.stderr!.once('end', r), setTimeout(r, 2000).unref()))); // its last words
+      throw new Error(`conductor ${this.opts.id} exited (${this.exitCode ?? this.exitSignal}):\n${this.logs.slice(-3000)}`);
+    }
   }
 
   /** Ironic API call with python-ironicclient's microversion. */

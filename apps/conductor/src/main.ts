@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { errorMessage } from '#libs/common';
 import { ConfigError, loadConfig, type SolgateConfig } from '#libs/config';
-import { PidDirectory, UnsafePathError, verifyConsoleInstallation } from '#libs/console';
+import { checkConsoleTls, ConsoleTlsError, PidDirectory, UnsafePathError, verifyConsoleInstallation, type ConsoleTlsSummary } from '#libs/console';
 import { createLogger } from '#libs/logging';
 import { redactRedisUrl } from '#libs/redis';
 import { createApiServer } from './api-server.js';
@@ -23,8 +23,13 @@ async function main(): Promise<void> {
     }
     throw e;
   }
-  prepareHost(config);
+  const tls = prepareHost(config);
   const log = createLogger(config.logLevel, { member: config.conductorId });
+  if (tls) {
+    const { warnings, ...cert } = tls;
+    log.info(cert, 'console ports serve TLS' + (cert.clientCa ? ' and require a client certificate' : ''));
+    for (const w of warnings) log.warn({ certFile: config.consoleTls?.certFile }, w);
+  }
   const rt = new ConductorRuntime(config, log);
   rt.nodes.problems.onReport = (p, repeat) =>
     log.warn({ key: p.key, node: p.uuid ?? undefined, problem: p.problem, repeat }, 'skipping an unreadable record in Redis (solgate doctor lists them)');
@@ -67,16 +72,18 @@ function isLoopback(host: string): boolean {
 
 /**
  * Before anything connects or listens: the code this conductor will run for consoles must be where
- * no other local user can change it, and its runtime directory must be its own (created here, 0700).
+ * no other local user can change it, its runtime directory must be its own (created here, 0700), and
+ * the console TLS files (if configured) must be usable by socat (console-tls.ts).
  * Otherwise it stops with the reason (a local user could otherwise run code as the conductor or read
  * BMC credentials).
  */
-function prepareHost(config: Readonly<SolgateConfig>): void {
+function prepareHost(config: Readonly<SolgateConfig>): ConsoleTlsSummary | undefined {
   try {
     verifyConsoleInstallation();
     new PidDirectory(config.terminalPidDir).init();
+    return config.consoleTls ? checkConsoleTls(config.consoleTls) : undefined;
   } catch (e) {
-    if (e instanceof UnsafePathError || (e as NodeJS.ErrnoException).code !== undefined) {
+    if (e instanceof UnsafePathError || e instanceof ConsoleTlsError || (e as NodeJS.ErrnoException).code !== undefined) {
       process.stderr.write(`solgate-conductor: refusing to start: ${errorMessage(e)}\n`);
       process.exit(1);
     }

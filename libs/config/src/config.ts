@@ -25,6 +25,8 @@ export interface SolgateConfig {
   /** An idle keep-alive connection is closed after this long. */
   apiKeepAliveTimeoutMs: number;
   socatAddress: string;
+  /** TLS on console ports (socat OPENSSL-LISTEN); undefined = plain TCP, as in Ironic. */
+  consoleTls: Readonly<{ certFile: string; keyFile: string; caFile?: string }> | undefined;
   portRange: { start: number; stop: number };
   /** A node may ask for a fixed console port below 1024 (ipmi_terminal_port). */
   allowPrivilegedPorts: boolean;
@@ -78,6 +80,9 @@ export const CONFIG_VARIABLES: Record<string, string> = {
   SOLGATE_API_REQUEST_TIMEOUT: '30',
   SOLGATE_API_KEEPALIVE_TIMEOUT: '5',
   SOLGATE_SOCAT_ADDRESS: '127.0.0.1',
+  SOLGATE_CONSOLE_TLS_CERT: '',
+  SOLGATE_CONSOLE_TLS_KEY: '',
+  SOLGATE_CONSOLE_TLS_CA: '',
   SOLGATE_PORT_RANGE: '10000:20000',
   SOLGATE_ALLOW_PRIVILEGED_PORTS: 'false',
   SOLGATE_ALLOW_PORTS_OUTSIDE_RANGE: 'false',
@@ -189,6 +194,30 @@ function defaultRuntimeDir(): string {
   return existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
 }
 
+/**
+ * SOLGATE_CONSOLE_TLS_CERT/KEY/CA: paths socat reads (they end up in its address syntax, hence
+ * SAFE_PATH_RE and no `..`). Certificate and key come together; a CA without them means nothing.
+ * Whether the files exist and match is checked when the conductor starts (libs/console console-tls.ts),
+ * not here: the configuration is validated where the files may not be (the Helm chart's test).
+ */
+function readConsoleTls(r: Reader): SolgateConfig['consoleTls'] {
+  const path = (name: string) => {
+    const v = r.raw(name);
+    if (v !== undefined && (!SAFE_PATH_RE.test(v) || v.split('/').includes('..') || v.endsWith('/')))
+      r.problems.push(`${name}=${JSON.stringify(v)}: must be an absolute file path of letters, digits, _ . - and / (no ..)`);
+    return v;
+  };
+  const certFile = path('SOLGATE_CONSOLE_TLS_CERT');
+  const keyFile = path('SOLGATE_CONSOLE_TLS_KEY');
+  const caFile = path('SOLGATE_CONSOLE_TLS_CA');
+  if ((certFile === undefined) !== (keyFile === undefined))
+    r.problems.push('SOLGATE_CONSOLE_TLS_CERT and SOLGATE_CONSOLE_TLS_KEY go together: set both for TLS on console ports, or neither');
+  else if (certFile === undefined && caFile !== undefined)
+    r.problems.push('SOLGATE_CONSOLE_TLS_CA (client certificates) needs SOLGATE_CONSOLE_TLS_CERT and SOLGATE_CONSOLE_TLS_KEY');
+  if (certFile === undefined || keyFile === undefined) return undefined;
+  return Object.freeze(caFile === undefined ? { certFile, keyFile } : { certFile, keyFile, caFile });
+}
+
 export function loadConfig(env: Env = process.env): Readonly<SolgateConfig> {
   const r = new Reader(env);
 
@@ -220,6 +249,8 @@ export function loadConfig(env: Env = process.env): Readonly<SolgateConfig> {
   const socatAddress = r.string('SOLGATE_SOCAT_ADDRESS', '127.0.0.1');
   if (isIP(socatAddress) === 0)
     r.problems.push(`SOLGATE_SOCAT_ADDRESS=${JSON.stringify(socatAddress)}: must be an IPv4 or IPv6 address (it is both the bind address and the host in console URLs)`);
+
+  const consoleTls = readConsoleTls(r);
 
   const advertisedHost = !isWildcard(apiHost) ? apiHost : !isWildcard(socatAddress) ? socatAddress : hostname();
   const apiUrl = (r.raw('SOLGATE_API_URL') ?? `http://${urlHost(advertisedHost)}:${apiPort}`).replace(/\/+$/, '');
@@ -279,6 +310,7 @@ export function loadConfig(env: Env = process.env): Readonly<SolgateConfig> {
     apiRequestTimeoutMs,
     apiKeepAliveTimeoutMs,
     socatAddress,
+    consoleTls,
     portRange: Object.freeze(portRange),
     allowPrivilegedPorts,
     allowPortsOutsideRange,

@@ -7,6 +7,7 @@ import type { PidDirectory } from './pid-dir.js';
 import { PortAllocator } from './port-allocator.js';
 import { ProcessLauncher } from './process-launcher.js';
 import { Semaphore } from './semaphore.js';
+import type { ConsoleTlsFiles } from './argv.js';
 import { readListeningSockets, socketKey } from './socket-table.js';
 import { describeExit, SocatConsoleProcess } from './socat-console.process.js';
 
@@ -14,6 +15,8 @@ export interface SupervisorOptions {
   socatAddress: string;
   portRange: { start: number; stop: number };
   terminalTimeoutS: number;
+  /** TLS on console ports (SOLGATE_CONSOLE_TLS_*); undefined = plain TCP. */
+  consoleTls?: ConsoleTlsFiles;
   subprocessTimeoutMs: number;
   killTimeoutMs: number;
   startConcurrency: number;
@@ -399,7 +402,7 @@ export class ConsoleSupervisor {
         const port = await this.ports.allocate(fixedPort ?? previousPort, fixedPort !== undefined, exclude);
         if (restarting) await this.pidDir.removeLock(e.uuid); // a socat killed by SIGKILL leaves its -L lock file behind
         const proc = new SocatConsoleProcess(
-          { address: this.opts.socatAddress, port, pidFile: this.pidDir.pidFile(e.uuid), terminalTimeoutS: this.opts.terminalTimeoutS, peer },
+          { address: this.opts.socatAddress, port, pidFile: this.pidDir.pidFile(e.uuid), terminalTimeoutS: this.opts.terminalTimeoutS, peer, tls: this.opts.consoleTls },
           this.launcher,
         );
         try {

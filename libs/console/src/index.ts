@@ -15,3 +15,4 @@ export * from './socket-table.js';
 export * from './sol-bridge.js';
 export * from './trusted-path.js';
 export * from './socat-console.process.js';
+export * from './console-tls.js';

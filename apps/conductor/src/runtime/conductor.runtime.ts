@@ -106,6 +106,7 @@ export class ConductorRuntime {
         socatAddress: config.socatAddress,
         portRange: config.portRange,
         terminalTimeoutS: config.terminalTimeoutS,
+        consoleTls: config.consoleTls,
         subprocessTimeoutMs: config.subprocessTimeoutMs,
         killTimeoutMs: config.killTimeoutMs,
         startConcurrency: config.startConcurrency,
