@@ -2,6 +2,7 @@ import { ConductorProcess } from './conductor-process.js';
 import { uniquePrefix } from './fixtures.js';
 import { IpmiSimBmc } from './ipmi-sim.js';
 import { listeningSockets, urlListens } from './net.js';
+import { portBlockFor } from './ports.js';
 import { listProcesses } from './procs.js';
 import { RedisServer } from './redis-server.js';
 import { waitFor } from './wait.js';
@@ -81,7 +82,7 @@ export class LocalCluster {
       address: `127.0.0.${n}`,
       redisUrl: this.redis.url,
       prefix: this.prefix,
-      portRange: { start: 20000, stop: 21000 },
+      portRange: portBlockFor(this.prefix),
       env: { SOLGATE_LOG_LEVEL: 'info', ...this.opts.env, ...env },
     });
     this.conductors.push(c);

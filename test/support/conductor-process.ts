@@ -3,7 +3,7 @@ import { createWriteStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '#libs/common';
-import { freeTcpPort } from './ports.js';
+import { freeTcpPort, portBlockFor } from './ports.js';
 import { isAlive } from './procs.js';
 import { waitFor } from './wait.js';
 
@@ -14,6 +14,7 @@ export interface ConductorOptions {
   /** Loopback address for the API and consoles (127.0.0.1, 127.0.0.2, ...). */
   address?: string;
   apiPort?: number;
+  /** Console ports (default: a block derived from the key prefix, the same for every conductor of a cluster). */
   portRange?: { start: number; stop: number };
   env?: Record<string, string>;
   /** Extra node options (e.g. ['--cpu-prof'] to profile a conductor). */
@@ -73,7 +74,7 @@ export class ConductorProcess {
       SOLGATE_API_HOST: this.address,
       SOLGATE_API_PORT: String(this.apiPort),
       SOLGATE_SOCAT_ADDRESS: this.address,
-      SOLGATE_PORT_RANGE: o.portRange ? `${o.portRange.start}:${o.portRange.stop}` : '20000:30000',
+      SOLGATE_PORT_RANGE: `${(o.portRange ?? portBlockFor(o.prefix)).start}:${(o.portRange ?? portBlockFor(o.prefix)).stop}`,
       SOLGATE_TERMINAL_PID_DIR: this.pidDir,
       SOLGATE_LOG_LEVEL: 'debug',
       ...o.env,
@@ -101,18 +102,15 @@ export class ConductorProcess {
       this.exitCode = code;
       this.exitSignal = signal;
     });
-    const outcome = await waitFor(
+    await waitFor(
       async () => {
-        if (this.exitCode !== undefined) return 'exited'; // at once, not after the timeout (waitFor retries what throws)
+        if (this.exitCode !== undefined) return true; // reported below, at once
         const r = await fetch(`${this.apiUrl}/readyz`).catch(() => undefined);
-        return r?.status === 200 ? 'ready' : undefined;
+        return r?.status === 200;
       },
-      { timeoutMs: 15_000, intervalMs: 25, what: `conductor ${this.opts.id} to become ready` },
+      { timeoutMs: 60_000, intervalMs: 25, what: `conductor ${this.opts.id} to become ready` }, // generous: a loaded CI box starts Node slowly
     );
-    if (outcome === 'exited') {
-      await new Promise((r) => (child.stderr!.readableEnded ? r(undefined) : (child.stderr!.once('end', r), setTimeout(r, 2000).unref()))); // its last words
-      throw new Error(`conductor ${this.opts.id} exited (${this.exitCode ?? this.exitSignal}):\n${this.logs.slice(-3000)}`);
-    }
+    if (this.exitCode !== undefined) throw new Error(`conductor ${this.opts.id} exited (${this.exitCode ?? this.exitSignal}):\n${this.logs.slice(-3000)}`);
   }
 
   /** Ironic API call with python-ironicclient's microversion. */

@@ -141,4 +141,32 @@ describe('buildSocatArgv with TLS (SOLGATE_CONSOLE_TLS_*)', () => {
     expect(() => socatTlsOptions({ ...tls, keyFile: '/k ey' })).toThrow();
     expect(socatTlsOptions({ ...tls, caFile: '/a,fork:b' })).toContain('cafile=/a\\,fork\\:b,');
   });
+
+  it('runs the broker relay behind socat’s TLS session (no nofork: the relay cannot hold a TLS socket)', () => {
+    const argv = buildSocatArgv({ ...base, peer: { relay: ['perl', '/opt/relay.pl', '/run/sg/lease', '/run/sg/n.sock'], maxClients: 20 }, tls });
+    expect(argv.slice(-2)).toEqual([
+      'OPENSSL-LISTEN:31000,bind=127.0.0.1,pf=ip4,cert=/etc/solgate/tls/tls.crt,key=/etc/solgate/tls/tls.key,verify=0,min-version=TLS1.2,reuseaddr,fork,max-children=20,backlog=20',
+      'EXEC:perl /opt/relay.pl /run/sg/lease /run/sg/n.sock',
+    ]);
+  });
+});
+
+describe('buildSocatArgv with the broker relay', () => {
+  it('runs the relay itself for each client (nofork), many at once, with a listen backlog', () => {
+    const argv = buildSocatArgv({
+      address: '127.0.0.1',
+      port: 31000,
+      pidFile: '/run/sg/n.pid',
+      terminalTimeoutS: 0,
+      peer: { relay: ['perl', '/opt/solgate/libs/console/assets/console-relay.pl', '/run/sg/lease', '/run/sg/n.sock'], maxClients: 136 },
+    });
+    expect(argv.slice(-2)).toEqual([
+      'TCP4-LISTEN:31000,bind=127.0.0.1,reuseaddr,fork,max-children=136,backlog=136',
+      'EXEC:perl /opt/solgate/libs/console/assets/console-relay.pl /run/sg/lease /run/sg/n.sock,nofork',
+    ]);
+  });
+
+  it('refuses relay arguments socat would parse as syntax', () => {
+    expect(() => buildSocatArgv({ address: '127.0.0.1', port: 1, pidFile: '/p', terminalTimeoutS: 0, peer: { relay: ['perl', '/a b'], maxClients: 2 } })).toThrow(/blanks/);
+  });
 });

@@ -115,7 +115,12 @@ export interface InheritedSecret {
   content: string;
 }
 
-export type SocatPeer = { exec: string[]; secret?: InheritedSecret } | { unixSocket: string };
+/**
+ * `relay`: the console broker's relay (console-relay.pl), run by socat's per-connection child itself
+ * (EXEC …,nofork: the client's TCP socket is its stdin/stdout, its peer in SOCAT_PEERADDR/PORT);
+ * many clients at once, at most `maxClients`.
+ */
+export type SocatPeer = { exec: string[]; secret?: InheritedSecret } | { unixSocket: string } | { relay: string[]; maxClients: number };
 
 /**
  * socat's argv (Ironic's shape, improved): one client at a time, the listener survives disconnects,
@@ -132,10 +137,17 @@ export function buildSocatArgv(spec: SocatListenSpec): string[] {
   const argv = ['-d', '-d'];
   if (spec.terminalTimeoutS > 0) argv.push(`-T${spec.terminalTimeoutS}`);
   argv.push(`-L${spec.pidFile}`);
-  const tls = spec.tls ? `,pf=${v6 ? 'ip6' : 'ip4'},${socatTlsOptions(spec.tls)}` : '';
-  argv.push(`${family}:${spec.port},bind=${bind}${tls},reuseaddr,fork,max-children=1`);
   const peer = spec.peer;
-  argv.push('exec' in peer ? `EXEC:${peer.exec.map(socatToken).join(' ')},pty,raw,echo=0,stderr` : `UNIX-CONNECT:${socatToken(peer.unixSocket)}`);
+  // broker relays: many clients share the node's one SOL session (the broker holds it)
+  const maxChildren = 'relay' in peer ? peer.maxClients : 1;
+  if (!Number.isInteger(maxChildren) || maxChildren < 1) throw invalidInput(`invalid max clients ${maxChildren}`);
+  // socat's default listen backlog is 5: clients arriving together would wait for SYN retries
+  const backlog = 'relay' in peer ? `,backlog=${Math.min(1024, Math.max(16, maxChildren))}` : '';
+  const tls = spec.tls ? `,pf=${v6 ? 'ip6' : 'ip4'},${socatTlsOptions(spec.tls)}` : '';
+  argv.push(`${family}:${spec.port},bind=${bind}${tls},reuseaddr,fork,max-children=${maxChildren}${backlog}`);
+  // with TLS the relay cannot hold the client's socket itself (socat holds the TLS session): no nofork
+  if ('relay' in peer) argv.push(`EXEC:${peer.relay.map(socatToken).join(' ')}${spec.tls ? '' : ',nofork'}`);
+  else argv.push('exec' in peer ? `EXEC:${peer.exec.map(socatToken).join(' ')},pty,raw,echo=0,stderr` : `UNIX-CONNECT:${socatToken(peer.unixSocket)}`);
   return argv;
 }
 

@@ -35,8 +35,9 @@ describe('readNodeHash (reading a node record defensively)', () => {
     ['driver missing', hash({ spec: spec({ driver: undefined }) }), 'spec.driver is not a string'],
     ['name a number', hash({ spec: spec({ name: 3 }) }), 'spec.name is not a string'],
     ['created_at a string', hash({ spec: spec({ created_at: 'x' }) }), 'spec.created_at is not a number'],
-    ['rev not a number', hash({ rev: 'abc' }), 'rev, generation or updated_at is not a number'],
-    ['generation negative', hash({ generation: '-1' }), 'rev, generation or updated_at is not a number'],
+    ['rev not a number', hash({ rev: 'abc' }), 'rev, crev, generation, port or updated_at is not a number'],
+    ['generation negative', hash({ generation: '-1' }), 'rev, crev, generation, port or updated_at is not a number'],
+    ['console port out of range', hash({ port: '70000' }), 'rev, crev, generation, port or updated_at is not a number'],
   ])('refuses %s, saying why without quoting it', (_what, h, problem) => {
     expect(problemOf(h)).toBe(problem);
     expect(problem).not.toContain('pw-Secret');

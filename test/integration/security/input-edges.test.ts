@@ -79,11 +79,11 @@ describe('security: input edges', () => {
     expect(await count()).toBe(1);
   });
 
-  it('answers 400, not 500, for numbers Redis would refuse', async () => {
-    for (const q of ['limit=99999999999999999999', 'limit=1e400', 'limit=-1', 'limit=abc']) {
+  it('answers 400, not 500, for numbers Redis would refuse (a huge positive limit is capped at 1000, as Ironic caps it at max_limit)', async () => {
+    for (const [q, status] of [['limit=99999999999999999999', 200], ['limit=1e400', 400], ['limit=-1', 400], ['limit=abc', 400]] as const) {
       const r = await c.api('GET', `/v1/nodes?${q}`);
-      expect({ q, status: r.status }).toEqual({ q, status: 400 });
-      expect(fault(r.body)).not.toMatch(/internal error/i);
+      expect({ q, status: r.status }).toEqual({ q, status });
+      if (status === 400) expect(fault(r.body)).not.toMatch(/internal error/i);
     }
   });
 
@@ -144,7 +144,8 @@ describe('security: input edges', () => {
       redisUrl: redis.url,
       prefix,
       address: '127.0.0.2',
-      env: { SOLGATE_ALLOW_PRIVILEGED_PORTS: 'true', SOLGATE_ALLOW_PORTS_OUTSIDE_RANGE: 'yes' },
+      // the port range is the cluster's (a conductor with another one refuses to start); the allow-* flags are each conductor's
+      env: { SOLGATE_PORT_RANGE: '20000:30000', SOLGATE_ALLOW_PRIVILEGED_PORTS: 'true', SOLGATE_ALLOW_PORTS_OUTSIDE_RANGE: 'yes' },
     });
     try {
       expect((await permissive.api('POST', '/v1/nodes', node('port-23', { ipmi_terminal_port: 23 }))).status).toBe(201);

@@ -118,16 +118,20 @@ describe('security: secrets stay where they belong', () => {
     }
   }, 60_000);
 
-  it('keeps the BMC password in no file: socat holds it as an unlinked file on fd 3, `-f` names a link to it', async () => {
+  it('keeps the BMC password in no file: the session’s socat holds it as an unlinked file on fd 3, `-f` names a link to it', async () => {
+    const client = await ConsoleClient.connect(await waitConsoleUrl(c, uuid));
+    await client.waitSession();
     expect(filesContaining(c.pidDir, BMC_PASSWORD)).toEqual([]);
     expect(readlinkSync(join(c.pidDir, `${uuid}.pw`))).toBe('/proc/self/fd/3');
-    const socat = descendants(c.pid!).find((p) => /\bsocat\b.*LISTEN/.test(p.argv.join(' ')))!;
+    // the broker's one SOL session per node: socat UNIX-CONNECT:<uuid>.sol.sock EXEC:sol-session.sh …
+    const socat = descendants(c.pid!).find((p) => /\bsocat\b.*UNIX-CONNECT.*\.sol\.sock/.test(p.argv.join(' ')))!;
     expect(readlinkSync(`/proc/${socat.pid}/fd/3`)).toMatch(new RegExp(`^${c.pidDir}/${uuid}\\.pw-[0-9a-f]+ \\(deleted\\)$`));
     expect(readFileSync(`/proc/${socat.pid}/fd/3`, 'utf8')).toBe(BMC_PASSWORD);
     const argv = readFileSync(join(c.pidDir, `${uuid}.argv`), 'utf8');
     expect(argv).toContain(`-f\n${c.pidDir}/${uuid}.pw\n`);
     expect(argv).not.toContain(BMC_PASSWORD);
-  });
+    await client.close();
+  }, 30_000);
 
   it('disables cleanly with a session open (sol deactivate reads the password the same way) and logs no secret', async () => {
     const client = await ConsoleClient.connect(await waitConsoleUrl(c, uuid));

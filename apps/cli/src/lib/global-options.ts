@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { CONFIG_VARIABLES, DEFAULT_RING_VNODES, isValidRedisUrl } from '#libs/config';
+import { CONFIG_VARIABLES, isValidRedisUrl } from '#libs/config';
 import { redactRedisUrl } from '#libs/redis';
 import { OUTPUT_FORMATS } from './output.js';
 
@@ -40,7 +40,8 @@ export function parsePortRange(v: string): { start: number; stop: number } {
 /**
  * Options every command accepts, wherever they appear on the line (`solgate -o json nodes list` and
  * `solgate nodes list -o json` are the same). Connection settings use the conductors' variables, so
- * a shell with a conductor's environment talks to the same Redis and key prefix.
+ * a shell with a conductor's environment talks to the same Redis and key prefix. The ring's vnodes
+ * and the heartbeat timeout are read from Redis, as the conductors published them.
  */
 export function addGlobalOptions(program: Command): Command {
   return program
@@ -67,24 +68,6 @@ export function addGlobalOptions(program: Command): Command {
         .env('SOLGATE_REDIS_CONNECT_TIMEOUT')
         .default(5)
         .argParser(parseSeconds('--connect-timeout', 0.1, 120)),
-    )
-    .addOption(
-      new Option('--heartbeat-timeout <seconds>', 'a conductor is dead after this long without a heartbeat (the conductors’ setting)')
-        .env('SOLGATE_HEARTBEAT_TIMEOUT')
-        .default(Number(CONFIG_VARIABLES.SOLGATE_HEARTBEAT_TIMEOUT))
-        .argParser(parseSeconds('--heartbeat-timeout', 0.2, 600)),
-    )
-    .addOption(
-      new Option('--vnodes <count>', 'ring vnodes per conductor (the conductors’ SOLGATE_RING_VNODES)')
-        .env('SOLGATE_RING_VNODES')
-        .default(DEFAULT_RING_VNODES)
-        .argParser(parseInteger('--vnodes', 1, 10000)),
-    )
-    .addOption(
-      new Option('--port-range <start:stop>', 'the conductors’ console port range: a node’s ipmi_terminal_port must lie in it')
-        .env('SOLGATE_PORT_RANGE')
-        .default(parsePortRange(CONFIG_VARIABLES.SOLGATE_PORT_RANGE), CONFIG_VARIABLES.SOLGATE_PORT_RANGE)
-        .argParser(parsePortRange),
     )
     .addOption(
       new Option('--allow-privileged-ports [bool]', 'accept an ipmi_terminal_port below 1024 (the conductors’ setting)')

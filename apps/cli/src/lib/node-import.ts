@@ -62,7 +62,7 @@ export async function importNodes(ctx: CliContext, rows: InputRow[], opts: Impor
     let fields: WritableNodeFields;
     try {
       fields = validateNodeFields(body);
-      checkTerminalPort(fields.driver_info.ipmi_terminal_port, ctx.options.terminalPorts);
+      checkTerminalPort(fields.driver_info.ipmi_terminal_port, ctx.terminalPorts);
     } catch (e) {
       reject(r.row, nameOf(body), errorMessage(e));
       continue;
