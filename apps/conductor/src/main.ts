@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { errorMessage } from '#libs/common';
 import { ConfigError, loadConfig, type SolgateConfig } from '#libs/config';
-import { checkConsoleTls, ConsoleTlsError, PidDirectory, UnsafePathError, verifyConsoleInstallation, type ConsoleTlsSummary } from '#libs/console';
+import { checkConsoleTls, ConsoleTlsError, PidDirectory, prepareLogDirectory, UnsafePathError, verifyConsoleInstallation, type ConsoleTlsSummary } from '#libs/console';
 import { createLogger } from '#libs/logging';
 import { redactRedisUrl } from '#libs/redis';
 import { createApiServer } from './api-server.js';
@@ -23,8 +23,9 @@ async function main(): Promise<void> {
     }
     throw e;
   }
-  const tls = prepareHost(config);
+  const { tls, warnings: hostWarnings } = prepareHost(config);
   const log = createLogger(config.logLevel, { member: config.conductorId });
+  for (const w of hostWarnings) log.warn(w);
   if (tls) {
     const { warnings, ...cert } = tls;
     log.info(cert, 'console ports serve TLS' + (cert.clientCa ? ' and require a client certificate' : ''));
@@ -72,16 +73,18 @@ function isLoopback(host: string): boolean {
 
 /**
  * Before anything connects or listens: the code this conductor will run for consoles must be where
- * no other local user can change it, its runtime directory must be its own (created here, 0700), and
- * the console TLS files (if configured) must be usable by socat (console-tls.ts).
- * Otherwise it stops with the reason (a local user could otherwise run code as the conductor or read
- * BMC credentials).
+ * no other local user can change it, its runtime directory must be its own (created here, 0700),
+ * the console log directory (if any) must be its own and writable by nobody else, and the console
+ * TLS files (if configured) must be usable by socat (console-tls.ts). Otherwise it stops with the
+ * reason (a local user could otherwise run code as the conductor, read BMC credentials, or have
+ * console output written into a file of their choice). Returns what to log once the logger exists.
  */
-function prepareHost(config: Readonly<SolgateConfig>): ConsoleTlsSummary | undefined {
+function prepareHost(config: Readonly<SolgateConfig>): { tls?: ConsoleTlsSummary; warnings: string[] } {
   try {
     verifyConsoleInstallation();
     new PidDirectory(config.terminalPidDir).init();
-    return config.consoleTls ? checkConsoleTls(config.consoleTls) : undefined;
+    const warnings = config.consoleLogDir ? prepareLogDirectory(config.consoleLogDir) : [];
+    return { tls: config.consoleTls ? checkConsoleTls(config.consoleTls) : undefined, warnings };
   } catch (e) {
     if (e instanceof UnsafePathError || e instanceof ConsoleTlsError || (e as NodeJS.ErrnoException).code !== undefined) {
       process.stderr.write(`solgate-conductor: refusing to start: ${errorMessage(e)}\n`);
