@@ -62,7 +62,7 @@ async function main(): Promise<void> {
   await app.listen(config.apiPort, config.apiHost);
   await rt.start();
   log.info(
-    { api: config.apiUrl, listen: `${config.apiHost}:${config.apiPort}`, maxConnections: budget.maxConnections, openFilesLimit: nofile.soft, redis: redactRedisUrl(config.redisUrl), consoles: `${config.socatAddress}:${config.portRange.start}-${config.portRange.stop - 1}` },
+    { api: config.apiUrl, listen: `${config.apiHost}:${config.apiPort}`, maxConnections: budget.maxConnections, maxConsoleClients: rt.consoleClientSlots.max, openFilesLimit: nofile.soft, redis: redactRedisUrl(config.redisUrl), consoles: `${config.socatAddress}:${config.portRange.start}-${config.portRange.stop - 1}` },
     'conductor started',
   );
 }

@@ -6,7 +6,7 @@ import { ConsoleStatusRepository } from '#libs/nodes';
 import { Keys } from '#libs/redis';
 import { ConductorProcess } from '../../support/conductor-process.js';
 import { ConsoleClient } from '../../support/console-client.js';
-import { enrol, uniquePrefix } from '../../support/fixtures.js';
+import { enrol, setConsole, uniquePrefix, waitConsoleUrl } from '../../support/fixtures.js';
 import { IpmiSimBmc } from '../../support/ipmi-sim.js';
 import { RedisServer } from '../../support/redis-server.js';
 import { waitFor } from '../../support/wait.js';
@@ -131,4 +131,68 @@ describe('security: API connection limits', () => {
     expect(c.logs).toContain('API connection limit reached');
     expect(c.logs).not.toMatch(/EMFILE|heartbeat failed|self-fenced/);
   }, 90_000);
+
+  it('caps console clients over TCP conductor-wide, so a flood on console ports cannot take the heartbeat’s descriptors either', async () => {
+    const CLIENTS = 260;
+    const bmc2 = await IpmiSimBmc.start({ nodeName: 'viewers' });
+    const v = await ConductorProcess.start({
+      id: 'c-viewers',
+      redisUrl: redis.url,
+      prefix,
+      address: '127.0.0.3',
+      launchPrefix: ['prlimit', '--nofile=256:256'],
+      // one node may have more viewers than the conductor can hold: the conductor-wide cap decides
+      env: { SOLGATE_CONSOLE_MAX_VIEWERS: '400' },
+    });
+    const sockets: Socket[] = [];
+    let sampler: NodeJS.Timeout | undefined;
+    try {
+      expect(v.logs).toMatch(/"maxConsoleClients":64/);
+      const uuid = await enrol(v, bmc2);
+      await setConsole(v, uuid, true);
+      const url = await waitConsoleUrl(v, uuid, 20_000);
+      const [, host, port] = /^tcp:\/\/([^:]+):(\d+)$/.exec(url)!;
+      const scoreBefore = Number(await client.zscore(keys.members(), 'c-viewers'));
+      let maxFds = 0;
+      sampler = setInterval(() => (maxFds = Math.max(maxFds, openFds(v.pid!))), 50);
+      const received: string[] = [];
+      for (let i = 0; i < CLIENTS; i++) {
+        const s = createConnection({ host, port: Number(port) });
+        const k = sockets.push(s) - 1;
+        received[k] = '';
+        s.on('error', () => undefined);
+        s.on('data', (d) => (received[k] += d.toString('latin1')));
+        if (i % 20 === 19) await new Promise((r) => setTimeout(r, 100)); // socat forks a relay per client
+      }
+      const refused = () => received.filter((r) => r.includes('this conductor serves as many console clients as it can')).length;
+      await waitFor(() => refused() >= CLIENTS - 64 - 5, { timeoutMs: 30_000, what: 'the clients over the cap to be told' }).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 2000)); // heartbeats under the flood
+      // without the cap the conductor reached its 256 descriptors (EMFILE) and its heartbeats failed
+      expect(maxFds).toBeLessThan(256 - 32); // the reserve for heartbeats, Redis and files was never touched
+      expect(Number(await client.zscore(keys.members(), 'c-viewers'))).toBeGreaterThan(scoreBefore);
+      expect(v.logs).not.toMatch(/EMFILE|heartbeat failed|self-fenced/);
+      expect(refused()).toBeGreaterThanOrEqual(CLIENTS - 64 - 5);
+      const metrics = await (await fetch(`${v.apiUrl}/metrics`)).text();
+      expect(Number(/^solgate_console_tcp_clients (\d+)/m.exec(metrics)?.[1])).toBe(64);
+      expect(Number(/^solgate_console_tcp_clients_refused_total (\d+)/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(CLIENTS - 64 - 5);
+      expect(v.logs).toContain('console client limit of this conductor reached');
+
+      // once the flood is gone, a client is served again
+      for (const s of sockets) s.destroy();
+      await waitFor(async () => /^solgate_console_tcp_clients 0$/m.test(await (await fetch(`${v.apiUrl}/metrics`)).text()), { timeoutMs: 20_000, what: 'the slots to be released' });
+      const fresh = await ConsoleClient.connect(url);
+      try {
+        await new Promise((r) => setTimeout(r, 1000));
+        expect(fresh.closed).toBe(false);
+        expect(fresh.received).not.toContain('serves as many console clients');
+      } finally {
+        await fresh.close();
+      }
+    } finally {
+      clearInterval(sampler);
+      for (const s of sockets) s.destroy();
+      await v.dispose();
+      await bmc2.stop();
+    }
+  }, 150_000);
 });

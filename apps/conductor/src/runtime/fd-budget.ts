@@ -23,6 +23,8 @@ export function readNofileLimit(pid: number | 'self' = 'self'): NofileLimit {
 export interface ConnectionBudget {
   maxConnections: number;
   reserved: number;
+  /** Of the reserve: console clients that reach this conductor over TCP (each holds the relay's socket here). */
+  consoleClients: number;
   /** The configured cap was lowered to keep the reserve. */
   clamped: boolean;
 }
@@ -33,11 +35,14 @@ export const MIN_RESERVED_FDS = 512;
 /**
  * The API connection cap: a quarter of the descriptors (at least MIN_RESERVED_FDS) stay in reserve
  * for everything that keeps the conductor in the cluster and its consoles running; the API gets
- * the rest, at most 8192 unless configured otherwise (and never more than the rest).
+ * the rest, at most 8192 unless configured otherwise (and never more than the rest). Console
+ * clients over TCP may take half the reserve (never more than a quarter of the limit, at least 16):
+ * the other half stays for heartbeats, Redis, the launchers, BMC sessions and files.
  */
 export function connectionBudget(soft: number, configured?: number): ConnectionBudget {
   const reserved = Math.max(MIN_RESERVED_FDS, Math.floor(soft / 4));
   const available = Math.max(16, soft - reserved);
-  if (configured === undefined) return { maxConnections: Math.min(available, 8192), reserved, clamped: false };
-  return { maxConnections: Math.min(configured, available), reserved, clamped: configured > available };
+  const consoleClients = Math.max(16, Math.min(Math.floor(reserved / 2), Math.floor(soft / 4)));
+  if (configured === undefined) return { maxConnections: Math.min(available, 8192), reserved, consoleClients, clamped: false };
+  return { maxConnections: Math.min(configured, available), reserved, consoleClients, clamped: configured > available };
 }
