@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { chmodSync, copyFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTestCertificates, type TestCertificates } from '../../../test/support/tls-certs.js';
 import { checkConsoleTls, ConsoleTlsError } from './console-tls.js';
@@ -41,5 +41,17 @@ describe('checkConsoleTls (the conductor refuses console TLS files socat could n
     chmodSync(key, 0o644);
     const s = checkConsoleTls({ certFile: certs.serverCert, keyFile: key });
     expect(s.warnings).toContainEqual(expect.stringContaining('may be read by any local user (mode 644)'));
+  });
+
+  it('refuses files another local user could replace: a CA anybody may write, a key in a directory of someone else’s', () => {
+    const ca = join(certs.dir, 'open-ca.crt');
+    copyFileSync(certs.caCert, ca);
+    chmodSync(ca, 0o666);
+    expect(() => checkConsoleTls({ certFile: certs.serverCert, keyFile: certs.serverKey, caFile: ca })).toThrow(/SOLGATE_CONSOLE_TLS_CA: .*open-ca\.crt \(mode 0666\) is writable by other users/);
+    const theirs = join(certs.dir, 'theirs');
+    mkdirSync(theirs);
+    copyFileSync(certs.serverKey, join(theirs, 'server.key'));
+    chownSync(theirs, 65534, 65534);
+    expect(() => checkConsoleTls({ certFile: certs.serverCert, keyFile: join(theirs, 'server.key') })).toThrow(/SOLGATE_CONSOLE_TLS_KEY: .*theirs is owned by uid 65534/);
   });
 });

@@ -1,6 +1,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import type { ConsoleTlsFiles } from './argv.js';
+import { assertTrustedFile, UnsafePathError } from './trusted-path.js';
 
 /** SOLGATE_CONSOLE_TLS_* files that socat could not use: the conductor refuses to start. */
 export class ConsoleTlsError extends Error {
@@ -45,12 +46,26 @@ function parseCertificate(what: string, path: string, pem: Buffer): X509Certific
 /**
  * socat reads the console certificate and key only when a console starts, and a bad file makes it
  * exit before it listens: every console would fail, one by one, with socat's terse message. So the
- * conductor checks them once at start and refuses to start with a clear one: the files can be read,
+ * conductor checks them once at start and refuses to start with a clear one: the files are where no
+ * other local user can change them (owned by root or us, not writable by others, in trusted
+ * directories, see trusted-path.ts), can be read,
  * the certificate and key are PEM and belong together, the certificate is valid now, the CA (if
  * any) is a certificate. Files are re-read by each socat, so a renewed certificate takes effect for
  * consoles started after the renewal.
  */
 export function checkConsoleTls(files: ConsoleTlsFiles, nowMs = Date.now()): ConsoleTlsSummary {
+  // Another local user who could replace the CA would mint client certificates of their own; the
+  // certificate and key, impersonate the console. So, as for the code we run: trusted places only.
+  for (const [name, path] of [['SOLGATE_CONSOLE_TLS_CERT', files.certFile], ['SOLGATE_CONSOLE_TLS_KEY', files.keyFile], ['SOLGATE_CONSOLE_TLS_CA', files.caFile]] as const) {
+    if (path === undefined) continue;
+    try {
+      assertTrustedFile(path, name);
+    } catch (e) {
+      if (e instanceof UnsafePathError) throw new ConsoleTlsError(`${e.message} (another local user could replace it)`);
+      if ((e as NodeJS.ErrnoException).code) throw new ConsoleTlsError(`${name} ${path}: ${(e as NodeJS.ErrnoException).code}`);
+      throw e;
+    }
+  }
   const cert = parseCertificate('SOLGATE_CONSOLE_TLS_CERT', files.certFile, read('SOLGATE_CONSOLE_TLS_CERT', files.certFile));
   let key;
   try {
