@@ -68,12 +68,12 @@ export class ClaimRepository {
   /** Test and repair tooling (CLI doctor): every claim key's uuid. */
   async scanClaimedUuids(): Promise<string[]> {
     const out: string[] = [];
-    const pattern = `${this.keys.prefix}:node:*:claim`;
+    const pattern = this.keys.claimPattern();
     let cursor = '0';
     do {
       const [next, batch] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
       cursor = next;
-      for (const key of batch) out.push(key.slice(this.keys.prefix.length + ':node:'.length, -':claim'.length));
+      for (const key of batch) out.push(this.keys.uuidOfClaimKey(key));
     } while (cursor !== '0');
     return out;
   }

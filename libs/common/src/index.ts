@@ -4,3 +4,4 @@ export * from './clock.js';
 export * from './backoff.js';
 export * from './paths.js';
 export * from './params.js';
+export * from './conductor-group.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { chmodSync, chownSync, copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeTestCertificates, type TestCertificates } from '../../../test/support/tls-certs.js';
+import { makeTestCertificates, type TestCertificates } from '#libs/testing';
 import { checkConsoleTls, ConsoleTlsError } from './console-tls.js';
 
 describe('checkConsoleTls (the conductor refuses console TLS files socat could not use)', () => {

@@ -6,7 +6,7 @@ import { sleep } from '#libs/common';
 import type { Logger } from '#libs/logging';
 import { INHERITED_PASSWORD } from './argv.js';
 import { consoleAsset } from './console-assets.js';
-import { isAlive, processGroupOf, readCmdline } from './proc.js';
+import { isAlive, processGroupOf, readCmdline, signalGroup } from './proc.js';
 import { createPrivateDirectory, readPrivateFile } from './trusted-path.js';
 
 /** Create a new file, never through a symbolic link and never into an existing file. */
@@ -129,7 +129,7 @@ export class PidDirectory {
    */
   async reapLeftovers(log: Logger): Promise<string[]> {
     const reaped: string[] = [];
-    let files: string[] = [];
+    let files: string[];
     try {
       files = readdirSync(this.dir);
     } catch {
@@ -173,20 +173,11 @@ async function removeIfThere(path: string): Promise<void> {
 
 /** SIGTERM a process group (or a single pid), SIGKILL after `graceMs`; resolves when it is gone. */
 export async function killGroup(pid: number, isGroup: boolean, graceMs: number): Promise<void> {
-  const target = isGroup ? -pid : pid;
-  try {
-    process.kill(target, 'SIGTERM');
-  } catch {
-    return;
-  }
+  if (!signalGroup(pid, 'SIGTERM', isGroup)) return;
   const deadline = Date.now() + graceMs;
   while (isAlive(pid) && Date.now() < deadline) await sleep(10);
   if (isAlive(pid)) {
-    try {
-      process.kill(target, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
+    signalGroup(pid, 'SIGKILL', isGroup);
     const hard = Date.now() + 2000;
     while (isAlive(pid) && Date.now() < hard) await sleep(10);
   }

@@ -3,14 +3,7 @@ import { EventEmitter } from 'node:events';
 import type { InheritedSecret } from './argv.js';
 import { childProcessEnv } from './child-env.js';
 import { consoleAsset } from './console-assets.js';
-
-function killGroup(pid: number): void {
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    /* gone */
-  }
-}
+import { signalGroup } from './proc.js';
 
 /** A process started through the launcher. Emits 'line' (stderr), 'exit' ({code, signal}) once. */
 export class LaunchedProcess extends EventEmitter {
@@ -49,7 +42,7 @@ export class ProcessLauncher {
       if (this.child === child) this.child = undefined;
       // Its socat listeners died with it (their parent-death signal); their groups may still hold a
       // session's processes: take them down, then report every console as exited.
-      for (const p of this.procs.values()) if (p.pid) killGroup(p.pid);
+      for (const p of this.procs.values()) if (p.pid) signalGroup(p.pid, 'SIGKILL');
       for (const id of [...this.procs.keys()]) this.finish(id, null, 'SIGKILL');
     });
     child.on('error', () => undefined);

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { monotonicMs, sleep } from '#libs/common';
 import { buildConsoleCommand, buildSocatArgv, type SocatListenSpec } from './argv.js';
 import { SocatStartError } from './console-errors.js';
-import { childrenOf, isAlive } from './proc.js';
+import { childrenOf, isAlive, signalGroup } from './proc.js';
 import type { LaunchedProcess, ProcessLauncher } from './process-launcher.js';
 
 export interface SocatExit {
@@ -133,14 +133,6 @@ export class SocatConsoleProcess extends EventEmitter {
   private reason(): string {
     const errs = this.lines.filter((l) => / E /.test(l)).map((l) => l.replace(/^.*? E /, ''));
     return errs.length ? `: ${errs.slice(-2).join('; ')}` : '';
-  }
-}
-
-function signalGroup(pgid: number, signal: NodeJS.Signals) {
-  try {
-    process.kill(-pgid, signal);
-  } catch {
-    /* already gone */
   }
 }
 

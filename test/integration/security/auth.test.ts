@@ -80,7 +80,7 @@ describe('security: authentication on every route', () => {
   const redisCommands: string[][] = [];
   const logLines: { level: number; msg: string }[] = [];
   const reached: string[] = [];
-  let routes: { path: string; methods: string[] }[] = [];
+  const routes: { path: string; methods: string[] }[] = [];
   const pidDir = mkdtempSync(join(tmpdir(), 'solgate-auth-'));
 
   beforeAll(async () => {
@@ -100,7 +100,7 @@ describe('security: authentication on every route', () => {
     app = await createApiServer(rt);
     await app.init();
     // The router's own table: every route any controller registered.
-    const router = app.getHttpAdapter().getInstance().router as { stack: { route?: { path: string; methods: Record<string, boolean>; stack: { handle: Function }[] } }[] };
+    const router = app.getHttpAdapter().getInstance().router as { stack: { route?: { path: string; methods: Record<string, boolean>; stack: { handle: (...args: unknown[]) => unknown }[] } }[] };
     for (const layer of router.stack) {
       if (!layer.route) continue;
       const r = layer.route;

@@ -6,7 +6,7 @@ import { ConductorProcess } from '../../support/conductor-process.js';
 import { consoleProcessesOf, enrol, setConsole, uniquePrefix, waitConsoleUrl } from '../../support/fixtures.js';
 import { IpmiSimBmc } from '../../support/ipmi-sim.js';
 import { RedisServer } from '../../support/redis-server.js';
-import { makeTestCertificates, type TestCertificates } from '../../support/tls-certs.js';
+import { makeTestCertificates, type TestCertificates } from '#libs/testing';
 import { waitFor } from '../../support/wait.js';
 
 /** What a console client saw: the bytes, and how the connection ended. */

@@ -81,6 +81,8 @@ export function describe(exception: unknown): Described {
       return { status: 503, message: 'The service cannot reach its Redis right now. Retry later.', logKind: 'redis-unavailable' };
     case 'out-of-range':
       return { status: 400, message: 'A numeric parameter is out of range.' };
+    case undefined:
+      break;
   }
   return { status: 500, message: 'An internal error occurred; it has been logged.' };
 }

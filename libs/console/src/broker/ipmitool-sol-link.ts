@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { chmod, rm } from 'node:fs/promises';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { errorMessage } from '#libs/common';
 import type { Logger } from '#libs/logging';
 import { socatToken, type InheritedSecret } from '../argv.js';
