@@ -14,7 +14,7 @@ declare -A need=([redis-server]=redis-server [socat]=socat [ipmitool]=ipmitool [
 # python module (of Debian's /usr/bin/python3) -> Debian package
 declare -A need_py=()
 if [ "$profile" = test ]; then
-  need+=([redis-sentinel]=redis-sentinel [baremetal]=python3-ironicclient [fakebmc]=python3-pyghmi [websockify]=websockify [haproxy]=haproxy)
+  need+=([openssl]=openssl [redis-sentinel]=redis-sentinel [baremetal]=python3-ironicclient [fakebmc]=python3-pyghmi [websockify]=websockify [haproxy]=haproxy)
   need_py+=([openstack]=python3-openstacksdk [ironic]=python3-ironic)
   need+=([podman]=podman [runc]=runc [mmdebstrap]=mmdebstrap [promtool]=prometheus)
   need+=([chromium]=chromium [script]=bsdutils [tmux]=tmux)

@@ -59,7 +59,7 @@ async function helmFails(opts: RenderOptions): Promise<string> {
 describe('helm chart deploy/helm/solgate', () => {
   it('has ci values variants for the supported set-ups', () => {
     expect(CI_FILES).toEqual(
-      expect.arrayContaining(['ci/default-values.yaml', 'ci/sentinel-values.yaml', 'ci/hostnetwork-values.yaml', 'ci/existing-secret-values.yaml', 'ci/monitoring-values.yaml']),
+      expect.arrayContaining(['ci/default-values.yaml', 'ci/sentinel-values.yaml', 'ci/hostnetwork-values.yaml', 'ci/existing-secret-values.yaml', 'ci/monitoring-values.yaml', 'ci/console-tls-values.yaml']),
     );
   });
 
@@ -310,6 +310,25 @@ describe('helm chart deploy/helm/solgate', () => {
       }
     });
 
+    it('mounts the console TLS Secret read-only where SOLGATE_CONSOLE_TLS_* point (consoleTls), or sets none', () => {
+      const { pod, container } = conductorOf(objects);
+      const env = conductorEnv(objects);
+      const tlsVolume = pod.volumes.find((v: any) => v.name === 'console-tls');
+      if (!env.SOLGATE_CONSOLE_TLS_CERT) {
+        expect({ tlsVolume, key: env.SOLGATE_CONSOLE_TLS_KEY, ca: env.SOLGATE_CONSOLE_TLS_CA }).toEqual({ tlsVolume: undefined, key: undefined, ca: undefined });
+        return;
+      }
+      const config = loadConfig(env);
+      const mount = container.volumeMounts.find((m: any) => m.name === 'console-tls');
+      expect(mount.readOnly).toBe(true);
+      const files = [config.consoleTls!.certFile, config.consoleTls!.keyFile, ...(config.consoleTls!.caFile ? [config.consoleTls!.caFile] : [])];
+      for (const f of files) expect(f.startsWith(`${mount.mountPath}/`)).toBe(true);
+      // every file the conductor reads is an item of the Secret, readable by its group only (fsGroup)
+      expect(tlsVolume.secret.items.map((i: any) => `${mount.mountPath}/${i.path}`).sort()).toEqual([...files].sort());
+      expect(tlsVolume.secret.defaultMode & 0o007).toBe(0);
+      expect(tlsVolume.secret.secretName).toBeTruthy();
+    });
+
     it('deploys the bundled Redis only when no external Redis is configured', () => {
       const env = conductorEnv(objects);
       if (!values.bundledRedis) {
@@ -395,6 +414,8 @@ describe('helm chart deploy/helm/solgate', () => {
       ['the API port inside the console range', { 'conductor.apiPort': 12000 }, /API port 12000 is inside the console port range/],
       ['an empty console range', { 'conductor.portRange.start': 20000, 'conductor.portRange.stop': 20000 }, /must be lower than stop/],
       ['a heartbeat timeout under two intervals', { 'conductor.heartbeatTimeout': 1.5 }, /at least twice heartbeatInterval/],
+      ['console TLS without a Secret', { 'consoleTls.enabled': true }, /consoleTls\.existingSecret/],
+      ['client certificates without TLS', { 'consoleTls.clientCA': true }, /consoleTls\.clientCA needs consoleTls\.enabled/],
       ['no source admitted to the consoles', { 'networkPolicy.serialProxy.from': 'null' }, /admit nobody to the console ports/],
     ])('contradictory values: %s', async (_what, set, message) => {
       const stderr = await helmFails({ set });

@@ -27,7 +27,12 @@ describe('loadConfig', () => {
       apiHost: '0.0.0.0',
       apiPort: 6385,
       apiUrl: 'http://127.0.0.1:6385', // wildcard API host: the socat address is advertised
+      apiMaxConnections: undefined, // derived from the open-files limit when the conductor starts
+      apiHeadersTimeoutMs: 10_000,
+      apiRequestTimeoutMs: 30_000,
+      apiKeepAliveTimeoutMs: 5000,
       socatAddress: '127.0.0.1',
+      consoleTls: undefined,
       portRange: { start: 10000, stop: 20000 },
       allowPrivilegedPorts: false,
       allowPortsOutsideRange: false,
@@ -91,6 +96,13 @@ describe('loadConfig', () => {
     SOLGATE_API_HOST: { good: [['10.1.2.3', '10.1.2.3'], ['::1', '::1'], ['api.example', 'api.example']], bad: [['a b', /IP address or host name/], ['a_b', /IP address or host name/]] },
     SOLGATE_API_PORT: { good: [['1', 1], ['65535', 65535]], bad: [['0', /integer between 1 and 65535/], ['65536', /integer between 1 and 65535/], ['80a', /integer/], ['-1', /integer/], ['1.5', /integer/]] },
     SOLGATE_API_URL: { good: [['https://solgate.example:443/', 'https://solgate.example:443'], ['http://[fd00::1]:6385', 'http://[fd00::1]:6385']], bad: [['ftp://x', /http\(s\):\/\/host\[:port\] with no path/], ['http://x/v1', /no path/]] },
+    SOLGATE_API_MAX_CONNECTIONS: { good: [['100', 100], ['', undefined]], bad: [['0', /integer between 1 and 1000000/], ['lots', /integer/]] },
+    SOLGATE_API_HEADERS_TIMEOUT: { good: [['0.5', 500]], bad: [['601', /between 0.1 and 600/]] },
+    SOLGATE_API_REQUEST_TIMEOUT: { good: [['60', 60_000]], bad: [['0', /between 0.1 and 3600/]] },
+    SOLGATE_API_KEEPALIVE_TIMEOUT: { good: [['0', 0]], bad: [['601', /between 0 and 600/]] },
+    SOLGATE_CONSOLE_TLS_CERT: { good: [['/etc/solgate/tls.crt', '/etc/solgate/tls.crt']], bad: [['tls.crt', /absolute file path/], ['/etc/a,b.crt', /absolute file path/], ['/etc/../x.crt', /no \.\./], ['/etc/', /absolute file path/]] },
+    SOLGATE_CONSOLE_TLS_KEY: { good: [['/etc/solgate/tls.key', '/etc/solgate/tls.key']], bad: [['/etc/k!ey', /absolute file path/]] },
+    SOLGATE_CONSOLE_TLS_CA: { good: [['/etc/solgate/ca.crt', '/etc/solgate/ca.crt']], bad: [['/etc/c a.crt', /absolute file path/]] },
     SOLGATE_SOCAT_ADDRESS: { good: [['10.0.0.7', '10.0.0.7'], ['fd00::7', 'fd00::7']], bad: [['console.example', /IPv4 or IPv6 address/], ['0.0.0.0.0', /IPv4 or IPv6/]] },
     SOLGATE_PORT_RANGE: {
       good: [['1:2', { start: 1, stop: 2 }], ['30000:65536', { start: 30000, stop: 65536 }]],
@@ -139,6 +151,13 @@ describe('loadConfig', () => {
     SOLGATE_API_HOST: 'apiHost',
     SOLGATE_API_PORT: 'apiPort',
     SOLGATE_API_URL: 'apiUrl',
+    SOLGATE_API_MAX_CONNECTIONS: 'apiMaxConnections',
+    SOLGATE_API_HEADERS_TIMEOUT: 'apiHeadersTimeoutMs',
+    SOLGATE_API_REQUEST_TIMEOUT: 'apiRequestTimeoutMs',
+    SOLGATE_API_KEEPALIVE_TIMEOUT: 'apiKeepAliveTimeoutMs',
+    SOLGATE_CONSOLE_TLS_CERT: (c) => c.consoleTls?.certFile,
+    SOLGATE_CONSOLE_TLS_KEY: (c) => c.consoleTls?.keyFile,
+    SOLGATE_CONSOLE_TLS_CA: (c) => c.consoleTls?.caFile,
     SOLGATE_SOCAT_ADDRESS: 'socatAddress',
     SOLGATE_PORT_RANGE: 'portRange',
     SOLGATE_TERMINAL_PID_DIR: 'terminalPidDir',
@@ -175,8 +194,9 @@ describe('loadConfig', () => {
     SOLGATE_CONSOLE_MAX_VIEWERS: 'consoleMaxViewers',
   };
   /** What a variable needs beside it to be read at all (the sync's settings only matter with a URL or a cloud). */
+  const tls = { SOLGATE_CONSOLE_TLS_CERT: '/etc/solgate/tls.crt', SOLGATE_CONSOLE_TLS_KEY: '/etc/solgate/tls.key' };
   const context = (name: ConfigVariableName): Record<string, string> =>
-    name === 'SOLGATE_IRONIC_CLOUDS_FILE' ? { SOLGATE_IRONIC_CLOUD: 'prod' } : /^SOLGATE_IRONIC_(SYNC_INTERVAL|TOKEN)$/.test(name) ? { SOLGATE_IRONIC_URL: 'http://ironic:6385' } : {};
+    name.startsWith('SOLGATE_CONSOLE_TLS_') ? tls : name === 'SOLGATE_IRONIC_CLOUDS_FILE' ? { SOLGATE_IRONIC_CLOUD: 'prod' } : /^SOLGATE_IRONIC_(SYNC_INTERVAL|TOKEN)$/.test(name) ? { SOLGATE_IRONIC_URL: 'http://ironic:6385' } : {};
   const valueOf = (name: ConfigVariableName, c: SolgateConfig) => {
     const f = field[name];
     return typeof f === 'function' ? f(c) : (c as unknown as Record<string, unknown>)[f];
@@ -293,5 +313,15 @@ describe('the configuration table', () => {
       if (p.kind === 'boolean') expect(Object.values(c).filter((x) => x === p.default).length).toBeGreaterThan(0);
       expect(CONFIG_VARIABLES[name]).toBeDefined();
     }
+  });
+
+  it('takes console TLS files together: certificate and key, a CA only with them', () => {
+    expect(problems({ SOLGATE_CONSOLE_TLS_CERT: '/etc/solgate/tls.crt' })).toEqual([expect.stringMatching(/CERT and SOLGATE_CONSOLE_TLS_KEY go together/)]);
+    expect(problems({ SOLGATE_CONSOLE_TLS_CA: '/etc/solgate/ca.crt' })).toEqual([expect.stringMatching(/CA \(client certificates\) needs/)]);
+    expect(loadConfig({}).consoleTls).toBeUndefined();
+  });
+
+  it('refuses a header timeout longer than the request timeout', () => {
+    expect(problems({ SOLGATE_API_HEADERS_TIMEOUT: '40' })).toEqual([expect.stringMatching(/SOLGATE_API_HEADERS_TIMEOUT \(40s\) must not be longer than SOLGATE_API_REQUEST_TIMEOUT \(30s\)/)]);
   });
 });

@@ -17,7 +17,17 @@ export interface SolgateConfig {
   apiPort: number;
   /** Base URL other conductors and clients use to reach this conductor's API (Location headers, liveness checks). */
   apiUrl: string;
+  /** Cap on open API connections; undefined = derived from RLIMIT_NOFILE at start (apps/conductor fd-budget.ts). */
+  apiMaxConnections: number | undefined;
+  /** A client must have sent its request headers within this long (slow clients are cut off). */
+  apiHeadersTimeoutMs: number;
+  /** ... and its whole request within this long. */
+  apiRequestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this long. */
+  apiKeepAliveTimeoutMs: number;
   socatAddress: string;
+  /** TLS on console ports (socat OPENSSL-LISTEN); undefined = plain TCP, as in Ironic. */
+  consoleTls: Readonly<{ certFile: string; keyFile: string; caFile?: string }> | undefined;
   portRange: { start: number; stop: number };
   /** A node may ask for a fixed console port below 1024 (ipmi_terminal_port). */
   allowPrivilegedPorts: boolean;
@@ -88,6 +98,13 @@ export const KEY_PREFIX_RULE = 'letters, digits, _ . - (1-64 characters)';
 /** Paths that end up inside socat's address syntax: no characters socat treats as syntax. */
 export const SAFE_PATH_RE = /^\/[A-Za-z0-9_./-]*$/;
 
+/**
+ * Files whose paths end up in socat's address syntax (SOLGATE_CONSOLE_TLS_*): absolute, plain
+ * characters only (SAFE_PATH_RE), no `..`, not a directory.
+ */
+const isPlainFilePath = (v: string) => SAFE_PATH_RE.test(v) && !v.split('/').includes('..') && !v.endsWith('/');
+const PLAIN_FILE_PATH_RULE = 'must be an absolute file path of letters, digits, _ . - and / (no ..)';
+
 /** How a variable's text becomes a value; every default is written here and nowhere else. */
 export type ConfigParser =
   | { kind: 'string'; default: string; valid?: (v: string) => boolean; rule?: string }
@@ -149,6 +166,17 @@ const VARIABLES = {
     shownDefault: '`http://<api host, else socat address>:<port>`',
     doc: "advertised API URL (links, Location headers, and the other conductors' crash check)",
   },
+  SOLGATE_API_MAX_CONNECTIONS: {
+    parser: { kind: 'string', default: '', valid: (v: string) => parseInteger(v, 1, 1_000_000) !== undefined, rule: 'must be an integer between 1 and 1000000' },
+    shownDefault: 'from the open-files limit: the limit minus a reserve of max(512, a quarter), at most 8192',
+    doc: 'cap on open API connections; more are refused at once, so heartbeats, Redis and consoles always find descriptors ([docs/security.md](docs/security.md))',
+  },
+  SOLGATE_API_HEADERS_TIMEOUT: {
+    parser: { kind: 'seconds', default: 10, min: 0.1, max: 600 },
+    doc: 'a client that has not sent its request headers by then gets 408 and is disconnected',
+  },
+  SOLGATE_API_REQUEST_TIMEOUT: { parser: { kind: 'seconds', default: 30, min: 0.1, max: 3600 }, doc: '… its whole request (headers and body)' },
+  SOLGATE_API_KEEPALIVE_TIMEOUT: { parser: { kind: 'seconds', default: 5, min: 0, max: 600 }, doc: 'an idle keep-alive connection is closed after this long' },
   SOLGATE_SOCAT_ADDRESS: {
     parser: {
       kind: 'string',
@@ -157,6 +185,21 @@ const VARIABLES = {
       rule: 'must be an IPv4 or IPv6 address (it is both the bind address and the host in console URLs)',
     },
     doc: 'IP address consoles bind to; also the host in console URLs',
+  },
+  SOLGATE_CONSOLE_TLS_CERT: {
+    parser: { kind: 'string', default: '', valid: isPlainFilePath, rule: PLAIN_FILE_PATH_RULE },
+    shownDefault: 'unset (plain TCP)',
+    doc: 'PEM certificate: console ports speak TLS (socat `OPENSSL-LISTEN`); the URL stays `tcp://host:port` ([docs/security.md](docs/security.md#console-ports))',
+  },
+  SOLGATE_CONSOLE_TLS_KEY: {
+    parser: { kind: 'string', default: '', valid: isPlainFilePath, rule: PLAIN_FILE_PATH_RULE },
+    shownDefault: 'unset',
+    doc: 'its PEM private key (set both or neither; checked at start)',
+  },
+  SOLGATE_CONSOLE_TLS_CA: {
+    parser: { kind: 'string', default: '', valid: isPlainFilePath, rule: PLAIN_FILE_PATH_RULE },
+    shownDefault: 'unset',
+    doc: 'PEM CA: clients must present a certificate it signed (needs the two above)',
   },
   SOLGATE_PORT_RANGE: {
     parser: { kind: 'string', default: '10000:20000', valid: (v: string) => parsePortRange(v) !== undefined, rule: 'must be START:STOP with 1 <= START < STOP <= 65536 (STOP exclusive)' },
@@ -257,7 +300,7 @@ const VARIABLES = {
   SOLGATE_CONSOLE_LOG_DIR: {
     parser: { kind: 'string', default: '', valid: (v: string) => SAFE_PATH_RE.test(v), rule: 'must be an absolute path of letters, digits, _ . - and / (or empty: no log files)' },
     shownDefault: '(none)',
-    doc: 'full console logs as files `<uuid>.log` here, rotated by size and count',
+    doc: "full console logs as files `<uuid>.log` here, rotated by size and count. Created 0750 at start; refused if it is not the conductor's own or others can write it ([docs/security.md](docs/security.md))",
   },
   SOLGATE_CONSOLE_LOG_FILE_BYTES: {
     parser: { kind: 'integer', default: 10 * 1024 * 1024, min: 4096, max: 1024 * 1024 * 1024 },
@@ -408,6 +451,26 @@ function defaultRuntimeDir(): string {
   return existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
 }
 
+/**
+ * SOLGATE_CONSOLE_TLS_CERT/KEY/CA (paths checked by the table: they end up in socat's address
+ * syntax). Certificate and key come together; a CA without them means nothing. Whether the files
+ * exist, match and are where no other user can change them is checked when the conductor starts
+ * (libs/console console-tls.ts), not here: the configuration is also validated where the files may
+ * not be (the Helm chart's test).
+ */
+function readConsoleTls(r: Reader): SolgateConfig['consoleTls'] {
+  const opt = (name: 'SOLGATE_CONSOLE_TLS_CERT' | 'SOLGATE_CONSOLE_TLS_KEY' | 'SOLGATE_CONSOLE_TLS_CA') => r.string(name) || undefined;
+  const certFile = opt('SOLGATE_CONSOLE_TLS_CERT');
+  const keyFile = opt('SOLGATE_CONSOLE_TLS_KEY');
+  const caFile = opt('SOLGATE_CONSOLE_TLS_CA');
+  if ((certFile === undefined) !== (keyFile === undefined))
+    r.problems.push('TLS on console ports: SOLGATE_CONSOLE_TLS_CERT and SOLGATE_CONSOLE_TLS_KEY go together (set both, or neither)');
+  else if (certFile === undefined && caFile !== undefined)
+    r.problems.push('TLS on console ports: SOLGATE_CONSOLE_TLS_CA (client certificates) needs SOLGATE_CONSOLE_TLS_CERT and SOLGATE_CONSOLE_TLS_KEY');
+  if (certFile === undefined || keyFile === undefined) return undefined;
+  return Object.freeze(caFile === undefined ? { certFile, keyFile } : { certFile, keyFile, caFile });
+}
+
 export function loadConfig(env: Env = process.env): Readonly<SolgateConfig> {
   const r = new Reader(env);
 
@@ -418,7 +481,15 @@ export function loadConfig(env: Env = process.env): Readonly<SolgateConfig> {
   const conductorGroup = normalizeGroup(r.string('SOLGATE_CONDUCTOR_GROUP'));
   const apiHost = r.string('SOLGATE_API_HOST');
   const apiPort = r.integer('SOLGATE_API_PORT');
+  const apiMaxConnectionsRaw = r.string('SOLGATE_API_MAX_CONNECTIONS');
+  const apiMaxConnections = apiMaxConnectionsRaw === '' ? undefined : parseInteger(apiMaxConnectionsRaw, 1, 1_000_000);
+  const apiHeadersTimeoutMs = r.millis('SOLGATE_API_HEADERS_TIMEOUT');
+  const apiRequestTimeoutMs = r.millis('SOLGATE_API_REQUEST_TIMEOUT');
+  const apiKeepAliveTimeoutMs = r.millis('SOLGATE_API_KEEPALIVE_TIMEOUT');
+  if (apiHeadersTimeoutMs > apiRequestTimeoutMs)
+    r.problems.push(`SOLGATE_API_HEADERS_TIMEOUT (${apiHeadersTimeoutMs / 1000}s) must not be longer than SOLGATE_API_REQUEST_TIMEOUT (${apiRequestTimeoutMs / 1000}s)`);
   const socatAddress = r.string('SOLGATE_SOCAT_ADDRESS');
+  const consoleTls = readConsoleTls(r);
 
   const advertisedHost = !isWildcard(apiHost) ? apiHost : !isWildcard(socatAddress) ? socatAddress : hostname();
   const apiUrl = r.derived('SOLGATE_API_URL', `http://${urlHost(advertisedHost)}:${apiPort}`, (v) => v.replace(/\/+$/, ''));
@@ -487,7 +558,12 @@ export function loadConfig(env: Env = process.env): Readonly<SolgateConfig> {
     apiHost,
     apiPort,
     apiUrl,
+    apiMaxConnections,
+    apiHeadersTimeoutMs,
+    apiRequestTimeoutMs,
+    apiKeepAliveTimeoutMs,
     socatAddress,
+    consoleTls,
     portRange: Object.freeze(portRange),
     allowPrivilegedPorts,
     allowPortsOutsideRange,

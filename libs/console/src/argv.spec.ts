@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import type { DriverInfo } from '#libs/nodes';
-import { buildIpmitoolArgv, buildSocatArgv, ipmitoolTarget, passwordFileContent, socatToken } from './argv.js';
+import { buildIpmitoolArgv, buildSocatArgv, ipmitoolTarget, passwordFileContent, socatTlsOptions, socatToken } from './argv.js';
 
 describe('buildIpmitoolArgv', () => {
   it('builds Ironic’s ipmitool command line with the password in a file', () => {
@@ -116,6 +116,40 @@ describe('buildSocatArgv', () => {
 
 // keep execFileSync referenced for environments that lack socat: fail loudly, never skip
 execFileSync('socat', ['-V']);
+
+describe('buildSocatArgv with TLS (SOLGATE_CONSOLE_TLS_*)', () => {
+  const base = { address: '127.0.0.1', port: 31000, pidFile: '/run/sg/u.pid', terminalTimeoutS: 0, peer: { unixSocket: '/run/sg/u.sock' } };
+  const tls = { certFile: '/etc/solgate/tls/tls.crt', keyFile: '/etc/solgate/tls/tls.key' };
+
+  it('listens with OPENSSL-LISTEN, TLS 1.2 or later, and asks no client certificate without a CA', () => {
+    expect(buildSocatArgv({ ...base, tls })).toContain(
+      'OPENSSL-LISTEN:31000,bind=127.0.0.1,pf=ip4,cert=/etc/solgate/tls/tls.crt,key=/etc/solgate/tls/tls.key,verify=0,min-version=TLS1.2,reuseaddr,fork,max-children=1',
+    );
+  });
+
+  it('requires a client certificate signed by the CA when one is configured', () => {
+    expect(socatTlsOptions({ ...tls, caFile: '/etc/solgate/tls/ca.crt' })).toBe(
+      'cert=/etc/solgate/tls/tls.crt,key=/etc/solgate/tls/tls.key,verify=1,cafile=/etc/solgate/tls/ca.crt,min-version=TLS1.2',
+    );
+  });
+
+  it('binds IPv6 through pf=ip6 (OPENSSL-LISTEN has no 6 variant)', () => {
+    expect(buildSocatArgv({ ...base, address: 'fd00::5', tls })[3]).toMatch(/^OPENSSL-LISTEN:31000,bind=\[fd00::5\],pf=ip6,cert=/);
+  });
+
+  it('lets no socat syntax in through a file name', () => {
+    expect(() => socatTlsOptions({ ...tls, keyFile: '/k ey' })).toThrow();
+    expect(socatTlsOptions({ ...tls, caFile: '/a,fork:b' })).toContain('cafile=/a\\,fork\\:b,');
+  });
+
+  it('runs the broker relay behind socat’s TLS session (no nofork: the relay cannot hold a TLS socket)', () => {
+    const argv = buildSocatArgv({ ...base, peer: { relay: ['perl', '/opt/relay.pl', '/run/sg/lease', '/run/sg/n.sock'], maxClients: 20 }, tls });
+    expect(argv.slice(-2)).toEqual([
+      'OPENSSL-LISTEN:31000,bind=127.0.0.1,pf=ip4,cert=/etc/solgate/tls/tls.crt,key=/etc/solgate/tls/tls.key,verify=0,min-version=TLS1.2,reuseaddr,fork,max-children=20,backlog=20',
+      'EXEC:perl /opt/relay.pl /run/sg/lease /run/sg/n.sock',
+    ]);
+  });
+});
 
 describe('buildSocatArgv with the broker relay', () => {
   it('runs the relay itself for each client (nofork), many at once, with a listen backlog', () => {

@@ -72,6 +72,31 @@ export interface SocatListenSpec {
   terminalTimeoutS: number;
   /** Where socat connects each client: a command it runs (plain paths only, see socatToken) or a UNIX socket. */
   peer: SocatPeer;
+  /** Serve TLS on the port (socat OPENSSL-LISTEN) instead of plain TCP; see ConsoleTlsFiles. */
+  tls?: ConsoleTlsFiles;
+}
+
+/**
+ * SOLGATE_CONSOLE_TLS_*: the console port's certificate and key (PEM files), and a CA whose
+ * certificates clients must present (absent: no client certificate asked for). Paths only, read by
+ * socat itself when the console starts (config validated them: absolute, no socat syntax).
+ */
+export interface ConsoleTlsFiles {
+  certFile: string;
+  keyFile: string;
+  caFile?: string;
+}
+
+/**
+ * socat's OPENSSL-LISTEN options for a console port: TLS 1.2 or later; with a CA, a client
+ * certificate signed by it is required (socat's verify=1 fails the handshake without one); without,
+ * none is asked for (verify=0: socat would otherwise demand one).
+ */
+export function socatTlsOptions(tls: ConsoleTlsFiles): string {
+  const opts = [`cert=${socatToken(tls.certFile)}`, `key=${socatToken(tls.keyFile)}`];
+  opts.push(tls.caFile ? `verify=1,cafile=${socatToken(tls.caFile)}` : 'verify=0');
+  opts.push('min-version=TLS1.2');
+  return opts.join(',');
 }
 
 /**
@@ -103,8 +128,10 @@ export type SocatPeer = { exec: string[]; secret?: InheritedSecret } | { unixSoc
  * `-d -d` makes socat report "listening on", which tells us the port accepts without connecting.
  */
 export function buildSocatArgv(spec: SocatListenSpec): string[] {
-  const family = isIP(spec.address) === 6 ? 'TCP6-LISTEN' : 'TCP4-LISTEN';
-  const bind = isIP(spec.address) === 6 ? `[${spec.address}]` : spec.address;
+  const v6 = isIP(spec.address) === 6;
+  // OPENSSL-LISTEN has no 4/6 variants: the family is the pf option
+  const family = spec.tls ? 'OPENSSL-LISTEN' : v6 ? 'TCP6-LISTEN' : 'TCP4-LISTEN';
+  const bind = v6 ? `[${spec.address}]` : spec.address;
   if (isIP(spec.address) === 0) throw invalidInput(`socat bind address must be an IP address, got ${JSON.stringify(spec.address)}`);
   if (!Number.isInteger(spec.port) || spec.port < 1 || spec.port > 65535) throw invalidInput(`invalid console port ${spec.port}`);
   const argv = ['-d', '-d'];
@@ -116,8 +143,10 @@ export function buildSocatArgv(spec: SocatListenSpec): string[] {
   if (!Number.isInteger(maxChildren) || maxChildren < 1) throw invalidInput(`invalid max clients ${maxChildren}`);
   // socat's default listen backlog is 5: clients arriving together would wait for SYN retries
   const backlog = 'relay' in peer ? `,backlog=${Math.min(1024, Math.max(16, maxChildren))}` : '';
-  argv.push(`${family}:${spec.port},bind=${bind},reuseaddr,fork,max-children=${maxChildren}${backlog}`);
-  if ('relay' in peer) argv.push(`EXEC:${peer.relay.map(socatToken).join(' ')},nofork`);
+  const tls = spec.tls ? `,pf=${v6 ? 'ip6' : 'ip4'},${socatTlsOptions(spec.tls)}` : '';
+  argv.push(`${family}:${spec.port},bind=${bind}${tls},reuseaddr,fork,max-children=${maxChildren}${backlog}`);
+  // with TLS the relay cannot hold the client's socket itself (socat holds the TLS session): no nofork
+  if ('relay' in peer) argv.push(`EXEC:${peer.relay.map(socatToken).join(' ')}${spec.tls ? '' : ',nofork'}`);
   else argv.push('exec' in peer ? `EXEC:${peer.exec.map(socatToken).join(' ')},pty,raw,echo=0,stderr` : `UNIX-CONNECT:${socatToken(peer.unixSocket)}`);
   return argv;
 }

@@ -17,3 +17,4 @@ export * from './sol-bridge.js';
 export * from './trusted-path.js';
 export * from './socat-console.process.js';
 export * from './broker/index.js';
+export * from './console-tls.js';

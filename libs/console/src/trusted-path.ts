@@ -1,4 +1,5 @@
 import { closeSync, constants, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync, type Stats } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 
 /**
@@ -149,5 +150,63 @@ export function readPrivateFile(path: string): string | undefined {
     return readFileSync(fd, 'utf8');
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * The console log directory (SOLGATE_CONSOLE_LOG_DIR): the conductor appends every node's serial
+ * output there — bytes a node's user chooses — often as root, so nobody else may plant a name in it
+ * (a symbolic or hard link would turn the log into a write to any file). Created here (0750) if
+ * missing; accepted only as a real directory owned by this process that no group or other user can
+ * write (assertLogDirectory, checked again before each file is opened). Directories above it must be
+ * owned by root or us; one that others may write without the sticky bit is only warned about (a
+ * Kubernetes emptyDir is 0777, written by the pod's one user): the warnings are returned.
+ */
+export function prepareLogDirectory(path: string, what = 'console log directory (SOLGATE_CONSOLE_LOG_DIR)'): string[] {
+  if (!isAbsolute(path)) throw new UnsafePathError(`${what} ${path}: not an absolute path`);
+  const abs = resolve(path);
+  mkdirSync(dirname(abs), { recursive: true, mode: 0o755 });
+  const warnings: string[] = [];
+  const checkAncestor = (p: string) => {
+    const st = lstatSync(p);
+    if (!trustedOwner(st.uid)) throw new UnsafePathError(`${what}: ${p} is owned by ${ownerText(st.uid)}, neither root nor this process (uid ${euid()})`);
+    if (!st.isSymbolicLink() && openToOthers(st)) warnings.push(`${what}: ${p} (mode ${octal(st.mode)}) is writable by other users; only this conductor's user should write there`);
+  };
+  for (const p of ancestors(abs)) checkAncestor(p);
+  const realParent = realpathSync(dirname(abs));
+  if (realParent !== dirname(abs)) for (const p of [...ancestors(realParent), realParent]) checkAncestor(p);
+  try {
+    mkdirSync(abs, { mode: 0o750 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+  assertLogDirectory(abs, what);
+  return warnings;
+}
+
+/** The log directory itself: a real directory of ours that no group or other user can write. */
+export function assertLogDirectory(path: string, what = 'console log directory (SOLGATE_CONSOLE_LOG_DIR)'): void {
+  const st = lstatSync(path);
+  const refuse = (why: string) => new UnsafePathError(`refusing the ${what} ${path}: ${why}; another local user could make the conductor write console output into any file`);
+  if (st.isSymbolicLink()) throw refuse('it is a symbolic link');
+  if (!st.isDirectory()) throw refuse('it is not a directory');
+  if (st.uid !== euid()) throw refuse(`it is owned by ${ownerText(st.uid)}, not by this conductor (uid ${euid()})`);
+  if ((st.mode & 0o022) !== 0) throw refuse(`its mode is ${octal(st.mode)}: others can create entries in it (make it 0750 or 0700)`);
+}
+
+/**
+ * Open (create) a file in a directory only we can write, for appending, without following a
+ * symbolic link; refused unless it is a regular file of ours with one name (a hard link planted
+ * earlier would make our writes land in someone else's file).
+ */
+export async function openOwnAppendFile(path: string, mode = 0o640): Promise<FileHandle> {
+  const h = await open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, mode);
+  try {
+    const st = await h.stat();
+    if (!st.isFile() || st.uid !== euid() || st.nlink !== 1) throw new UnsafePathError(`${path} is not a regular file of this conductor with a single name`);
+    return h;
+  } catch (e) {
+    await h.close().catch(() => undefined);
+    throw e;
   }
 }

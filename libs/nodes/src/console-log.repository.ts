@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { Keys, registerLuaScripts, runScript } from '#libs/redis';
+import { isWrongType, Keys, registerLuaScripts, runScript } from '#libs/redis';
 
 /**
  * A node's console history in Redis, so it survives takeover and can be read with no conductor
@@ -119,7 +119,13 @@ export class ConsoleLogRepository {
   }
 
   async audit(uuid: string, count = 100): Promise<ConsoleAuditEntry[]> {
-    const page = (await this.redis.xrevrange(this.keys.consoleAudit(uuid), '+', '-', 'COUNT', count)) as Array<[string, string[]]>;
+    let page: Array<[string, string[]]>;
+    try {
+      page = (await this.redis.xrevrange(this.keys.consoleAudit(uuid), '+', '-', 'COUNT', count)) as Array<[string, string[]]>;
+    } catch (e) {
+      if (isWrongType(e)) return []; // not a stream: nothing readable (defensive read, as viewers)
+      throw e;
+    }
     return page.reverse().map(([id, raw]) => {
       const f = new Map<string, string>();
       for (let i = 0; i + 1 < raw.length; i += 2) f.set(raw[i]!, raw[i + 1]!);
@@ -143,14 +149,35 @@ export class ConsoleLogRepository {
     return r === 1;
   }
 
+  /**
+   * Who is attached, as the owner published it; null when nothing (readable) is published. Read
+   * defensively (hardening finding 3): a key of another type, JSON of another shape or a viewer
+   * entry with bad fields is skipped, never an exception for `solgate console who`.
+   */
   async viewers(uuid: string): Promise<PublishedViewers | null> {
-    const raw = await this.redis.get(this.keys.consoleViewers(uuid));
-    if (!raw) return null;
+    let raw: string | null;
     try {
-      return JSON.parse(raw) as PublishedViewers;
+      raw = await this.redis.get(this.keys.consoleViewers(uuid));
+    } catch (e) {
+      if (isWrongType(e)) return null;
+      throw e;
+    }
+    if (!raw) return null;
+    let v: unknown;
+    try {
+      v = JSON.parse(raw);
     } catch {
       return null;
     }
+    if (!isObject(v) || typeof v.conductor !== 'string' || typeof v.incarnation !== 'string' || !Array.isArray(v.viewers)) return null;
+    const viewers = v.viewers.filter(
+      (x): x is PublishedViewers['viewers'][number] =>
+        isObject(x) &&
+        ['id', 'name', 'address', 'via'].every((k) => typeof x[k] === 'string') &&
+        Number.isFinite(x.attachedAt) && Math.abs(x.attachedAt as number) < 8.64e15 &&
+        typeof x.writer === 'boolean' && typeof x.readOnly === 'boolean',
+    );
+    return { conductor: v.conductor, incarnation: v.incarnation, updated_at: Number(v.updated_at) || 0, viewers };
   }
 
   /** Forget a node's console history (node deleted). */
@@ -158,3 +185,5 @@ export class ConsoleLogRepository {
     await this.redis.del(this.keys.consoleLog(uuid), this.keys.consoleAudit(uuid), this.keys.consoleViewers(uuid));
   }
 }
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

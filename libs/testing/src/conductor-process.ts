@@ -21,6 +21,8 @@ export interface ConductorOptions {
   nodeArgs?: string[];
   /** Append the conductor's log lines to this file instead of keeping them in memory. */
   logFile?: string;
+  /** A command that execs the rest, run first (e.g. ['prlimit', '--nofile=1024:1024']). */
+  launchPrefix?: string[];
 }
 
 export interface ApiResponse<T = any> {
@@ -87,7 +89,9 @@ export class ConductorProcess {
     this.logs = '';
     this.exitCode = this.exitSignal = undefined;
     // setpriv: the conductor dies with the test (or benchmark) process that started it, whatever ends it
-    const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', process.execPath, ...(this.opts.nodeArgs ?? []), bin], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...this.env() }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = ['setpriv', '--pdeathsig', 'KILL', '--', process.execPath, ...(this.opts.nodeArgs ?? []), bin];
+    const [command, ...args] = [...(this.opts.launchPrefix ?? []), ...argv];
+    const child = spawn(command, args, { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...this.env() }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     const sink = this.opts.logFile ? createWriteStream(this.opts.logFile, { flags: 'a' }) : undefined;
     for (const stream of [child.stdout!, child.stderr!]) {

@@ -12,3 +12,4 @@ export * from './redis-server.js';
 export * from './ipmi-sim.js';
 export * from './conductor-process.js';
 export * from './console-client.js';
+export * from './tls-certs.js';

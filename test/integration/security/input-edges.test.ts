@@ -87,6 +87,27 @@ describe('security: input edges', () => {
     }
   });
 
+  it('never answers 500 to hostile query strings on any GET route: numbers Redis refuses, arrays, objects, huge values', async () => {
+    const created = await c.api('POST', '/v1/nodes', node('q-edges'));
+    expect(created.status).toBe(201);
+    const uuid = created.body.uuid as string;
+    const routes = ['/v1/nodes', '/v1/nodes/detail', `/v1/nodes/${uuid}`, `/v1/nodes/${uuid}/states`, `/v1/nodes/${uuid}/states/console`, '/v1/conductors', '/v1/conductors/c-edges', '/v1/drivers', '/ui/api/nodes', '/ui/api/session'];
+    const queries = [
+      'limit=1e400', 'limit=-1', 'limit=99999999999999999999', 'limit=0', 'limit[a]=1', 'limit[]=1&limit[]=2', 'limit=%00',
+      'marker[x]=1', 'marker=' + 'a'.repeat(5000), 'sort_key[a]=b', 'sort_dir=sideways', 'fields[a]=b', 'fields=' + 'name,'.repeat(2000),
+      'q[x]=1', 'state[]=running', 'group[a][b][c]=1', 'detail=maybe', 'associated[]=true', 'maintenance={}', 'instance_uuid[$ne]=1',
+      'a'.repeat(20000) + '=1',
+    ];
+    const bad: string[] = [];
+    for (const route of routes)
+      for (const q of queries) {
+        const r = await c.api('GET', `${route}?${q}`);
+        if (r.status >= 500) bad.push(`${route}?${q.slice(0, 40)} → ${r.status} ${r.text.slice(0, 120)}`);
+      }
+    expect(bad).toEqual([]);
+    expect(c.logs).not.toMatch(/"level":50.*"request failed"/);
+  }, 120_000);
+
   it('answers 503 with a clear message while Redis is out of memory, stores nothing, and logs it once', async () => {
     const before = await count();
     const logStart = c.logs.length;

@@ -158,4 +158,24 @@ describe('security: poisoned records in Redis', () => {
     expect({ code: del.code, stderr: del.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
     expect(await client.exists(keys.node(badJson), keys.node(wrongType))).toBe(0);
   }, 60_000);
+
+  it('`solgate console who` reads a poisoned viewer list or audit trail defensively: bad entries skipped, the good ones shown', async () => {
+    const [a, b] = [good[0]!, good[1]!];
+    const st = await new ConsoleStatusRepository(client, keys).get(a);
+    const viewer = { id: 'v1', name: 'alice', address: '192.0.2.1:5000', via: 'tcp', attachedAt: Date.now(), writer: true, readOnly: false };
+    // JSON of the right shape with one bad entry (a date JavaScript cannot print), from the owner's incarnation
+    await client.set(keys.consoleViewers(a), JSON.stringify({ conductor: st.conductor, incarnation: st.incarnation, updated_at: 1, viewers: [viewer, { ...viewer, id: 'v2', attachedAt: 'yesterday' }, { ...viewer, id: 'v3', attachedAt: 1e300 }, 42] }));
+    await client.del(keys.consoleAudit(a));
+    await client.set(keys.consoleAudit(a), 'not a stream');
+    // and a viewer list of another type and another shape
+    await client.del(keys.consoleViewers(b));
+    await client.rpush(keys.consoleViewers(b), 'x');
+    const ra = await cli()(['console', 'who', a, '--audit', '5', '-o', 'json']);
+    expect({ code: ra.code, stderr: ra.stderr }).toEqual({ code: 0, stderr: expect.not.stringMatching(/WRONGTYPE|RangeError|TypeError/) });
+    expect(ra.json<{ viewers: { name: string }[]; audit: unknown[] }>()).toMatchObject({ viewers: [{ name: 'alice' }], audit: [] });
+    const rb = await cli()(['console', 'who', b]);
+    expect({ code: rb.code, stderr: rb.stderr }).toEqual({ code: 0, stderr: expect.stringContaining('no viewers') });
+    await client.set(keys.consoleViewers(b), '{"viewers": "everyone"}');
+    expect((await cli()(['console', 'who', b])).code).toBe(0);
+  }, 60_000);
 });

@@ -2,6 +2,7 @@ import { Controller, Get, Inject, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { CONSOLE_PHASES } from '#libs/console';
+import { apiConnections } from '../api/connection-stats.js';
 import type { ConductorRuntime } from '../runtime/conductor.runtime.js';
 import { RUNTIME } from '../api/tokens.js';
 
@@ -56,6 +57,12 @@ export class MetricsController {
       },
     });
     new Gauge({ name: 'solgate_registered', help: '1 while this conductor is a registered member with a valid lease', registers: [r], collect() { this.set(rt.membership.registered ? 1 : 0); } });
+    new Gauge({ name: 'solgate_api_connections', help: 'Open API connections', registers: [r], collect() { this.set(apiConnections.open); } });
+    new Gauge({ name: 'solgate_api_max_connections', help: 'Cap on open API connections (SOLGATE_API_MAX_CONNECTIONS or derived from the open-files limit)', registers: [r], collect() { this.set(apiConnections.max); } });
+    counter('solgate_api_connections_dropped_total', 'API connections refused at the cap', () => apiConnections.dropped);
+    new Gauge({ name: 'solgate_console_tcp_clients', help: 'Console clients connected to this conductor over TCP (through the console ports)', registers: [r], collect() { this.set(rt.consoleClientSlots.open); } });
+    new Gauge({ name: 'solgate_console_tcp_clients_max', help: 'Cap on TCP console clients of this conductor (from the open-files limit)', registers: [r], collect() { this.set(rt.consoleClientSlots.max); } });
+    counter('solgate_console_tcp_clients_refused_total', 'TCP console clients turned away at the cap', () => rt.consoleClientSlots.refused);
     // console brokers (one BMC session per node, many viewers), per console interface
     const brokerMetrics = () => [rt.ipmitoolConsoles, rt.nativeConsoles].map((d) => ({ iface: d.name, m: d.metrics }));
     const perInterface = (name: string, help: string, type: 'gauge' | 'counter', read: (m: ReturnType<typeof brokerMetrics>[number]['m']) => number) => {

@@ -16,6 +16,7 @@ import {
 import type { SolgateConfig } from '#libs/config';
 import {
   claimsPort,
+  ClientSlots,
   ConsoleControl,
   ConsoleReconciler,
   IpmitoolSocatConsole,
@@ -38,6 +39,7 @@ import type { Logger } from '#libs/logging';
 import { ConsoleLogRepository, ConsolePortRepository, ConsoleStatusRepository, NodeRepository, type ConsoleInterface } from '#libs/nodes';
 import { closeRedisClient, createRedisClient, Keys, redactRedisUrl } from '#libs/redis';
 import { ConsoleEvents } from './console-events.js';
+import { connectionBudget, readNofileLimit } from './fd-budget.js';
 
 export const SOLGATE_VERSION = packageVersion();
 
@@ -75,6 +77,8 @@ export class ConductorRuntime {
   private readonly brokerLauncher = new ProcessLauncher();
   /** Console logs, audit trail and viewers in Redis. */
   readonly consoleLog: ConsoleLogRepository;
+  /** The conductor-wide cap on TCP console clients, from the open-files limit (fd-budget.ts). */
+  readonly consoleClientSlots: ClientSlots;
   /** Finds a node's console broker on this conductor (web console, `solgate console attach`). */
   readonly consoleBrokers: ConsoleBrokerRegistry;
   /** Intent and observed state as the API reports them (fresh liveness for single-node answers). */
@@ -135,9 +139,11 @@ export class ConductorRuntime {
     this.hbRedis.on('ready', () => this.membership.onReconnect());
     this.failureDetector = new FailureDetector(this.membership, this.membershipRepo, config.failureDetectorIntervalMs, log);
     this.consoleLog = new ConsoleLogRepository(this.redis, this.keys);
+    this.consoleClientSlots = new ClientSlots(connectionBudget(readNofileLimit().soft, config.apiMaxConnections).consoleClients);
     const brokerContext: BrokerContext = {
       pidDir: this.pidDir,
       log,
+      tcpClientSlots: this.consoleClientSlots,
       leaseValid: () => this.membership.leaseValid(),
       consoleLog: this.consoleLog,
       identity: () => ({ conductor: config.conductorId, incarnation: this.membership.incarnation }),
@@ -171,7 +177,7 @@ export class ConductorRuntime {
       {
         specs: new SpecCache(this.nodes),
         processes: new SocatConsoleProcesses(
-          { socatAddress: config.socatAddress, terminalTimeoutS: config.terminalTimeoutS, subprocessTimeoutMs: config.subprocessTimeoutMs },
+          { socatAddress: config.socatAddress, terminalTimeoutS: config.terminalTimeoutS, consoleTls: config.consoleTls, subprocessTimeoutMs: config.subprocessTimeoutMs },
           this.pidDir,
           drivers,
         ),

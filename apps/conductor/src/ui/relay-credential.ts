@@ -4,6 +4,11 @@ import type { Redis } from 'ioredis';
 export const RELAY_HEADER = 'x-solgate-relay';
 /** How old a relay credential may be (host clocks differ a little; a credential is used at once). */
 const MAX_AGE_MS = 5 * 60_000;
+/**
+ * A mismatch re-reads the secret (Redis may have been replaced) at most this often: a flood of
+ * forged credentials from unauthenticated clients must not become a flood of Redis commands.
+ */
+const REFRESH_MIN_INTERVAL_MS = 5_000;
 
 export interface RelayClaims {
   /** Member id of the conductor that relays. */
@@ -21,6 +26,7 @@ export interface RelayClaims {
  */
 export class RelayCredentials {
   private secret: Promise<Buffer> | undefined;
+  private lastRefreshMs = -Infinity;
 
   constructor(
     private readonly redis: Redis,
@@ -57,6 +63,10 @@ export class RelayCredentials {
     const [, from, ts, addr, mac] = m;
     if (Math.abs(nowMs - Number(ts)) > MAX_AGE_MS) return undefined;
     for (const refresh of [false, true]) {
+      if (refresh) {
+        if (nowMs - this.lastRefreshMs < REFRESH_MIN_INTERVAL_MS) return undefined;
+        this.lastRefreshMs = nowMs;
+      }
       let secret: Buffer;
       try {
         secret = await this.load(refresh);

@@ -298,6 +298,7 @@ values.schema.json already rejects wrong types and unknown keys.
 {{- $messages := list -}}
 {{- $messages = append $messages (include "solgate.validateValues.redis" .) -}}
 {{- $messages = append $messages (include "solgate.validateValues.auth" .) -}}
+{{- $messages = append $messages (include "solgate.validateValues.consoleTls" .) -}}
 {{- $messages = append $messages (include "solgate.validateValues.ports" .) -}}
 {{- $messages = append $messages (include "solgate.validateValues.timing" .) -}}
 {{- $messages = append $messages (include "solgate.validateValues.networkPolicy" .) -}}
@@ -379,6 +380,19 @@ solgate: auth.enabled
 {{- end -}}
 {{- end -}}
 
+{{- define "solgate.validateValues.consoleTls" -}}
+{{- if and .Values.consoleTls.enabled (not .Values.consoleTls.existingSecret) }}
+solgate: consoleTls.existingSecret
+    consoleTls.enabled is true but no Secret is named: create one with the PEM certificate and key
+    (kubectl create secret tls <name> --cert=... --key=..., or cert-manager) and set
+    consoleTls.existingSecret to its name.
+{{- end -}}
+{{- if and .Values.consoleTls.clientCA (not .Values.consoleTls.enabled) }}
+solgate: consoleTls.clientCA
+    consoleTls.clientCA needs consoleTls.enabled: client certificates are checked in the TLS handshake.
+{{- end -}}
+{{- end -}}
+
 {{- define "solgate.validateValues.ports" -}}
 {{- $r := .Values.conductor.portRange -}}
 {{- $api := int .Values.conductor.apiPort -}}
@@ -433,4 +447,11 @@ solgate: affinity
     include podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution (or leave affinity empty).
 {{- end -}}
 {{- end -}}
+{{- end -}}
+
+{{/*
+Where the conductor reads the console TLS files (the consoleTls Secret, mounted read-only).
+*/}}
+{{- define "solgate.consoleTls.dir" -}}
+/etc/solgate/console-tls
 {{- end -}}

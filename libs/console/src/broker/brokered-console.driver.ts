@@ -6,6 +6,7 @@ import type { SocatPeer } from '../argv.js';
 import type { ConsoleDriver, ConsoleStopReason } from '../console-driver.js';
 import type { PidDirectory } from '../pid-dir.js';
 import type { CaptureMode, ConsoleBrokerHandle, ConsoleBrokerRegistry } from './broker-api.js';
+import type { ClientSlots } from './client-slots.js';
 import { ConsoleBroker } from './console-broker.js';
 import { BrokerMetrics, type OutputSink, type SolLinkOpener } from './ports.js';
 import { FileLogSink, RedisAuditSink, RedisLogSink, RedisViewerPublisher } from './sinks.js';
@@ -52,6 +53,8 @@ export interface BrokerContext {
   settings: BrokerSettings;
   /** Console logs, audit and viewers in Redis; absent: history lives in memory only. */
   consoleLog?: ConsoleLogRepository;
+  /** The conductor-wide cap on TCP console clients (descriptors); absent: none. */
+  tcpClientSlots?: ClientSlots;
   /** The conductor's identity (for the fenced viewer publication). */
   identity?: () => { conductor: string; incarnation: string };
 }
@@ -173,7 +176,7 @@ export abstract class BrokeredConsoleDriver implements ConsoleDriver, ConsoleBro
       metrics: this.metrics,
       onSessionError: (message) => this.onSessionError?.(node.uuid, message),
     });
-    const front = new TcpFront({ uuid: node.uuid, socketPath: path, broker, escapeChar: s.escapeChar, idleTimeoutMs: s.idleTimeoutMs, log: this.ctx.log });
+    const front = new TcpFront({ uuid: node.uuid, socketPath: path, broker, escapeChar: s.escapeChar, idleTimeoutMs: s.idleTimeoutMs, log: this.ctx.log, slots: this.ctx.tcpClientSlots });
     served.broker = broker;
     served.front = front;
     this.served.set(node.uuid, served);

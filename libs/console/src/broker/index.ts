@@ -1,5 +1,6 @@
 export * from './broker-api.js';
 export * from './brokered-console.driver.js';
+export * from './client-slots.js';
 export * from './console-broker.js';
 export * from './escape-parser.js';
 export * from './history-buffer.js';

@@ -1,9 +1,9 @@
-import { mkdirSync } from 'node:fs';
-import { open, rename, stat, type FileHandle } from 'node:fs/promises';
+import { rename, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage } from '#libs/common';
 import type { Logger } from '#libs/logging';
 import { CONSOLE_LOG_ENTRY_OVERHEAD_BYTES, type ConsoleLogEntry, type ConsoleLogRepository } from '#libs/nodes';
+import { assertLogDirectory, openOwnAppendFile } from '../trusted-path.js';
 import type { ViewerInfo } from './broker-api.js';
 import type { AuditEvent, AuditSink, OutputSink, ViewerPublisher } from './ports.js';
 
@@ -151,9 +151,10 @@ export class FileLogSink implements OutputSink {
   private async append(data: Buffer): Promise<void> {
     try {
       if (!this.handle) {
-        mkdirSync(this.dir, { recursive: true, mode: 0o750 });
-        this.handle = await open(this.path, 'a', 0o640);
-        this.size = (await stat(this.path)).size;
+        // prepared at start (prepareLogDirectory); checked again, and no link is followed in it
+        assertLogDirectory(this.dir);
+        this.handle = await openOwnAppendFile(this.path);
+        this.size = (await this.handle.stat()).size;
       }
       if (this.size > 0 && this.size + data.length > this.maxBytes) await this.rotate();
       await this.handle!.write(data);
@@ -172,7 +173,8 @@ export class FileLogSink implements OutputSink {
     this.handle = undefined;
     for (let i = this.count - 1; i >= 1; i--) await rename(`${this.path}.${i}`, `${this.path}.${i + 1}`).catch(() => undefined);
     await rename(this.path, `${this.path}.1`);
-    this.handle = await open(this.path, 'a', 0o640);
+    assertLogDirectory(this.dir);
+    this.handle = await openOwnAppendFile(this.path);
     this.size = 0;
   }
 

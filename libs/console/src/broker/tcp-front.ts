@@ -3,6 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { errorMessage } from '#libs/common';
 import type { Logger } from '#libs/logging';
 import type { ConsoleBrokerHandle, ConsoleViewer, SendBreakResult, ViewerInfo } from './broker-api.js';
+import type { ClientSlots } from './client-slots.js';
 import { BrokerEscapeParser, escapeHelp, type BrokerEscape } from './escape-parser.js';
 
 export interface TcpFrontOptions {
@@ -14,6 +15,8 @@ export interface TcpFrontOptions {
   /** Close a TCP viewer after this long without a byte either way (SOLGATE_TERMINAL_TIMEOUT); 0 = never. */
   idleTimeoutMs: number;
   log: Logger;
+  /** The conductor-wide cap on TCP console clients; absent: none. */
+  slots?: ClientSlots;
 }
 
 /** The hello the relay sends first: `SOLGATE-PEER <address> <port>`. */
@@ -22,6 +25,8 @@ const HELLO_MAX_BYTES = 256;
 const HELLO_TIMEOUT_MS = 5000;
 /** A TCP viewer with this much output queued is not keeping up: it is let go (the others are not held back). */
 const SLOW_VIEWER_BYTES = 4 * 1024 * 1024;
+/** What a client turned away at the conductor-wide cap reads before the connection closes. */
+export const FULL_NOTICE = '[solgate: this conductor serves as many console clients as it can; try again later]';
 
 /** `ip:port`, `[v6]:port`, or what we have. */
 export function peerAddress(addr: string, port: string): string {
@@ -81,9 +86,20 @@ export class TcpFront {
       sock.destroy();
       return;
     }
-    this.sockets.add(sock);
-    sock.on('close', () => this.sockets.delete(sock));
     sock.on('error', () => undefined);
+    const slots = this.o.slots;
+    if (slots && !slots.tryTake()) {
+      // said to the client (through the relay) and let go at once: its descriptor is back
+      sock.end(`${FULL_NOTICE}\r\n`);
+      setTimeout(() => sock.destroy(), 200).unref();
+      this.warnFull(slots);
+      return;
+    }
+    this.sockets.add(sock);
+    sock.on('close', () => {
+      this.sockets.delete(sock);
+      slots?.release();
+    });
     let buf = Buffer.alloc(0);
     const timer = setTimeout(() => sock.destroy(), HELLO_TIMEOUT_MS);
     const onData = (chunk: Buffer) => {
@@ -109,6 +125,15 @@ export class TcpFront {
     };
     sock.on('data', onData);
     sock.on('end', onEnd);
+  }
+
+  private static lastFullWarnMs = 0;
+
+  private warnFull(slots: ClientSlots): void {
+    const now = Date.now();
+    if (now - TcpFront.lastFullWarnMs < 10_000) return;
+    TcpFront.lastFullWarnMs = now;
+    this.o.log.warn({ node: this.o.uuid, maxClients: slots.max, refused: slots.refused }, 'console client limit of this conductor reached: refusing new TCP console clients');
   }
 
   /** Stop listening, drop connections that never said hello, remove the socket file. Idempotent. */

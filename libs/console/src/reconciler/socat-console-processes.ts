@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import type { ConsoleInterface, NodeRecord } from '#libs/nodes';
+import type { ConsoleTlsFiles } from '../argv.js';
 import type { ConsoleDriver, ConsoleStopReason } from '../console-driver.js';
 import type { PidDirectory } from '../pid-dir.js';
 import { ProcessLauncher } from '../process-launcher.js';
@@ -9,6 +10,8 @@ import type { ConsoleProcesses, RunningConsole } from './ports.js';
 export interface SocatConsoleOptions {
   socatAddress: string;
   terminalTimeoutS: number;
+  /** TLS on console ports (SOLGATE_CONSOLE_TLS_*); undefined = plain TCP. */
+  consoleTls?: ConsoleTlsFiles;
   subprocessTimeoutMs: number;
   /** Launcher processes (default: one per CPU, at most 4). */
   launchers?: number;
@@ -40,7 +43,7 @@ export class SocatConsoleProcesses implements ConsoleProcesses {
     const peer = await driver.prepare(node);
     if (restart) await this.pidDir.removeLock(node.uuid); // a socat killed by SIGKILL leaves its -L lock file behind
     const proc = new SocatConsoleProcess(
-      { address: this.opts.socatAddress, port, pidFile: this.pidDir.pidFile(node.uuid), terminalTimeoutS: this.opts.terminalTimeoutS, peer },
+      { address: this.opts.socatAddress, port, pidFile: this.pidDir.pidFile(node.uuid), terminalTimeoutS: this.opts.terminalTimeoutS, peer, tls: this.opts.consoleTls },
       this.launchers[this.next++ % this.launchers.length],
     );
     await proc.start(this.opts.subprocessTimeoutMs);
