@@ -3,9 +3,13 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { packageRoot } from '#libs/common';
+import { Redis } from 'ioredis';
 import { BmcFleet } from '#libs/ipmi';
+import { ConsoleLogRepository } from '#libs/nodes';
+import { Keys } from '#libs/redis';
 import { bytesTransferred, TestBrowser, terminalText } from '../../support/browser.js';
 import { ConductorProcess } from '../../support/conductor-process.js';
+import { ConsoleClient } from '../../support/console-client.js';
 import { uniquePrefix } from '../../support/fixtures.js';
 import { RedisServer } from '../../support/redis-server.js';
 import { waitFor } from '../../support/wait.js';
@@ -15,7 +19,9 @@ const PASSWORD = 'fleet-pw';
 /**
  * The web console in Debian's Chromium: two conductors (127.0.0.1 and .2), a native-ipmi-socat node
  * on the fleet simulator, the page always loaded from the conductor that does NOT run the console
- * (so every byte goes through the relay), then that owner killed with SIGKILL.
+ * (so every byte goes through the relay), two tabs and a TCP client sharing the node's broker, then
+ * that owner killed with SIGKILL and the page reattached to the survivor, which replays the history
+ * its predecessor left in Redis.
  */
 describe('web console in a real browser', () => {
   let redis: RedisServer;
@@ -25,6 +31,8 @@ describe('web console in a real browser', () => {
   let uuid: string;
   let owner: ConductorProcess;
   let front: ConductorProcess;
+  let prefix: string;
+  let redisClient: Redis;
 
   const bmc = () => fleet.bmc(1);
   const serving = async (via: ConductorProcess) => {
@@ -35,7 +43,8 @@ describe('web console in a real browser', () => {
   beforeAll(async () => {
     redis = await RedisServer.start();
     fleet = await BmcFleet.start({ count: 1, password: PASSWORD, cipherSuites: [3, 17], namePrefix: 'web-n' });
-    const prefix = uniquePrefix('web');
+    prefix = uniquePrefix('web');
+    redisClient = new Redis(redis.url);
     conductors = await Promise.all(
       [1, 2].map((n) => ConductorProcess.start({ id: `w${n}`, address: `127.0.0.${n}`, redisUrl: redis.url, prefix, portRange: { start: 21000, stop: 21100 }, env: { SOLGATE_LOG_LEVEL: 'info' } })),
     );
@@ -56,6 +65,7 @@ describe('web console in a real browser', () => {
 
   afterAll(async () => {
     await browser?.close();
+    redisClient?.disconnect();
     await Promise.all(conductors.map((c) => c.dispose()));
     await fleet?.stop();
     await redis?.stop();
@@ -110,29 +120,93 @@ describe('web console in a real browser', () => {
     await page.close();
   });
 
-  it('keeps a second tab opened read-only from typing into the node', async () => {
+  it('makes a second tab read-only because the first holds the write lock; it sees the output; take, force, release and who work', async () => {
     const tab2 = await browser.newPage();
-    await tab2.goto(`${front.apiUrl}/ui/nodes/web-n1/console?read-only`);
+    await tab2.goto(`${front.apiUrl}/ui/nodes/web-n1/console`);
     await waitFor(async () => (await tab2.locator('#conn').getAttribute('data-state')) === 'attached', { what: 'tab 2 to attach' });
+    // read-only because tab 1 holds the lock (no ?read-only in the URL), and told so
     expect(await tab2.locator('#lock').getAttribute('data-writer')).toBe('false');
     expect(await tab2.locator('#break').isDisabled()).toBe(true);
-    bmc().serial.received = '';
-    await tab2.locator('#terminal').click();
-    await tab2.keyboard.type('from-tab-2');
-    await tab1.locator('#terminal').click();
-    await tab1.keyboard.type('from-tab-1');
-    await waitFor(() => bmc().serial.received.includes('from-tab-1'), { what: 'tab 1 keystrokes' });
-    expect(bmc().serial.received).not.toContain('from-tab-2');
-    await tab2.close();
+    expect(await tab2.locator('#take').isDisabled()).toBe(false);
+    await waitFor(async () => /read-only: .* holds the write lock/.test(await terminalText(tab2)), { what: 'the read-only notice in tab 2' });
+    // a Nova-style TCP client of the same console, through socat and the broker's relay
+    const url = (await front.api('GET', `/v1/nodes/${uuid}/states/console`)).body.console_info.url as string;
+    const nova = await ConsoleClient.connect(url);
+    try {
+      // the node's output reaches every viewer: both tabs and the TCP client
+      bmc().print('\r\nshared-output-1\r\n');
+      await waitFor(async () => (await terminalText(tab2)).includes('shared-output-1'), { what: 'tab 2 to see the node output' });
+      await waitFor(async () => (await terminalText(tab1)).includes('shared-output-1'), { what: 'tab 1 to see the node output' });
+      await nova.waitFor('shared-output-1');
+
+      // only the writer's keystrokes reach the node
+      bmc().serial.received = '';
+      await tab2.locator('#terminal').click();
+      await tab2.keyboard.type('from-tab-2');
+      await tab1.locator('#terminal').click();
+      await tab1.keyboard.type('from-tab-1');
+      await waitFor(() => bmc().serial.received.includes('from-tab-1'), { what: 'tab 1 keystrokes' });
+      // tab 2 sees what tab 1 typed (the node echoes it)
+      await waitFor(async () => (await terminalText(tab2)).includes('from-tab-1'), { what: 'tab 2 to see the echo of tab 1' });
+      expect(bmc().serial.received).not.toContain('from-tab-2');
+
+      // who: both tabs and the TCP client, tab 1 writing
+      await tab1.locator('#who-toggle').click();
+      await waitFor(async () => (await tab1.locator('#who li').count()) === 3, { what: 'three viewers in the who list' });
+      expect(await tab1.locator('#who-count').textContent()).toBe('3');
+      const who = await tab1.locator('#who li').allTextContents();
+      expect(who.filter((t) => / · writing$/.test(t))).toEqual([expect.stringMatching(/^you · web/)]);
+      expect(who.some((t) => / · tcp/.test(t))).toBe(true);
+
+      // Take write while tab 1 holds it: refused, tab 2 is told
+      await tab2.locator('#take').click();
+      await waitFor(async () => /write lock is held by another client/.test(await terminalText(tab2)), { what: 'take refused' });
+      expect(await tab2.locator('#lock').getAttribute('data-writer')).toBe('false');
+      // Force write: tab 2 writes, tab 1 is read-only and told
+      await tab2.locator('#force').click();
+      await waitFor(async () => (await tab2.locator('#lock').getAttribute('data-writer')) === 'true', { what: 'tab 2 to hold the lock' });
+      await waitFor(async () => (await tab1.locator('#lock').getAttribute('data-writer')) === 'false', { what: 'tab 1 to lose the lock' });
+      await waitFor(async () => /write lock taken by .* \(forced\)/.test(await terminalText(tab1)), { what: 'tab 1 told of the forced take' });
+      expect(await tab2.locator('#break').isDisabled()).toBe(false);
+      expect(await tab1.locator('#break').isDisabled()).toBe(true);
+      bmc().serial.received = '';
+      await tab1.locator('#terminal').click();
+      await tab1.keyboard.type('tab1-now-readonly');
+      await tab2.locator('#terminal').click();
+      await tab2.keyboard.type('tab2-writes');
+      await waitFor(() => bmc().serial.received.includes('tab2-writes'), { what: 'tab 2 keystrokes after forcing' });
+      expect(bmc().serial.received).not.toContain('tab1-now-readonly');
+      // Release: the lock passes to the longest-attached viewer, tab 1
+      await tab2.locator('#release').click();
+      await waitFor(async () => (await tab1.locator('#lock').getAttribute('data-writer')) === 'true', { what: 'the lock back at tab 1' });
+      expect(await tab2.locator('#lock').getAttribute('data-writer')).toBe('false');
+      await tab1.locator('#who-refresh').click();
+      await waitFor(async () => (await tab1.locator('#who li.writer').allTextContents()).join() .startsWith('you · web'), { what: 'who to show tab 1 writing' });
+      await tab1.locator('#who-toggle').click();
+    } finally {
+      nova.socket.destroy();
+      await tab2.close();
+    }
+    // the broker publishes its viewers: the node list shows the count
+    await waitFor(async () => (await front.api('GET', `/ui/api/nodes?q=web-n1`)).body.nodes?.[0]?.viewers === 1, { what: 'the node list to count one viewer' });
   });
 
-  it('reconnects by itself when the owner is killed with SIGKILL, to the survivor, and says so', async () => {
+  it('reconnects by itself when the owner is killed with SIGKILL, to the survivor, which replays the history', async () => {
     bmc().print('\r\nbefore-the-crash\r\n');
     await waitFor(async () => (await terminalText(tab1)).includes('before-the-crash'), { what: 'output before the crash' });
+    // the broker's console log in Redis holds it (batched every ~50 ms): what the survivor replays
+    const log = new ConsoleLogRepository(redisClient, new Keys(prefix));
+    await waitFor(async () => Buffer.concat((await log.tail(uuid, 65536)).map((e) => e.data)).includes('before-the-crash'), { what: 'the output in the Redis console log' });
     await owner.kill9();
     await waitFor(async () => /reconnecting/.test(await terminalText(tab1)), { what: 'the page to say it reconnects' });
     await waitFor(async () => (await tab1.locator('#conn').textContent()) === `Connected to ${front.opts.id}`, { timeoutMs: 20_000, what: 'the page to reattach to the survivor' });
-    expect(await terminalText(tab1)).toMatch(/\[solgate: reconnected: console on /);
+    // xterm.js renders asynchronously: the line and the replay follow the state pill by a frame or two
+    await waitFor(async () => /\[solgate: reconnected: console on .*, history follows\]/.test(await terminalText(tab1)), { what: 'the page to say it reconnected' });
+    // the survivor replayed what its predecessor captured, after the reconnect line
+    await waitFor(async () => {
+      const text = await terminalText(tab1);
+      return text.slice(text.lastIndexOf('[solgate: reconnected')).includes('before-the-crash');
+    }, { what: 'the survivor to replay the history' });
     // the survivor serves it: keystrokes reach the node again
     await tab1.locator('#terminal').click();
     await tab1.keyboard.type('after');
