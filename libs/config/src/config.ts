@@ -20,6 +20,8 @@ export interface SolgateConfig {
   portRange: { start: number; stop: number };
   terminalPidDir: string;
   terminalTimeoutS: number;
+  /** ipmitool-shellinabox consoles: directory with shellinaboxd's certificate.pem (https); '' = http. */
+  terminalCertDir: string;
   subprocessCheckingIntervalMs: number;
   subprocessTimeoutMs: number;
   killTimeoutMs: number;
@@ -89,6 +91,7 @@ export const CONFIG_VARIABLES: Record<string, string> = {
   SOLGATE_PORT_RANGE: '10000:20000',
   SOLGATE_TERMINAL_PID_DIR: '/run/solgate-<conductor id> (root), else /dev/shm/solgate-<conductor id>',
   SOLGATE_TERMINAL_TIMEOUT: '600',
+  SOLGATE_TERMINAL_CERT_DIR: '',
   SOLGATE_SUBPROCESS_CHECKING_INTERVAL: '1',
   SOLGATE_SUBPROCESS_TIMEOUT: '10',
   SOLGATE_KILL_TIMEOUT: '1',
@@ -248,6 +251,9 @@ export function loadConfig(env: Env = process.env): Readonly<SolgateConfig> {
     'must be an absolute path of letters, digits, _ . - and /',
   );
   const terminalTimeoutS = Math.round(r.seconds('SOLGATE_TERMINAL_TIMEOUT', 600, 0, 86400 * 7) / 1000);
+  const terminalCertDir = r.raw('SOLGATE_TERMINAL_CERT_DIR') ?? '';
+  if (terminalCertDir !== '' && !SAFE_PATH_RE.test(terminalCertDir))
+    r.problems.push(`SOLGATE_TERMINAL_CERT_DIR=${JSON.stringify(terminalCertDir)}: must be an absolute path of letters, digits, _ . - and / (or empty: shellinabox consoles serve http)`);
   const subprocessCheckingIntervalMs = r.seconds('SOLGATE_SUBPROCESS_CHECKING_INTERVAL', 1, 0.001, 60);
   const subprocessTimeoutMs = r.seconds('SOLGATE_SUBPROCESS_TIMEOUT', 10, 0.01, 600);
   const killTimeoutMs = r.seconds('SOLGATE_KILL_TIMEOUT', 1, 0, 60);
@@ -318,6 +324,7 @@ export function loadConfig(env: Env = process.env): Readonly<SolgateConfig> {
     portRange: Object.freeze(portRange),
     terminalPidDir,
     terminalTimeoutS,
+    terminalCertDir,
     subprocessCheckingIntervalMs,
     subprocessTimeoutMs,
     killTimeoutMs,

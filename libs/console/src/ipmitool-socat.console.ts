@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { execa } from 'execa';
 import { errorMessage } from '#libs/common';
-import type { NodeRecord } from '#libs/nodes';
+import type { ConsoleInterface, NodeRecord } from '#libs/nodes';
 import { buildIpmitoolArgv, ipmitoolTarget, passwordFileContent } from './argv.js';
 import { BrokeredConsoleDriver, type BrokerContext } from './broker/brokered-console.driver.js';
 import { openIpmitoolSolLink } from './broker/ipmitool-sol-link.js';
@@ -26,7 +26,7 @@ export interface IpmitoolSocatOptions {
  * checks the lease and clears a stale SOL session before every activation.
  */
 export class IpmitoolSocatConsole extends BrokeredConsoleDriver {
-  readonly name = 'ipmitool-socat' as const;
+  readonly name: ConsoleInterface = 'ipmitool-socat';
   private readonly ipmitool: string;
 
   constructor(

@@ -119,7 +119,7 @@ export class PidDirectory {
     }
     // leftovers without a pid file
     for (const f of files) {
-      const m = /^([0-9a-f-]{36})\.(argv|pw|sock)$/.exec(f);
+      const m = /^([0-9a-f-]{36})\.(argv|pw|sock|sol\.sock|siab\.sock)$/.exec(f);
       if (m) rmSync(join(this.dir, f), { force: true });
     }
     return reaped;

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Alive and not a zombie (PID 1 in some containers does not reap orphans). */
 export function isAlive(pid: number): boolean {
@@ -35,4 +35,15 @@ function statFields(pid: number): { state: string; ppid: number; pgid: number } 
   } catch {
     return undefined;
   }
+}
+
+/** Processes whose command line has an argument starting with `prefix` (a /proc scan: tens of ms on a busy host). */
+export function processesWithArg(prefix: string): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  return entries.filter((e) => /^\d+$/.test(e)).map(Number).filter((pid) => readCmdline(pid).some((a) => a.startsWith(prefix)));
 }
