@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { sleep } from '#libs/common';
 import type { Logger } from '#libs/logging';
 import { consoleAsset } from './console-assets.js';
-import { isAlive, processGroupOf, readCmdline } from './proc.js';
+import { childrenOf, isAlive, processGroupOf, processesWithArg, readCmdline } from './proc.js';
 import { createPrivateDirectory, readPrivateFile } from './trusted-path.js';
 
 /** Create a new file, never through a symbolic link and never into an existing file. */
@@ -95,6 +95,18 @@ export class PidDirectory {
    */
   async reapLeftovers(log: Logger): Promise<string[]> {
     const reaped: string[] = [];
+    // shellinaboxd servers and their per-session supervisors (own sessions, outside any socat's
+    // group), recognised by a socket in this very directory on their command line
+    for (const pid of processesWithArg(`--unixdomain-only=${this.dir}/`)) {
+      log.warn({ pid }, 'reaping a shellinaboxd left by an earlier run');
+      for (const p of [...childrenOf(pid), pid]) {
+        try {
+          process.kill(p, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+    }
     let files: string[] = [];
     try {
       files = readdirSync(this.dir);
