@@ -97,7 +97,8 @@ describe('web console in a real browser', () => {
     await tab1.goto(`${front.apiUrl}/ui/nodes/web-n1/console`);
     await waitFor(async () => (await tab1.locator('#conn').getAttribute('data-state')) === 'attached', { what: 'the page to attach' });
     expect(await tab1.locator('#conn').textContent()).toBe(`Connected to ${owner.opts.id} via ${front.opts.id}`);
-    expect(await tab1.locator('#lock').getAttribute('data-writer')).toBe('true');
+    // the first viewer holds the write lock (the lock message may follow the hello)
+    await waitFor(async () => (await tab1.locator('#lock').getAttribute('data-writer')) === 'true', { what: `tab 1 to hold the write lock: ${await tab1.locator('#lock').textContent()}` });
     await tab1.locator('#terminal').click();
     await tab1.keyboard.press('Enter');
     await waitFor(async () => (await terminalText(tab1)).includes('web-n1 login:'), { what: 'the login prompt in the terminal' });
@@ -189,6 +190,67 @@ describe('web console in a real browser', () => {
     }
     // the broker publishes its viewers: the node list shows the count
     await waitFor(async () => (await front.api('GET', `/ui/api/nodes?q=web-n1`)).body.nodes?.[0]?.viewers === 1, { what: 'the node list to count one viewer' });
+  });
+
+  it('has manners: keyboard-only controls, copy and paste, dark and light themes, resizing harmless to SOL', async () => {
+    const active = () => tab1.evaluate<string>(`(document.activeElement && (document.activeElement.id || document.activeElement.className)) || ''`);
+    // keyboard: Ctrl+Shift+L from the terminal to the controls (Take write is disabled: tab 1 writes)...
+    await tab1.locator('#terminal').click();
+    expect(await active()).toMatch(/xterm-helper-textarea/);
+    await tab1.keyboard.press('Control+Shift+L');
+    expect(await active()).toBe('who-toggle');
+    // ... Enter opens the who panel, Tab walks the controls, Ctrl+Shift+L goes back into the terminal
+    await tab1.keyboard.press('Enter');
+    expect(await tab1.locator('#who-panel').isVisible()).toBe(true);
+    expect(await tab1.locator('#who-toggle').getAttribute('aria-expanded')).toBe('true');
+    await tab1.keyboard.press('Enter');
+    expect(await tab1.locator('#who-panel').isHidden()).toBe(true);
+    await tab1.keyboard.press('Tab');
+    expect(await active()).not.toBe('who-toggle');
+    await tab1.keyboard.press('Control+Shift+L');
+    expect(await active()).toMatch(/xterm-helper-textarea/);
+    // the connection state is always visible, in words
+    expect(await tab1.locator('#conn').isVisible()).toBe(true);
+    expect(await tab1.locator('#conn').textContent()).toMatch(/^Connected to /);
+
+    // copy: a word selected with a double click; paste: typed into the node as if typed
+    await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: front.apiUrl });
+    bmc().print('\r\ncopyme4711\r\n');
+    const row = tab1.locator('.xterm-rows > div', { hasText: 'copyme4711' }).last();
+    await row.waitFor();
+    await row.dblclick({ position: { x: 12, y: 6 } });
+    await tab1.locator('#copy').click();
+    await waitFor(async () => (await tab1.evaluate<string>('navigator.clipboard.readText()')) === 'copyme4711', { what: 'the selection in the clipboard' });
+    await tab1.evaluate('navigator.clipboard.writeText("pasted-line")');
+    bmc().serial.received = '';
+    await tab1.locator('#paste').click();
+    await waitFor(() => bmc().serial.received.includes('pasted-line'), { what: 'the pasted text to reach the node' });
+
+    // themes: the page follows the system (dark here), the toggle switches both page and terminal
+    const bg = () => tab1.evaluate<string>(`getComputedStyle(document.querySelector('.xterm-viewport')).backgroundColor`);
+    expect(await tab1.evaluate<string>('document.documentElement.dataset.theme')).toBe('dark');
+    const darkBg = await bg();
+    await tab1.locator('#theme').click();
+    expect(await tab1.evaluate<string>('document.documentElement.dataset.theme')).toBe('light');
+    await waitFor(async () => (await bg()) !== darkBg, { what: 'the terminal to take the light theme' });
+    await tab1.locator('#theme').click();
+    expect(await tab1.evaluate<string>('document.documentElement.dataset.theme')).toBe('dark');
+
+    // a laptop screen holds at least 80x24; resizing changes the terminal only: nothing goes to the node
+    const rows = () => tab1.evaluate<number>(`document.querySelectorAll('.xterm-rows > div').length`);
+    expect(await rows()).toBeGreaterThanOrEqual(24);
+    const cols = () => tab1.evaluate<number>(`Math.floor(document.querySelector('.xterm-screen').getBoundingClientRect().width / (document.querySelector('.xterm-rows > div').getBoundingClientRect().height * 0.6))`);
+    expect(await cols()).toBeGreaterThanOrEqual(80);
+    bmc().serial.received = '';
+    const before = await rows();
+    await tab1.setViewportSize({ width: 700, height: 420 });
+    await waitFor(async () => (await rows()) < before, { what: 'the terminal to fit the smaller window' });
+    await tab1.setViewportSize({ width: 1366, height: 768 });
+    await waitFor(async () => (await rows()) === before, { what: 'the terminal to fit the window again' });
+    expect(bmc().serial.received).toBe('');
+    expect(await tab1.locator('#conn').getAttribute('data-state')).toBe('attached');
+    bmc().print('\r\nafter-resize\r\n');
+    await waitFor(async () => (await terminalText(tab1)).includes('after-resize'), { what: 'output after resizing' });
   });
 
   it('reconnects by itself when the owner is killed with SIGKILL, to the survivor, which replays the history', async () => {

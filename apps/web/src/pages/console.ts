@@ -253,7 +253,8 @@ async function main(): Promise<void> {
   });
   document.addEventListener('keydown', (ev) => {
     // from the toolbar, Ctrl+Shift+L goes back into the terminal
-    if (ev.ctrlKey && ev.shiftKey && ev.key.toLowerCase() === 'l' && document.activeElement !== term.textarea) {
+    // (the target, not the focus: the terminal's own Ctrl+Shift+L has just moved the focus out)
+    if (ev.ctrlKey && ev.shiftKey && ev.key.toLowerCase() === 'l' && ev.target !== term.textarea) {
       ev.preventDefault();
       term.focus();
     }
