@@ -124,7 +124,7 @@ describe('web console in a real browser', () => {
   it('makes a second tab read-only because the first holds the write lock; it sees the output; take, force, release and who work', async () => {
     const tab2 = await browser.newPage();
     await tab2.goto(`${front.apiUrl}/ui/nodes/web-n1/console`);
-    await waitFor(async () => (await tab2.locator('#conn').getAttribute('data-state')) === 'attached', { what: 'tab 2 to attach' });
+    await waitFor(async () => (await tab2.locator('#conn').getAttribute('data-state')) === 'attached', { timeoutMs: 30_000, what: 'tab 2 to attach' });
     // read-only because tab 1 holds the lock (no ?read-only in the URL), and told so
     expect(await tab2.locator('#lock').getAttribute('data-writer')).toBe('false');
     expect(await tab2.locator('#break').isDisabled()).toBe(true);
@@ -218,7 +218,9 @@ describe('web console in a real browser', () => {
     bmc().print('\r\ncopyme4711\r\n');
     const row = tab1.locator('.xterm-rows > div', { hasText: 'copyme4711' }).last();
     await row.waitFor();
-    await row.dblclick({ position: { x: 12, y: 6 } });
+    // (the terminal's screen layer takes the pointer events: click where the row is, as a user does)
+    const box = (await row.boundingBox())!;
+    await tab1.mouse.dblclick(box.x + 12, box.y + box.height / 2);
     await tab1.locator('#copy').click();
     await waitFor(async () => (await tab1.evaluate<string>('navigator.clipboard.readText()')) === 'copyme4711', { what: 'the selection in the clipboard' });
     await tab1.evaluate('navigator.clipboard.writeText("pasted-line")');
@@ -227,7 +229,8 @@ describe('web console in a real browser', () => {
     await waitFor(() => bmc().serial.received.includes('pasted-line'), { what: 'the pasted text to reach the node' });
 
     // themes: the page follows the system (dark here), the toggle switches both page and terminal
-    const bg = () => tab1.evaluate<string>(`getComputedStyle(document.querySelector('.xterm-viewport')).backgroundColor`);
+    // the terminal's colours, as xterm.js applies its theme (text colour of the rows)
+    const bg = () => tab1.evaluate<string>(`getComputedStyle(document.querySelector('.xterm-rows')).color`);
     expect(await tab1.evaluate<string>('document.documentElement.dataset.theme')).toBe('dark');
     const darkBg = await bg();
     await tab1.locator('#theme').click();
@@ -270,9 +273,11 @@ describe('web console in a real browser', () => {
       return text.slice(text.lastIndexOf('[solgate: reconnected')).includes('before-the-crash');
     }, { what: 'the survivor to replay the history' });
     // the survivor serves it: keystrokes reach the node again
+    // the only viewer again: the write lock comes back with the reattach
+    await waitFor(async () => (await tab1.locator('#lock').getAttribute('data-writer')) === 'true', { timeoutMs: 30_000, what: 'tab 1 to write on the survivor' });
     await tab1.locator('#terminal').click();
     await tab1.keyboard.type('after');
-    await waitFor(() => bmc().serial.received.includes('after'), { what: 'keystrokes after the takeover' });
+    await waitFor(() => bmc().serial.received.includes('after'), { timeoutMs: 30_000, what: 'keystrokes after the takeover' });
     expect(await serving(front)).toBe(front.opts.id);
   });
 });
