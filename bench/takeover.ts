@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { ConsoleStatusRepository } from '#libs/nodes';
 import { Keys } from '#libs/redis';
 import { LocalCluster } from '../test/support/cluster.js';
-import { listeningSockets, urlListens } from '../test/support/net.js';
+import { readListeningSockets, urlListens } from '../test/support/net.js';
 import { summary, table } from './stats.js';
 
 /**
@@ -12,13 +12,16 @@ import { summary, table } from './stats.js';
  * and its URL listens (read from Redis and the kernel's socket table every 10 ms, no connection
  * made). Nodes are enrolled with a BMC address that is never contacted: a console's listener does
  * not talk to the BMC until a client connects, so this measures what takeover controls.
- * Usage: node dist/bench/takeover.js [nodes] [conductors]
+ * The console interface is ipmitool-socat unless the third argument says native-ipmi-socat (the
+ * conductor then also opens a UNIX-socket bridge per console).
+ * Usage: node dist/bench/takeover.js [nodes] [conductors] [ipmitool-socat|native-ipmi-socat]
  */
 const nodes = Number(process.argv[2] ?? 300);
 const conductors = Number(process.argv[3] ?? 3);
+const consoleInterface = process.argv[4] === 'native-ipmi-socat' ? 'native-ipmi-socat' : 'ipmitool-socat';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const cluster = await LocalCluster.start({ name: 'bt', conductors, dummyNodes: nodes, env: { SOLGATE_LOG_LEVEL: 'warn' } });
+const cluster = await LocalCluster.start({ name: 'bt', conductors, dummyNodes: nodes, consoleInterface, env: { SOLGATE_LOG_LEVEL: 'warn' } });
 const redis = new Redis(cluster.redis.url);
 const statuses = new ConsoleStatusRepository(redis, new Keys(cluster.prefix));
 const uuids = cluster.nodes.map((n) => n.uuid);
@@ -26,7 +29,7 @@ const rows: (string | number)[][] = [];
 
 async function state(of: string[] = uuids) {
   const st = await statuses.getMany(of);
-  const sockets = listeningSockets();
+  const sockets = await readListeningSockets();
   return of.map((u, i) => ({ uuid: u, conductor: st[i].conductor, serving: st[i].state === 'running' && !!st[i].url && urlListens(st[i].url!, sockets) }));
 }
 
@@ -116,5 +119,5 @@ try {
   await cluster.stop();
 }
 
-console.log(`\ntakeover, ${nodes} nodes over ${conductors} conductors, heartbeat 1 s / timeout 5 s (ms from the event until each console serves again)\n`);
+console.log(`\ntakeover, ${nodes} ${consoleInterface} nodes over ${conductors} conductors, heartbeat 1 s / timeout 5 s (ms from the event until each console serves again)\n`);
 console.log(table(['event', 'consoles', 'p50', 'p90', 'p100', 'target', ''], rows));

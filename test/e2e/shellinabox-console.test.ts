@@ -196,6 +196,8 @@ describe('ipmitool-shellinabox console end to end', () => {
     expect(shellinaboxdOf(uuid)).toHaveLength(1);
     expect(await conductor.stop()).toBe(0);
     expect(consoleProcessesOf(uuid)).toEqual([]);
+    // nor any of shellinaboxd's per-session supervisors (they live outside its process group)
+    expect(anyShellinaboxdOf(uuid)).toEqual([]);
   });
 });
 
