@@ -73,8 +73,9 @@ pm() {
 # ---- local Debian bases -----------------------------------------------------------------------------
 # Three bases, each one mmdebstrap run of Debian packages only:
 #   build:   Node + npm, for the Dockerfile's build and deps stages
-#   runtime: Node, socat, ipmitool, tini, setpriv (util-linux), CA certificates; no apt, no npm, no
-#            perl, no docs: the image's runtime stage
+#   runtime: Node, socat, ipmitool, tini, setpriv (util-linux), perl-base (the console broker's
+#            per-client relay, console-relay.pl), CA certificates; no apt, no npm, no docs: the
+#            image's runtime stage
 #   redis:   redis-server and redis-cli, for the container tests
 COMMON_OPTS=(
   --dpkgopt='path-exclude=/usr/share/man/*'
@@ -86,20 +87,21 @@ COMMON_OPTS=(
 )
 # Only in the runtime base: glibc's charset converters (Node brings ICU), corepack and TypeScript
 # declarations of Debian's Node, ipmitool's 5 MB table of IANA enterprise names (only `mc info` and
-# `fru` print them), and perl/debconf once the packages are installed (only maintainer scripts use them).
+# `fru` print them), and debconf once the packages are installed (only maintainer scripts use it;
+# perl-base stays: socat runs console-relay.pl for every console client).
 RUNTIME_OPTS=(
   --dpkgopt='path-exclude=/usr/lib/x86_64-linux-gnu/gconv/*'
   --dpkgopt='path-exclude=/usr/share/nodejs/corepack/*'
   --dpkgopt='path-exclude=/usr/share/nodejs/@types/*'
   --dpkgopt='path-exclude=/usr/share/misc/enterprise-numbers.txt'
   --dpkgopt='path-exclude=/usr/share/bash-completion/*'
-  --customize-hook='chroot "$1" dpkg --purge --force-remove-essential --force-depends debconf perl-base >/dev/null 2>&1'
+  --customize-hook='chroot "$1" dpkg --purge --force-remove-essential --force-depends debconf >/dev/null 2>&1'
   --customize-hook='rm -rf "$1"/var/cache/debconf "$1"/var/log/* "$1"/var/lib/dpkg/*-old'
 )
 base_spec() {
   case $1 in
     build) echo "minbase nodejs,npm,ca-certificates" ;;
-    runtime) echo "essential nodejs,socat,ipmitool,tini,util-linux,ca-certificates" ;;
+    runtime) echo "essential nodejs,socat,ipmitool,tini,util-linux,perl-base,ca-certificates" ;;
     redis) echo "essential redis-server,redis-tools" ;;
     *) die "unknown base $1" ;;
   esac

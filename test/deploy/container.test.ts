@@ -314,9 +314,11 @@ describeIfPodman('the image, built and run as the chart runs it (podman)', () =>
       expect(labels['org.opencontainers.image.version']).toMatch(/^\d+\.\d+\.\d+/);
     });
 
-    it('has no npm, no compiler, no npm cache, no dev dependencies; solgate and solgate-bmc-sim are on PATH', async () => {
+    it('has no npm, no compiler, no npm cache, no dev dependencies; solgate, solgate-bmc-sim and the console relay run', async () => {
       const script = [
-        'for c in npm npx gcc cc g++ make tsc corepack yarn apt-get perl; do command -v $c && echo "FOUND $c"; done',
+        'for c in npm npx gcc cc g++ make tsc corepack yarn apt-get; do command -v $c && echo "FOUND $c"; done',
+        // socat runs console-relay.pl (perl-base) for every console client
+        'perl -c /app/libs/console/assets/console-relay.pl 2>&1',
         'for d in /root/.npm /home/*/.npm /usr/lib/node_modules/npm /usr/share/nodejs/npm /app/node_modules/typescript /app/node_modules/jest /app/node_modules/@types/node /app/node_modules/.cache /tmp/*; do [ -e "$d" ] && echo "FOUND $d"; done',
         'id -u; id -g',
         'solgate --help >/dev/null && echo solgate-ok',
@@ -328,6 +330,7 @@ describeIfPodman('the image, built and run as the chart runs it (podman)', () =>
       expect(r.stdout).toContain('10001\n10001\n');
       expect(r.stdout).toContain('solgate-ok');
       expect(r.stdout).toContain('bmc-sim-ok');
+      expect(r.stdout).toContain('console-relay.pl syntax OK');
       expect(r.stdout).toMatch(/v20\.(19|[2-9]\d)\.\d+/);
     });
 

@@ -195,7 +195,7 @@ const VARIABLES = {
   SOLGATE_AUTH_TOKEN: {
     parser: { kind: 'string', default: '' },
     shownDefault: 'unset',
-    doc: 'when set, every request needs `X-Auth-Token` (or `Authorization: Bearer`) with this value (constant-time compare), else 401 before any routing — except `GET`/`HEAD` of exactly `/`, `/v1`, `/v1/` (version documents), `/healthz`, `/readyz` and `/metrics` ([docs/security.md](docs/security.md))',
+    doc: 'when set, every request needs `X-Auth-Token` (or `Authorization: Bearer`) with this value (constant-time compare), else 401 before any routing — except `GET`/`HEAD` of exactly `/`, `/v1`, `/v1/` (version documents), `/healthz`, `/readyz`, `/metrics` and the web console’s page shells and scripts under `/ui/` (no data: its node list and consoles need the token too) ([docs/security.md](docs/security.md))',
   },
   SOLGATE_LOG_LEVEL: {
     parser: { kind: 'string', default: 'info', valid: oneOf(LOG_LEVELS), rule: `one of ${LOG_LEVELS.join(', ')}` },

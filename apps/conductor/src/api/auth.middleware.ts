@@ -12,6 +12,19 @@ import { ironicErrorBody, sendJson } from './ironic-error.js';
  */
 export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['/', '/v1', '/v1/', '/healthz', '/readyz', '/metrics']);
 
+/**
+ * The web console's page shells and bundled scripts (docs/web-console.md): they hold no data (the
+ * node list and the console itself come from /ui/api/* and the WebSocket, which need the token), and
+ * the login form must load before the browser has a token to send. Exact spellings only.
+ */
+const PUBLIC_UI_TARGETS = [/^\/ui\/$/, /^\/ui$/, /^\/ui\/nodes\/[A-Za-z0-9._~-]{1,255}\/console$/, /^\/ui\/assets\/[A-Za-z0-9._-]{1,128}$/];
+
+/** Whether a request may be answered without the token: GET/HEAD of an exact public target. */
+export function isPublicTarget(method: string, target: string): boolean {
+  if (method !== 'GET' && method !== 'HEAD') return false;
+  return PUBLIC_ROUTES.has(target) || PUBLIC_UI_TARGETS.some((re) => re.test(target));
+}
+
 export const UNAUTHENTICATED_MESSAGE = 'The request you have made requires authentication.';
 
 /** The raw request target without its query, exactly as the client sent it. */
@@ -24,7 +37,7 @@ function requestTarget(req: Request): string {
 /**
  * Authentication, before anything else runs (routing, body parsing, version negotiation): every
  * request needs `X-Auth-Token` (or `Authorization: Bearer`) equal to SOLGATE_AUTH_TOKEN, compared
- * in constant time, unless it is a GET/HEAD of a PUBLIC_ROUTES target. Refused requests get 401 with
+ * in constant time, unless it is a GET/HEAD of a public target (isPublicTarget). Refused requests get 401 with
  * Ironic's error body whatever the path, so they learn nothing about which resources exist, reach
  * no handler, touch no Redis and log nothing. Their body is not read: the connection is closed.
  */
@@ -34,7 +47,7 @@ export function authenticate(authToken: string | undefined) {
   const body = ironicErrorBody(401, UNAUTHENTICATED_MESSAGE);
   return (req: Request, res: Response, next: NextFunction) => {
     if (!expected) return next();
-    if ((req.method === 'GET' || req.method === 'HEAD') && PUBLIC_ROUTES.has(requestTarget(req))) return next();
+    if (isPublicTarget(req.method, requestTarget(req))) return next();
     const bearer = /^Bearer (.+)$/i.exec(req.header('Authorization') ?? '')?.[1];
     const given = req.header('X-Auth-Token') ?? bearer;
     if (given !== undefined && timingSafeEqual(digest(given), expected)) return next();
