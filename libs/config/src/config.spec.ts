@@ -33,6 +33,7 @@ describe('loadConfig', () => {
       allowPortsOutsideRange: false,
       terminalPidDir: expect.stringMatching(/^\/(run|dev\/shm|tmp)\/solgate-[A-Za-z0-9_.-]+$/),
       terminalTimeoutS: 600,
+      terminalCertDir: '',
       subprocessCheckingIntervalMs: 1000,
       subprocessTimeoutMs: 10_000,
       killTimeoutMs: 1000,
