@@ -1,23 +1,24 @@
 #!/usr/bin/env bash
 # Installs what solgate needs on a Debian machine, only what is missing, then npm ci and a build.
-#   scripts/prereqs.sh demo   # runtime: redis-server, socat, ipmitool, ipmi_sim, setpriv
+#   scripts/prereqs.sh demo   # runtime: redis-server, socat, ipmitool, ipmi_sim, setpriv, shellinaboxd (ipmitool-shellinabox)
 #   scripts/prereqs.sh test   # + redis-sentinel, python3-ironicclient (baremetal), python3-openstacksdk, pyghmi (fakebmc), websockify,
 #                             #   python3-ironic and haproxy (test/e2e/ironic), podman/runc/mmdebstrap (the image, scripts/image.sh),
 #                             #   promtool (chart alerts)
-#                             #   chromium (web console tests, driven by playwright-core), script (util-linux), tmux
+#                             #   chromium (web console tests, driven by playwright-core), script (util-linux), tmux,
+#                             #   openssl (a certificate for the shellinabox TLS test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=${1:-demo}
 
 # command -> Debian package
-declare -A need=([redis-server]=redis-server [socat]=socat [ipmitool]=ipmitool [ipmi_sim]=openipmi [setpriv]=util-linux [perl]=perl-base [stdbuf]=coreutils)
+declare -A need=([redis-server]=redis-server [socat]=socat [ipmitool]=ipmitool [ipmi_sim]=openipmi [setpriv]=util-linux [perl]=perl-base [stdbuf]=coreutils [shellinaboxd]=shellinabox)
 # python module (of Debian's /usr/bin/python3) -> Debian package
 declare -A need_py=()
 if [ "$profile" = test ]; then
   need+=([openssl]=openssl [redis-sentinel]=redis-sentinel [baremetal]=python3-ironicclient [fakebmc]=python3-pyghmi [websockify]=websockify [haproxy]=haproxy)
   need_py+=([openstack]=python3-openstacksdk [ironic]=python3-ironic)
   need+=([podman]=podman [runc]=runc [mmdebstrap]=mmdebstrap [promtool]=prometheus)
-  need+=([chromium]=chromium [script]=bsdutils [tmux]=tmux)
+  need+=([chromium]=chromium [script]=bsdutils [tmux]=tmux [openssl]=openssl)
 fi
 missing=()
 for cmd in "${!need[@]}"; do

@@ -35,6 +35,8 @@ export interface SolgateConfig {
   allowPortsOutsideRange: boolean;
   terminalPidDir: string;
   terminalTimeoutS: number;
+  /** ipmitool-shellinabox consoles: directory with shellinaboxd's certificate.pem (https); '' = http. */
+  terminalCertDir: string;
   subprocessCheckingIntervalMs: number;
   subprocessTimeoutMs: number;
   killTimeoutMs: number;
@@ -221,6 +223,11 @@ const VARIABLES = {
   SOLGATE_TERMINAL_TIMEOUT: {
     parser: { kind: 'seconds', default: 600, min: 0, max: 86400 * 7 },
     doc: 'socat `-T`: close a console connection idle this long; 0 = never',
+  },
+  SOLGATE_TERMINAL_CERT_DIR: {
+    parser: { kind: 'string', default: '', valid: (v: string) => SAFE_PATH_RE.test(v), rule: 'must be an absolute path of letters, digits, _ . - and / (or empty: shellinabox consoles serve http)' },
+    shownDefault: '(none)',
+    doc: '`ipmitool-shellinabox`: a directory with `certificate.pem` (key and certificate, PEM); shellinaboxd then serves https and console URLs are `https://`; unset: http',
   },
   SOLGATE_SUBPROCESS_CHECKING_INTERVAL: {
     parser: { kind: 'seconds', default: 1, min: 0.001, max: 60 },
@@ -499,6 +506,7 @@ export function loadConfig(env: Env = process.env): Readonly<SolgateConfig> {
   const allowPortsOutsideRange = r.boolean('SOLGATE_ALLOW_PORTS_OUTSIDE_RANGE');
   const terminalPidDir = r.derived('SOLGATE_TERMINAL_PID_DIR', `${defaultRuntimeDir()}/solgate-${conductorId.replace(/[^A-Za-z0-9_.-]/g, '_')}`);
   const terminalTimeoutS = Math.round(r.millis('SOLGATE_TERMINAL_TIMEOUT') / 1000);
+  const terminalCertDir = r.string('SOLGATE_TERMINAL_CERT_DIR');
   const subprocessCheckingIntervalMs = r.millis('SOLGATE_SUBPROCESS_CHECKING_INTERVAL');
   const subprocessTimeoutMs = r.millis('SOLGATE_SUBPROCESS_TIMEOUT');
   const killTimeoutMs = r.millis('SOLGATE_KILL_TIMEOUT');
@@ -569,6 +577,7 @@ export function loadConfig(env: Env = process.env): Readonly<SolgateConfig> {
     allowPortsOutsideRange,
     terminalPidDir,
     terminalTimeoutS,
+    terminalCertDir,
     subprocessCheckingIntervalMs,
     subprocessTimeoutMs,
     killTimeoutMs,

@@ -10,7 +10,9 @@
 # console's listener does not cut the client off before the broker has told it why; it ends when
 # the broker (or the conductor) closes its socket, when the client hangs up, or when the client
 # stops reading for a minute. Plain perl-base, no modules: it starts in a few milliseconds.
-setpgrp(0, 0);
+# (Not under shellinabox: there stdin is the session's pty, and a process that left the pty's
+# foreground process group would be stopped by SIGTTIN on its first read; shellinabox-relay.pl says so.)
+setpgrp(0, 0) unless $ENV{SOLGATE_RELAY_ON_TTY};
 my ($lease_file, $path) = @ARGV;
 my $stale = "solgate: this console listener is stale (its conductor lost its lease); ask the API for the current console URL.\r\n";
 open(my $up, '<', '/proc/uptime') or exit 1;

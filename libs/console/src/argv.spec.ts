@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import type { DriverInfo } from '#libs/nodes';
-import { buildIpmitoolArgv, buildSocatArgv, ipmitoolTarget, passwordFileContent, socatTlsOptions, socatToken } from './argv.js';
+import { buildIpmitoolArgv, buildShellinaboxArgv, buildSocatArgv, ipmitoolTarget, passwordFileContent, shellinaboxToken, socatTlsOptions, socatToken } from './argv.js';
 
 describe('buildIpmitoolArgv', () => {
   it('builds Ironic’s ipmitool command line with the password in a file', () => {
@@ -168,5 +168,47 @@ describe('buildSocatArgv with the broker relay', () => {
 
   it('refuses relay arguments socat would parse as syntax', () => {
     expect(() => buildSocatArgv({ address: '127.0.0.1', port: 1, pidFile: '/p', terminalTimeoutS: 0, peer: { relay: ['perl', '/a b'], maxClients: 2 } })).toThrow(/blanks/);
+  });
+});
+
+describe('buildShellinaboxArgv (ipmitool-shellinabox)', () => {
+  const spec = { socketPath: '/run/sg/n.siab.sock', uid: 1000, gid: 1000, cwd: '/run/sg', command: ['perl', '/opt/solgate/relay.pl', '/run/sg/lease', '/run/sg/n.sock'] };
+
+  it('listens on the node’s UNIX socket (socat owns the port) and runs the broker’s relay as the conductor’s user', () => {
+    expect(buildShellinaboxArgv(spec)).toEqual([
+      '-v', '--no-beep', '--disable-ssl-menu', '--disable-utmp-logging', '-u', '1000', '-g', '1000',
+      '--unixdomain-only=/run/sg/n.siab.sock:1000:1000:0600', '--disable-ssl',
+      '-s', '/:1000:1000:/run/sg:perl /opt/solgate/relay.pl /run/sg/lease /run/sg/n.sock',
+    ]);
+  });
+
+  it('serves TLS with the operator’s certificate directory instead of --disable-ssl', () => {
+    const argv = buildShellinaboxArgv({ ...spec, certDir: '/etc/solgate/tls' });
+    expect(argv).toContain('--cert=/etc/solgate/tls');
+    expect(argv).not.toContain('--disable-ssl');
+  });
+
+  it('refuses what shellinaboxd would parse as syntax: blanks, quotes, $ expansions, : in the socket or directory', () => {
+    expect(() => buildShellinaboxArgv({ ...spec, command: ['perl', '/a b'] })).toThrow(/blanks/);
+    expect(() => buildShellinaboxArgv({ ...spec, command: ['perl', '/x/${peer}'] })).toThrow(/\$/);
+    expect(() => buildShellinaboxArgv({ ...spec, socketPath: '/run/a:b.sock' })).toThrow(/and :/);
+    expect(() => buildShellinaboxArgv({ ...spec, cwd: '/run/a:b' })).toThrow(/and :/);
+    expect(() => buildShellinaboxArgv({ ...spec, uid: -1 })).toThrow(/uid/);
+    fc.assert(
+      fc.property(fc.string(), (v) => {
+        try {
+          const ok = shellinaboxToken(v);
+          return !/[\s'"\\$\0]/.test(ok) && ok !== '';
+        } catch {
+          return true;
+        }
+      }),
+    );
+  });
+
+  it('lets socat give an HTTP server behind a UNIX socket several connections at once', () => {
+    const argv = buildSocatArgv({ address: '127.0.0.1', port: 4200, pidFile: '/p', terminalTimeoutS: 0, peer: { unixSocket: '/run/sg/n.siab.sock', maxClients: 264 } });
+    expect(argv).toContain('TCP4-LISTEN:4200,bind=127.0.0.1,reuseaddr,fork,max-children=264,backlog=264');
+    expect(argv).toContain('UNIX-CONNECT:/run/sg/n.siab.sock');
   });
 });

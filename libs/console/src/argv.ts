@@ -120,7 +120,7 @@ export interface InheritedSecret {
  * (EXEC …,nofork: the client's TCP socket is its stdin/stdout, its peer in SOCAT_PEERADDR/PORT);
  * many clients at once, at most `maxClients`.
  */
-export type SocatPeer = { exec: string[]; secret?: InheritedSecret } | { unixSocket: string } | { relay: string[]; maxClients: number };
+export type SocatPeer = { exec: string[]; secret?: InheritedSecret } | { unixSocket: string; maxClients?: number } | { relay: string[]; maxClients: number };
 
 /**
  * socat's argv (Ironic's shape, improved): one client at a time, the listener survives disconnects,
@@ -139,10 +139,11 @@ export function buildSocatArgv(spec: SocatListenSpec): string[] {
   argv.push(`-L${spec.pidFile}`);
   const peer = spec.peer;
   // broker relays: many clients share the node's one SOL session (the broker holds it)
-  const maxChildren = 'relay' in peer ? peer.maxClients : 1;
+  // a UNIX socket with maxClients: an HTTP server behind it (shellinaboxd), several connections per browser
+  const maxChildren = 'relay' in peer ? peer.maxClients : 'unixSocket' in peer ? (peer.maxClients ?? 1) : 1;
   if (!Number.isInteger(maxChildren) || maxChildren < 1) throw invalidInput(`invalid max clients ${maxChildren}`);
   // socat's default listen backlog is 5: clients arriving together would wait for SYN retries
-  const backlog = 'relay' in peer ? `,backlog=${Math.min(1024, Math.max(16, maxChildren))}` : '';
+  const backlog = maxChildren > 1 ? `,backlog=${Math.min(1024, Math.max(16, maxChildren))}` : '';
   const tls = spec.tls ? `,pf=${v6 ? 'ip6' : 'ip4'},${socatTlsOptions(spec.tls)}` : '';
   argv.push(`${family}:${spec.port},bind=${bind}${tls},reuseaddr,fork,max-children=${maxChildren}${backlog}`);
   // with TLS the relay cannot hold the client's socket itself (socat holds the TLS session): no nofork
@@ -157,4 +158,53 @@ export function buildSocatArgv(spec: SocatListenSpec): string[] {
  */
 export function buildConsoleCommand(socatArgv: string[]): { command: string; args: string[] } {
   return { command: 'setpriv', args: ['--pdeathsig', 'KILL', '--', 'socat', ...socatArgv] };
+}
+
+export interface ShellinaboxSpec {
+  /** The UNIX socket shellinaboxd listens on (socat on the node's port connects each client to it). */
+  socketPath: string;
+  /** The user and group the server and its per-session command run as (the conductor's own). */
+  uid: number;
+  gid: number;
+  /** The session command's working directory (the pid directory). */
+  cwd: string;
+  /** The command each browser session runs: the broker's relay (plain paths only, see shellinaboxToken). */
+  command: string[];
+  /** A directory holding certificate.pem (key and certificate): HTTPS (and HTTP refused); absent: HTTP only. */
+  certDir?: string;
+}
+
+/**
+ * shellinaboxd parses its service argument itself: `:` separates the fields before the command, and
+ * the command is split on blanks with `${...}` expanded. Only plain paths we built enter it.
+ */
+export function shellinaboxToken(value: string, { colon = true } = {}): string {
+  if (value === '' || /[\s'"\\$\0]/.test(value) || (!colon && value.includes(':')))
+    throw invalidInput(`refusing ${JSON.stringify(value)} in a shellinaboxd service: blanks, quotes, backslashes, $ ${colon ? '' : 'and : '}are not allowed`);
+  return value;
+}
+
+/**
+ * shellinaboxd's argv for one node (Ironic's IPMIShellinaboxConsole, brokered): a UNIX socket instead
+ * of a TCP port (socat binds the node's port on the configured address; shellinaboxd could only bind
+ * every address), one service at `/` that runs the broker's relay as the conductor's user, transparent
+ * SSL with the operator's certificate or none at all, `-v` for the "Listening on" line we wait for.
+ */
+export function buildShellinaboxArgv(spec: ShellinaboxSpec): string[] {
+  for (const id of [spec.uid, spec.gid]) if (!Number.isInteger(id) || id < 0) throw invalidInput(`invalid uid/gid ${id}`);
+  const socket = shellinaboxToken(spec.socketPath, { colon: false });
+  const cwd = shellinaboxToken(spec.cwd, { colon: false });
+  if (spec.command.length === 0) throw invalidInput('empty shellinabox command');
+  const command = spec.command.map((a) => shellinaboxToken(a)).join(' ');
+  const argv = ['-v', '--no-beep', '--disable-ssl-menu', '--disable-utmp-logging', '-u', String(spec.uid), '-g', String(spec.gid)];
+  argv.push(`--unixdomain-only=${socket}:${spec.uid}:${spec.gid}:0600`);
+  if (spec.certDir !== undefined) argv.push(`--cert=${shellinaboxToken(spec.certDir)}`);
+  else argv.push('--disable-ssl');
+  argv.push('-s', `/:${spec.uid}:${spec.gid}:${cwd}:${command}`);
+  return argv;
+}
+
+/** How a node's shellinaboxd is started (by the launcher, its own process group, a parent-death signal). */
+export function buildShellinaboxCommand(argv: string[]): { command: string; args: string[] } {
+  return { command: 'setpriv', args: ['--pdeathsig', 'KILL', '--', 'shellinaboxd', ...argv] };
 }

@@ -116,3 +116,11 @@ export class ConsoleControl {
     return status.state !== 'stopped' && this.view().isLive(status.conductor, status.incarnation);
   }
 }
+
+/**
+ * Ironic's console_info for a serving console's URL: `socat` for tcp://host:port (Nova's serial
+ * console), `shellinabox` for http(s)://host:port (ipmitool-shellinabox, a page for a browser).
+ */
+export function consoleInfo(url: string | null): { type: 'socat' | 'shellinabox'; url: string | null } {
+  return { type: url && /^https?:/.test(url) ? 'shellinabox' : 'socat', url };
+}

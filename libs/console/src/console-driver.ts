@@ -34,4 +34,17 @@ export interface ConsoleDriver {
    * fine, so the console's state does not change; the message becomes the node's last_error.
    */
   onSessionError?: (uuid: string, message: string) => void;
+  /**
+   * A process the console needs beside socat (shellinabox: the node's shellinaboxd, behind socat),
+   * started by prepare(), stopped by cleanup(); when it dies on its own the console is restarted.
+   */
+  companion?(uuid: string): CompanionProcess | undefined;
+  /** The scheme of the console's URL: `tcp` (socat, Nova's serial console) unless the driver says otherwise. */
+  readonly urlScheme?: string;
+}
+
+/** A console's companion process, as the reconciler watches it. */
+export interface CompanionProcess {
+  /** Called once if it dies without being stopped, with a description. */
+  onUnexpectedExit(listener: (description: string) => void): void;
 }

@@ -12,6 +12,7 @@ export * from './proc.js';
 export * from './process-launcher.js';
 export * from './reconciler/index.js';
 export * from './semaphore.js';
+export * from './shellinabox.console.js';
 export * from './socket-table.js';
 export * from './sol-bridge.js';
 export * from './trusted-path.js';

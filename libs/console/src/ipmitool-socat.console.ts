@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { errorMessage } from '#libs/common';
-import type { NodeRecord } from '#libs/nodes';
+import type { ConsoleInterface, NodeRecord } from '#libs/nodes';
 import { buildIpmitoolArgv, ipmitoolTarget, PASSWORD_FD, passwordFileContent, type InheritedSecret } from './argv.js';
 import { BrokeredConsoleDriver, type BrokerContext } from './broker/brokered-console.driver.js';
 import { openIpmitoolSolLink } from './broker/ipmitool-sol-link.js';
@@ -28,7 +28,7 @@ export interface IpmitoolSocatOptions {
  * sol-session.sh checks the lease and clears a stale SOL session before every activation.
  */
 export class IpmitoolSocatConsole extends BrokeredConsoleDriver {
-  readonly name = 'ipmitool-socat' as const;
+  readonly name: ConsoleInterface = 'ipmitool-socat';
   private readonly ipmitool: string;
 
   constructor(

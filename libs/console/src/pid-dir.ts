@@ -6,7 +6,7 @@ import { sleep } from '#libs/common';
 import type { Logger } from '#libs/logging';
 import { INHERITED_PASSWORD } from './argv.js';
 import { consoleAsset } from './console-assets.js';
-import { isAlive, processGroupOf, readCmdline, signalGroup } from './proc.js';
+import { childrenOf, isAlive, processGroupOf, processesWithArg, readCmdline, signalGroup } from './proc.js';
 import { createPrivateDirectory, readPrivateFile } from './trusted-path.js';
 
 /** Create a new file, never through a symbolic link and never into an existing file. */
@@ -129,6 +129,18 @@ export class PidDirectory {
    */
   async reapLeftovers(log: Logger): Promise<string[]> {
     const reaped: string[] = [];
+    // shellinaboxd servers and their per-session supervisors (own sessions, outside any socat's
+    // group), recognised by a socket in this very directory on their command line
+    for (const pid of processesWithArg(`--unixdomain-only=${this.dir}/`)) {
+      log.warn({ pid }, 'reaping a shellinaboxd left by an earlier run');
+      for (const p of [...childrenOf(pid), pid]) {
+        try {
+          process.kill(p, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+    }
     let files: string[];
     try {
       files = readdirSync(this.dir);
@@ -154,7 +166,7 @@ export class PidDirectory {
     // leftovers without a pid file
     for (const f of files) {
       // (a <uuid>.pw-<hex> is a password file a crash caught in the microseconds before its unlink)
-      const m = /^([0-9a-f-]{36})\.(argv|pw|sock|pw-[0-9a-f]+)$/.exec(f);
+      const m = /^([0-9a-f-]{36})\.(argv|pw|sock|sol\.sock|siab\.sock|pw-[0-9a-f]+)$/.exec(f);
       if (m) rmSync(join(this.dir, f), { force: true });
     }
     return reaped;

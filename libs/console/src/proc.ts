@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Alive and not a zombie (PID 1 in some containers does not reap orphans). */
 export function isAlive(pid: number): boolean {
@@ -68,4 +68,15 @@ export function statFields(pid: number): ProcStat | undefined {
 export function parseProcStat(stat: string): ProcStat {
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return { state: rest[0], ppid: Number(rest[1]), pgid: Number(rest[2]) };
+}
+
+/** Processes whose command line has an argument starting with `prefix` (a /proc scan: tens of ms on a busy host). */
+export function processesWithArg(prefix: string): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  return entries.filter((e) => /^\d+$/.test(e)).map(Number).filter((pid) => readCmdline(pid).some((a) => a.startsWith(prefix)));
 }

@@ -2,7 +2,7 @@
  * A node as solgate stores it: the user's intent. Observed console state lives apart
  * (console-state.model.ts) and is written only by the conductor that owns the node.
  */
-export const CONSOLE_INTERFACES = ['ipmitool-socat', 'native-ipmi-socat', 'no-console'] as const;
+export const CONSOLE_INTERFACES = ['ipmitool-socat', 'native-ipmi-socat', 'ipmitool-shellinabox', 'no-console'] as const;
 export type ConsoleInterface = (typeof CONSOLE_INTERFACES)[number];
 
 /** Hardware types we implement, and the legacy classic-driver names that map onto them. */

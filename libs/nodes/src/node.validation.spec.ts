@@ -257,8 +257,8 @@ describe('resolveDriver', () => {
     ['', undefined, 'Invalid driver: a driver is required.'],
     [42, undefined, 'Invalid driver: a driver is required.'],
     ['redfish', undefined, 'Invalid driver "redfish": supported are ipmi, pxe_ipmitool_socat, agent_ipmitool_socat.'],
-    ['ipmi', 'shellinabox', 'Invalid console_interface "shellinabox": one of ipmitool-socat, native-ipmi-socat, no-console.'],
-    ['ipmi', 7, 'Invalid console_interface 7: one of ipmitool-socat, native-ipmi-socat, no-console.'],
+    ['ipmi', 'shellinabox', 'Invalid console_interface "shellinabox": one of ipmitool-socat, native-ipmi-socat, ipmitool-shellinabox, no-console.'],
+    ['ipmi', 7, 'Invalid console_interface 7: one of ipmitool-socat, native-ipmi-socat, ipmitool-shellinabox, no-console.'],
   ])('%j + %j → %j', (d, ci, message) => expect(invalid(() => resolveDriver(d, ci)).message).toBe(message));
 });
 

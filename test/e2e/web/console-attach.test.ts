@@ -8,6 +8,7 @@ import { BmcFleet } from '#libs/ipmi';
 import { ConductorProcess } from '../../support/conductor-process.js';
 import { uniquePrefix } from '../../support/fixtures.js';
 import { RedisServer } from '../../support/redis-server.js';
+import { findProcesses } from '../../support/procs.js';
 import { waitFor } from '../../support/wait.js';
 
 const PASSWORD = 'fleet-pw';
@@ -21,6 +22,7 @@ describe('solgate console attach under a pty', () => {
   let redis: RedisServer;
   let fleet: BmcFleet;
   let conductor: ConductorProcess;
+  let second: ConductorProcess | undefined;
   let prefix: string;
   let dir: string;
 
@@ -40,6 +42,7 @@ describe('solgate console attach under a pty', () => {
   }, 60_000);
 
   afterAll(async () => {
+    await second?.dispose();
     await conductor?.dispose();
     await fleet?.stop();
     await redis?.stop();
@@ -53,7 +56,8 @@ describe('solgate console attach under a pty', () => {
 
   /** The CLI inside `script` (a pty), between two `stty -a` snapshots of that pty. */
   function underPty(tag: string): { child: ChildProcess; out: () => string; exited: Promise<number | null> } {
-    const cli = `${process.execPath} ${join(packageRoot(), 'bin', 'solgate')} --redis ${redis.url} --prefix ${prefix} console attach att-n1`;
+    // --name: what `who` shows, and how the test finds this CLI's process
+    const cli = `${process.execPath} ${join(packageRoot(), 'bin', 'solgate')} --redis ${redis.url} --prefix ${prefix} console attach att-n1 --name ${tag}-viewer`;
     const inner = `stty -a > ${dir}/${tag}.before; ${cli}; echo "exit=$?"; stty -a > ${dir}/${tag}.after`;
     const child = spawn('script', ['-qfec', inner, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TERM: 'xterm' } });
     let out = '';
@@ -64,6 +68,12 @@ describe('solgate console attach under a pty', () => {
   }
 
   const stty = (tag: string) => [readFileSync(`${dir}/${tag}.before`, 'utf8'), readFileSync(`${dir}/${tag}.after`, 'utf8')];
+  const cliPid = (tag: string) => {
+    const found = findProcesses('console attach att-n1', `--name ${tag}-viewer`).filter((p) => p.argv[0] === process.execPath);
+    expect(found).toHaveLength(1);
+    return found[0]!.pid;
+  };
+  const viewers = async () => (await conductor.api('GET', '/v1/nodes/att-n1')).body.driver_internal_info?.console_viewers;
 
   it('types into the node, leaves on ~. with status 0 and restores the terminal', async () => {
     await enable(true);
@@ -94,6 +104,48 @@ describe('solgate console attach under a pty', () => {
     s.child.stdin!.end();
     await s.exited;
     const [before, after] = stty('disabled');
+    expect(after).toBe(before);
+  });
+
+  it('detaches on SIGTERM: the viewer leaves the broker, exit status 143, the terminal restored', async () => {
+    await enable(true);
+    const s = underPty('sigterm');
+    await waitFor(() => /\[solgate: attached to att-n1 on a1/.test(s.out()), { timeoutMs: 15_000, what: 'the attach banner' });
+    await waitFor(async () => (await viewers()) === 1, { what: 'the broker to count the CLI' });
+    process.kill(cliPid('sigterm'), 'SIGTERM');
+    await waitFor(() => /exit=143/.test(s.out()), { what: `the CLI to exit 143, got: ${JSON.stringify(s.out().slice(-300))}` });
+    expect(s.out()).toContain('[solgate: SIGTERM: detached]');
+    s.child.stdin!.end();
+    await s.exited;
+    const [before, after] = stty('sigterm');
+    expect(before).toMatch(/ icanon /);
+    expect(after).toBe(before);
+    await waitFor(async () => (await viewers()) === 0, { what: 'the broker to let the CLI go' });
+  });
+
+  it('reconnects by itself after a graceful handover, to the new owner, which replays the history', async () => {
+    const s = underPty('handover');
+    await waitFor(() => /\[solgate: attached to att-n1 on a1/.test(s.out()), { timeoutMs: 15_000, what: 'the attach banner' });
+    fleet.bmc(1).print('\r\nbefore-the-handover\r\n');
+    await waitFor(() => s.out().includes('before-the-handover'), { what: 'the output before the handover' });
+    // a second conductor joins (unknown to the CLI when it attached); the node's console moves to it
+    // either at once (the ring gave it the node) or when a1 leaves gracefully
+    second = await ConductorProcess.start({ id: 'a2', address: '127.0.0.2', redisUrl: redis.url, prefix, env: { SOLGATE_LOG_LEVEL: 'info' } });
+    await waitFor(async () => (await second!.api('GET', '/v1/nodes/att-n1/states/console')).body.console_enabled, { what: 'the console to serve with two conductors' });
+    if ((await second.api('GET', '/v1/nodes/att-n1')).body.conductor === 'a1') await conductor.stop();
+    await waitFor(() => /\[solgate: reconnected to att-n1 on a2/.test(s.out()), { timeoutMs: 30_000, what: `the CLI to reconnect to a2, got: ${JSON.stringify(s.out().slice(-400))}` });
+    const out = s.out();
+    expect(out).toMatch(/\[solgate: console moving to another conductor — reconnect\]|\[solgate: .*reconnecting/);
+    // the new owner's broker replays the history its predecessor left in Redis
+    await waitFor(() => s.out().slice(s.out().lastIndexOf('reconnected to att-n1')).includes('before-the-handover'), { what: 'the history replayed after the reconnect' });
+    fleet.bmc(1).serial.received = '';
+    s.child.stdin!.write('after-handover\r');
+    await waitFor(() => fleet.bmc(1).serial.received.includes('after-handover\r'), { what: 'keystrokes to reach the node through the new owner' });
+    s.child.stdin!.write('\r~.');
+    await waitFor(() => /exit=0/.test(s.out()), { what: 'the CLI to exit 0 after ~.' });
+    s.child.stdin!.end();
+    await s.exited;
+    const [before, after] = stty('handover');
     expect(after).toBe(before);
   });
 });

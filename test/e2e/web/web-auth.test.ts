@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { WebSocket } from 'ws';
 import { CLOSE, PROTOCOL, tokenProtocol } from '#libs/console-protocol';
+import { TestBrowser } from '../../support/browser.js';
 import { ConductorProcess } from '../../support/conductor-process.js';
 import { uniquePrefix } from '../../support/fixtures.js';
 import { RedisServer } from '../../support/redis-server.js';
@@ -77,4 +78,46 @@ describe('web console with SOLGATE_AUTH_TOKEN', () => {
     expect(await tryWs(path, [PROTOCOL], { 'X-Solgate-Relay': `v1.c9.${Date.now()}.AAAA.${'A'.repeat(43)}` })).toEqual({ refused: 401 });
     expect(c.logs).not.toContain(TOKEN);
   });
+
+  it('asks for the token in a login form (keyboard only), keeps it in the tab’s sessionStorage, never puts it in a URL', async () => {
+    const browser = await TestBrowser.launch();
+    try {
+      const page = await browser.newPage();
+      const urls: string[] = [];
+      page.on('request', (r) => urls.push(r.url()));
+      page.on('websocket', (ws) => urls.push(ws.url()));
+      await page.goto(`${c.apiUrl}/ui/`);
+      await page.locator('#token').waitFor({ state: 'visible' });
+      // focus is in the field already: type, Enter
+      await page.keyboard.type('not-the-token');
+      await page.keyboard.press('Enter');
+      await page.locator('#login [role=alert]', { hasText: 'That token was not accepted.' }).waitFor();
+      await page.keyboard.type(TOKEN);
+      await page.keyboard.press('Enter');
+      await page.locator('#rows tr', { hasText: 'auth-n1' }).waitFor();
+      expect(await page.evaluate<string | null>(`sessionStorage.getItem('solgate.token')`)).toBe(TOKEN);
+      await page.locator('#signout').waitFor({ state: 'visible', timeout: 5000 }).catch(async (e) => {
+        throw new Error(`${e}; signout: ${await page.evaluate<string>(`JSON.stringify({ hidden: document.getElementById('signout').hidden, html: document.querySelector('header').outerHTML })`)}`);
+      });
+      // the console page of the same tab uses the stored token (subprotocol, not the URL): the console is disabled
+      await page.goto(`${c.apiUrl}/ui/nodes/auth-n1/console`);
+      await page.locator('#conn[data-state=closed]').waitFor();
+      expect(await page.locator('#conn').textContent()).toMatch(/disabled/i);
+      expect(await page.locator('#login').isHidden()).toBe(true);
+      // a new tab has its own sessionStorage: asked again
+      const other = await browser.newPage();
+      await other.goto(`${c.apiUrl}/ui/`);
+      await other.locator('#token').waitFor({ state: 'visible' });
+      for (const u of urls) expect(u).not.toContain(TOKEN);
+      expect(urls.some((u) => u.startsWith('ws'))).toBe(true);
+      // signing out forgets it
+      await page.goto(`${c.apiUrl}/ui/`);
+      await page.locator('#signout').click();
+      await page.locator('#token').waitFor({ state: 'visible' });
+      expect(await page.evaluate<string | null>(`sessionStorage.getItem('solgate.token')`)).toBeNull();
+    } finally {
+      await browser.close();
+    }
+    expect(c.logs).not.toContain(TOKEN);
+  }, 60_000);
 });

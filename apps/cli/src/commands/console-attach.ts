@@ -14,11 +14,12 @@ import { CliError, EXIT_FAILURE, EXIT_OK } from '../lib/errors.js';
  * notices) beside the bytes, takes the API token in a header, works from wherever the API is
  * reachable (console ports are often only reachable from nova-serialproxy), and any conductor relays
  * to the owner. The CLI reads Redis (as every command does) to pick the owner's API URL first, then
- * the other live conductors. After a handover or a crash of the owner it reconnects by itself.
+ * the other live conductors. After a handover or a crash of the owner it reconnects by itself, to
+ * wherever Redis says the console is then.
  *
  * The terminal is put in raw mode and restored on every way out: `~.`, the console going away,
  * an error, SIGTERM/SIGHUP, end of input. Exit status 0 after `~.` (or end of input), 1 when the
- * console cannot be reached or is disabled.
+ * console cannot be reached or is disabled, 128 + the signal's number after SIGTERM or SIGHUP.
  */
 interface AttachFlags {
   readOnly?: boolean;
@@ -57,8 +58,9 @@ Joins the node's console broker as one more viewer: the last few KB of history f
 output. The first viewer to attach holds the write lock; others are read-only until it is free
 (${'~'}w) or taken with force (${'~'}W, or --force-write). Escapes (right after a newline): ~. disconnect,
 ~w take write, ~W force write, ~r release write, ~# who, ~B break, ~? help, ~~ a literal ~.
-Talks to a conductor's API (found in Redis, the console's owner first): exit 0 after ~., 1 when the
-console cannot be reached or is disabled.
+Talks to a conductor's API (found in Redis, the console's owner first, looked up again on every
+reconnect): exit 0 after ~., 1 when the console cannot be reached or is disabled, 143 (129) after
+SIGTERM (SIGHUP); the terminal is restored in every case.
 
 Examples:
   solgate console attach node-17
@@ -66,7 +68,6 @@ Examples:
   solgate console attach node-17 --escape-char '&'`,
     )
     .action(async (ident: string, flags: AttachFlags, cmd: Command) => {
-      const target = await withContext(cmd, (ctx) => findTarget(ctx, ident));
       const defaultName = (() => {
         try {
           return userInfo().username;
@@ -76,7 +77,16 @@ Examples:
       })();
       // loaded here, not at start-up: every other command starts without it
       const { WebSocket: Ws } = await import('ws');
-      process.exitCode = await attach(Ws, target, { ...flags, name: flags.name ?? defaultName });
+      // The Redis connection stays open while attached: each reconnect looks the console's owner up
+      // again (after a handover or a crash it is another conductor, maybe one that joined since).
+      process.exitCode = await withContext(cmd, async (ctx) => {
+        const target = await findTarget(ctx, ident);
+        const locate = async () => {
+          await ctx.refreshView(); // conductors that joined since, owners that died since
+          return (await findTarget(ctx, target.uuid)).apiUrls;
+        };
+        return attach(Ws, { ...target, locate }, { ...flags, name: flags.name ?? defaultName });
+      });
     });
 }
 
@@ -86,6 +96,9 @@ interface Target {
   /** API base URLs to try, the console's owner first. */
   apiUrls: string[];
 }
+
+/** How long a reconnect waits for Redis to say where the console is now before using what it knew. */
+const LOCATE_TIMEOUT_MS = 3000;
 
 async function findTarget(ctx: CliContext, ident: string): Promise<Target> {
   const node = await ctx.findNode(ident);
@@ -102,7 +115,7 @@ async function findTarget(ctx: CliContext, ident: string): Promise<Target> {
 const err = (s: string) => process.stderr.write(s);
 const say = (s: string) => err(`\r\n[solgate: ${s}]\r\n`);
 
-function attach(Ws: typeof WebSocket, t: Target, flags: AttachFlags): Promise<number> {
+function attach(Ws: typeof WebSocket, t: Target & { locate: () => Promise<string[]> }, flags: AttachFlags): Promise<number> {
   const stdin = process.stdin;
   const tty = stdin.isTTY === true;
   const parser = new AttachEscapeParser(flags.escapeChar);
@@ -111,7 +124,9 @@ function attach(Ws: typeof WebSocket, t: Target, flags: AttachFlags): Promise<nu
   let writer = false;
   let attachedOnce = false;
   let attempt = 0;
-  let urlIndex = 0;
+  let urls = t.apiUrls;
+  /** Conductors that could not be reached lately: tried last. */
+  const unreachable = new Set<string>();
   let retry: NodeJS.Timeout | undefined;
   let finished = false;
   let resolveDone!: (code: number) => void;
@@ -136,7 +151,8 @@ function attach(Ws: typeof WebSocket, t: Target, flags: AttachFlags): Promise<nu
     resolveDone(code);
   };
   const SIGNALS = ['SIGTERM', 'SIGHUP'] as const;
-  const onSignal = (s: NodeJS.Signals) => finish(EXIT_OK, `${s}: detached`);
+  // killed by a signal: detach cleanly, then exit as a shell reports it (128 + the signal's number)
+  const onSignal = (s: NodeJS.Signals) => finish(128 + (s === 'SIGHUP' ? 1 : 15), `${s}: detached`);
   for (const s of SIGNALS) process.on(s, onSignal);
   process.on('exit', restoreTty); // the last resort: never leave the terminal raw
 
@@ -187,14 +203,25 @@ function attach(Ws: typeof WebSocket, t: Target, flags: AttachFlags): Promise<nu
     }
   };
 
+  /** Where the console is now (the owner first), as Redis says; what we knew when Redis does not answer. */
+  const relocate = async () => {
+    let timer: NodeJS.Timeout | undefined;
+    const fresh = await Promise.race([t.locate(), new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), LOCATE_TIMEOUT_MS)))]).catch(() => undefined);
+    clearTimeout(timer);
+    if (fresh?.length) urls = fresh;
+  };
+
   const connect = () => {
     if (finished) return;
-    const base = t.apiUrls[urlIndex % t.apiUrls.length];
+    const base = [...urls.filter((u) => !unreachable.has(u)), ...urls.filter((u) => unreachable.has(u))][0]!;
     const url = `${base.replace(/^http/, 'ws')}${consoleWsPath(t.uuid)}${attachQuery({ readOnly: flags.readOnly, forceWrite: flags.forceWrite && !attachedOnce, client: 'cli', name: flags.name })}`;
     const sock = new Ws(url, [PROTOCOL], { headers: flags.authToken ? { 'X-Auth-Token': flags.authToken } : {}, perMessageDeflate: false, handshakeTimeout: 5000 });
     ws = sock;
     let opened = false;
-    sock.on('open', () => (opened = true));
+    sock.on('open', () => {
+      opened = true;
+      unreachable.delete(base);
+    });
     sock.on('message', (data: RawData, isBinary: boolean) => {
       const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
       if (isBinary) process.stdout.write(buf);
@@ -217,12 +244,12 @@ function attach(Ws: typeof WebSocket, t: Target, flags: AttachFlags): Promise<nu
       const reason = reasonBuf.toString() || (refusedStatus ? `HTTP ${refusedStatus}` : opened ? `connection closed (${code})` : `cannot connect to ${base}`);
       if (refusedStatus === 401) return finish(EXIT_FAILURE, 'the conductor wants the API token (--auth-token or SOLGATE_AUTH_TOKEN)');
       if (opened && !shouldReconnect(code)) return finish(code === CLOSE.DETACHED ? EXIT_OK : EXIT_FAILURE, reason);
-      if (!opened) urlIndex++; // that conductor is gone: the next one relays
+      if (!opened) unreachable.add(base); // that conductor is gone: another one relays
       attempt++;
-      if (!attachedOnce && attempt > t.apiUrls.length * 3) return finish(EXIT_FAILURE, `${reason}; giving up`);
+      if (!attachedOnce && attempt > urls.length * 3) return finish(EXIT_FAILURE, `${reason}; giving up`);
       const delay = code === CLOSE.MOVING && attempt === 1 ? 0 : Math.min(RECONNECT_MAX_MS, 250 * 2 ** Math.min(attempt, 6));
       say(`${reason} — reconnecting${delay ? ` in ${(delay / 1000).toFixed(1)} s` : ''}`);
-      retry = setTimeout(connect, delay);
+      retry = setTimeout(() => void relocate().then(connect), delay);
     });
   };
 

@@ -164,7 +164,7 @@ See docs/ironic.md (and deploy/haproxy for routing Nova's console calls to solga
       `
 Mirrors by uuid: name, driver_info (ipmi_address, ipmi_port, ipmi_username, ipmi_password,
 ipmi_priv_level, ipmi_cipher_suite, ipmi_terminal_port), conductor_group, console_interface
-(ipmitool-socat stays, ipmitool-shellinabox becomes ipmitool-socat, anything else no-console),
+(ipmitool-socat and ipmitool-shellinabox stay, anything else no-console),
 instance_uuid, maintenance (and its reason), resource_class, owner, lessee, traits and shard.
 Nodes the sync creates carry
 extra.solgate_ironic_sync=true; only those are deleted when Ironic no longer has them. Nodes an

@@ -1,4 +1,4 @@
-import type { ConsoleView } from '#libs/console';
+import { consoleInfo, type ConsoleView } from '#libs/console';
 import type { NodeRecord } from '#libs/nodes';
 // The API's own document builder, so the CLI's JSON cannot drift from the API's.
 import { nodeDocument, nodeLastError } from '#libs/ironic';
@@ -33,7 +33,7 @@ export function consoleJson(f: NodeFacts): Record<string, unknown> {
     uuid: node.uuid,
     name: node.name,
     console_enabled: v.serving,
-    console_info: v.serving ? { type: 'socat', url: v.url } : null,
+    console_info: v.serving ? consoleInfo(v.url) : null,
     desired: node.console_enabled ? 'enabled' : 'disabled',
     state: consoleStateLabel(f),
     owner: v.conductor,

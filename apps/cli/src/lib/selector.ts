@@ -10,7 +10,7 @@ export const SELECTOR_KEYS = {
   name: 'node name (nodes without a name have the value "")',
   uuid: 'node uuid',
   group: 'conductor group ("" is the default group)',
-  interface: 'console interface (ipmitool-socat, native-ipmi-socat, no-console)',
+  interface: 'console interface (ipmitool-socat, native-ipmi-socat, ipmitool-shellinabox, no-console)',
   driver: 'hardware type (ipmi)',
   address: 'driver_info.ipmi_address',
   console: 'console intent: enabled or disabled',

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, Inject, Param, Put, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { invalidInput } from '#libs/common';
-import type { ConsoleControl } from '#libs/console';
+import { consoleInfo, type ConsoleControl } from '#libs/console';
 import { parseIronicBoolean } from '#libs/nodes';
 import type { ConductorRuntime } from '../runtime/conductor.runtime.js';
 import { atLeast } from '#libs/ironic';
@@ -26,7 +26,7 @@ export class ConsoleController {
   async get(@Req() req: Request, @Param('ident') ident: string) {
     const node = await this.rt.nodes.getByIdent(ident, { allowName: atLeast(req.apiVersion!, '1.5') });
     const v = await this.consoles.get(node);
-    return { console_enabled: v.serving, console_info: v.serving ? { type: 'socat', url: v.url } : null };
+    return { console_enabled: v.serving, console_info: v.serving ? consoleInfo(v.url) : null };
   }
 
   @Put()

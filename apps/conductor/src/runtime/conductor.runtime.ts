@@ -20,6 +20,7 @@ import {
   ConsoleControl,
   ConsoleReconciler,
   IpmitoolSocatConsole,
+  ShellinaboxConsole,
   membershipPort,
   NativeIpmiSocatConsole,
   PidDirectory,
@@ -73,6 +74,8 @@ export class ConductorRuntime {
   readonly nativeConsoles: NativeIpmiSocatConsole;
   /** ipmitool-socat: per-node console brokers, each with one ipmitool child. */
   readonly ipmitoolConsoles: IpmitoolSocatConsole;
+  /** ipmitool-shellinabox: the same brokers (one ipmitool per node), served by a shellinaboxd per node. */
+  readonly shellinaboxConsoles: ShellinaboxConsole;
   /** Starts the ipmitool-socat brokers' ipmitool children. */
   private readonly brokerLauncher = new ProcessLauncher();
   /** Console logs, audit trail and viewers in Redis. */
@@ -163,7 +166,14 @@ export class ConductorRuntime {
     };
     this.nativeConsoles = new NativeIpmiSocatConsole(brokerContext);
     this.ipmitoolConsoles = new IpmitoolSocatConsole(brokerContext, { launcher: this.brokerLauncher, closeTimeoutMs: Math.max(1000, config.killTimeoutMs * 3) });
-    const brokered = [this.nativeConsoles, this.ipmitoolConsoles];
+    this.shellinaboxConsoles = new ShellinaboxConsole(brokerContext, {
+      launcher: this.brokerLauncher,
+      closeTimeoutMs: Math.max(1000, config.killTimeoutMs * 3),
+      certDir: config.terminalCertDir,
+      startTimeoutMs: config.subprocessTimeoutMs,
+      killTimeoutMs: config.killTimeoutMs,
+    });
+    const brokered = [this.nativeConsoles, this.ipmitoolConsoles, this.shellinaboxConsoles];
     this.consoleBrokers = {
       get: (uuid: string) => brokered.map((d) => d.get(uuid)).find((b) => b !== undefined),
       list: (): ConsoleBrokerHandle[] => brokered.flatMap((d) => d.list()),
@@ -171,6 +181,7 @@ export class ConductorRuntime {
     const drivers = new Map<ConsoleInterface, ConsoleDriver>([
       ['ipmitool-socat', this.ipmitoolConsoles],
       ['native-ipmi-socat', this.nativeConsoles],
+      ['ipmitool-shellinabox', this.shellinaboxConsoles],
     ]);
     this.reconciler = new ConsoleReconciler(
       { socatAddress: config.socatAddress, portRange: config.portRange, killTimeoutMs: config.killTimeoutMs, startConcurrency: config.startConcurrency },
@@ -313,11 +324,11 @@ export class ConductorRuntime {
       this.reconciler.beginShutdown();
       await step('announce leaving', () => this.membership.announceLeaving());
       await step('stop consoles', () => this.reconciler.shutdown());
-      await step('close console brokers', () => Promise.all([this.nativeConsoles.close(), this.ipmitoolConsoles.close()]));
+      await step('close console brokers', () => Promise.all([this.nativeConsoles.close(), this.ipmitoolConsoles.close(), this.shellinaboxConsoles.close()]));
       await step('leave membership', () => this.membership.leave());
     } else {
       this.membership.stop();
-      await step('close console brokers', () => Promise.all([this.nativeConsoles.close(), this.ipmitoolConsoles.close()]));
+      await step('close console brokers', () => Promise.all([this.nativeConsoles.close(), this.ipmitoolConsoles.close(), this.shellinaboxConsoles.close()]));
     }
     this.brokerLauncher.close();
     await step('close Redis', () => Promise.all([closeRedisClient(this.subRedis), closeRedisClient(this.hbRedis), closeRedisClient(this.redis)]));

@@ -26,10 +26,10 @@ export const toWireViewer = (v: ViewerInfo): WireViewer => ({ id: v.id, name: v.
  * viewer of the one BMC session, with its history replay, write lock, break and who list.
  */
 export class BrokerConsoles implements LocalConsoles {
-  constructor(private readonly registry: () => ConsoleBrokerRegistry | undefined) {}
+  constructor(private readonly registry: ConsoleBrokerRegistry) {}
 
   async attach(req: AttachRequest): Promise<ConsoleHandle | undefined> {
-    const broker = this.registry()?.get(req.uuid);
+    const broker = this.registry.get(req.uuid);
     if (!broker) return undefined;
     const replayBytes = broker.replay().length;
     const viewer = broker.attach({ name: req.name, address: req.address, via: req.via, readOnly: req.readOnly, forceWrite: req.forceWrite });
@@ -84,18 +84,5 @@ class BrokerHandle extends BaseHandle {
 
   detach(): void {
     this.viewer.detach();
-  }
-}
-
-/** The broker when this conductor has one for the node, else the console's TCP port. */
-export class FirstOf implements LocalConsoles {
-  constructor(private readonly backends: LocalConsoles[]) {}
-
-  async attach(req: AttachRequest): Promise<ConsoleHandle | undefined> {
-    for (const b of this.backends) {
-      const h = await b.attach(req);
-      if (h) return h;
-    }
-    return undefined;
   }
 }

@@ -182,6 +182,12 @@ export class ConsoleGateway {
 
   /** An attached client: WebSocket frames ↔ the handle. */
   private bind(ws: WebSocket, node: NodeRecord, h: ConsoleHandle, relay: RelayClaims | undefined): void {
+    if (ws.readyState !== WebSocket.OPEN) {
+      // the client left while the console was looked up (a tab closed at once): its 'close' has
+      // fired already, so nobody else would detach this viewer, which would keep the write lock
+      h.detach();
+      return;
+    }
     const via = relay?.from ?? this.opts.memberId;
     send(ws, { type: 'hello', node: { uuid: node.uuid, name: node.name }, owner: this.opts.memberId, via, clientId: h.id, writer: h.writer, replayBytes: h.replayBytes });
     this.log.info({ node: node.uuid, client: h.id, via, writer: h.writer }, 'web console client attached');

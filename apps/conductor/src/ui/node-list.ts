@@ -31,11 +31,6 @@ export function rowState(node: NodeRecord, v: ConsoleView): string {
   return v.status.state === 'stopped' ? 'starting' : v.status.state;
 }
 
-function viewersOf(status: ConsoleStatus): number | null {
-  const v = (status as ConsoleStatus & { viewers?: unknown }).viewers;
-  return typeof v === 'number' && Number.isFinite(v) ? v : null;
-}
-
 /**
  * GET /ui/api/nodes: every node with its console, filtered and searched here (so a large fleet is
  * never shipped whole to a browser), in creation order, at most MAX_ROWS rows.
@@ -70,7 +65,8 @@ export async function listNodes(
       interface: node.console_interface,
       state: rowState(node, v),
       owner: v.serving ? v.status.conductor : v.conductor,
-      viewers: v.serving ? viewersOf(v.status) : null,
+      // published by the node's broker (fenced by its claim), as driver_internal_info.console_viewers
+      viewers: v.serving ? v.status.viewers : null,
       lastError: v.status.last_error,
     };
     if (query.state && row.state !== query.state) return;

@@ -1,11 +1,9 @@
 import { Inject, Module, type DynamicModule, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { Server } from 'node:http';
-import { ConsoleControl, type ConsoleBrokerRegistry } from '#libs/console';
-import { BrokerConsoles, FirstOf } from './broker.backend.js';
+import { BrokerConsoles } from './broker.backend.js';
 import type { ConductorRuntime } from '../runtime/conductor.runtime.js';
 import { ConsoleGateway, DEFAULT_GATEWAY_OPTIONS } from './console-gateway.js';
-import { ConsolePortConsoles } from './console-port.backend.js';
 import { RelayCredentials } from './relay-credential.js';
 import { UiAssets } from './ui-assets.js';
 import { UiAuth } from './ui-auth.js';
@@ -38,7 +36,8 @@ class GatewayLifecycle implements OnApplicationBootstrap, OnApplicationShutdown 
 export class UiModule {
   static forRuntime(rt: ConductorRuntime): DynamicModule {
     const auth = new UiAuth(rt.config.authToken);
-    const consoles = new ConsoleControl(rt.nodes, rt.statuses, () => rt.membership.view);
+    // the runtime's: a node's owner is checked fresh in Redis (a killed owner is noticed at once)
+    const consoles = rt.consoles;
     const gateway = new ConsoleGateway(
       { memberId: rt.config.conductorId, ...DEFAULT_GATEWAY_OPTIONS },
       auth,
@@ -46,12 +45,8 @@ export class UiModule {
       rt.nodes,
       consoles,
       () => rt.membership.view,
-      new FirstOf([
-        // the node's broker on this conductor (libs/console/src/broker) ...
-        new BrokerConsoles(() => (rt as { brokers?: ConsoleBrokerRegistry }).brokers),
-        // ... or, for a console without one, its TCP port as Nova would connect
-        new ConsolePortConsoles(rt.statuses, () => ({ id: rt.config.conductorId, incarnation: rt.membership.incarnation })),
-      ]),
+      // every console interface has a broker on its owner: clients attach to it in-process
+      new BrokerConsoles(rt.consoleBrokers),
       rt.log,
     );
     return {

@@ -147,6 +147,7 @@ async function main(): Promise<void> {
         setButtons(true);
         showLock(m.holderLabel);
         if (!was && writer) announce('You have write access');
+        if (!$('who-panel').hidden) conn.send({ type: 'who' }); // who writes changed
         break;
       }
       case 'who':
@@ -194,11 +195,17 @@ async function main(): Promise<void> {
   $('who-refresh').addEventListener('click', () => conn.send({ type: 'who' }));
   const whoPanel = $('who-panel');
   const whoToggle = $<HTMLButtonElement>('who-toggle');
+  // viewers come and go without a message to the others: an open panel looks again every 5 s
+  let whoTimer: number | undefined;
   whoToggle.addEventListener('click', () => {
     const open = whoPanel.hidden;
     whoPanel.hidden = !open;
     whoToggle.setAttribute('aria-expanded', String(open));
-    if (open) conn.send({ type: 'who' });
+    window.clearInterval(whoTimer);
+    if (open) {
+      conn.send({ type: 'who' });
+      whoTimer = window.setInterval(() => conn.send({ type: 'who' }), 5000);
+    }
     refit();
   });
 
@@ -247,7 +254,8 @@ async function main(): Promise<void> {
   });
   document.addEventListener('keydown', (ev) => {
     // from the toolbar, Ctrl+Shift+L goes back into the terminal
-    if (ev.ctrlKey && ev.shiftKey && ev.key.toLowerCase() === 'l' && document.activeElement !== term.textarea) {
+    // (the target, not the focus: the terminal's own Ctrl+Shift+L has just moved the focus out)
+    if (ev.ctrlKey && ev.shiftKey && ev.key.toLowerCase() === 'l' && ev.target !== term.textarea) {
       ev.preventDefault();
       term.focus();
     }

@@ -19,7 +19,7 @@ import type { EventEmitter } from 'node:events';
  */
 
 /** How a viewer reaches the broker (shown in `~#`, `solgate console who`, audit). */
-export type ViewerVia = 'tcp' | 'web' | 'cli';
+export type ViewerVia = 'tcp' | 'web' | 'cli' | 'shellinabox';
 
 export interface AttachOptions {
   /** What `~#`, notices and audit call this viewer (a user name, "nova-serialproxy"); default: address. */

@@ -169,7 +169,8 @@ class TcpViewerConnection {
     early: Buffer,
   ) {
     this.parser = new BrokerEscapeParser(o.escapeChar);
-    const v = o.broker.attach({ address, via: 'tcp' });
+    // a browser session of an ipmitool-shellinabox console comes through the same relay (shellinabox-relay.pl)
+    const v = o.broker.attach({ address, via: address === 'shellinabox' ? 'shellinabox' : 'tcp' });
     this.viewer = v;
     v.on('data', (d) => this.send(d));
     v.on('notice', (line) => this.notice(line));

@@ -27,8 +27,8 @@ export interface OutcomeContext {
   kill(e: ConsoleEntry): Promise<void>;
 }
 
-export function consoleUrl(address: string, port: number): string {
-  return `tcp://${address.includes(':') ? `[${address}]` : address}:${port}`;
+export function consoleUrl(address: string, port: number, scheme = 'tcp'): string {
+  return `${scheme}://${address.includes(':') ? `[${address}]` : address}:${port}`;
 }
 
 /**
@@ -67,7 +67,7 @@ async function started(e: ConsoleEntry, r: StartedResult, address: string, ctx: 
   e.missedChecks = 0;
   e.stoppingWritten = false;
   ctx.counters.starts++;
-  const url = consoleUrl(address, r.port);
+  const url = consoleUrl(address, r.port, r.console.scheme);
   const node = e.node;
   const written = await ctx.statuses
     .write(e.uuid, e.epoch, {

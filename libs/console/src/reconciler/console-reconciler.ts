@@ -20,6 +20,9 @@ export interface ReconcilerOptions {
 }
 
 
+
+/** A console's companion process (shellinaboxd) says itself what it is and how it ended. */
+const COMPANION_EXIT_RE = /^shellinaboxd /;
 /** Bounded stops: a thousand process-group kills in one burst would hold the event loop before the first claim is released. */
 const STOP_CONCURRENCY = 64;
 
@@ -169,7 +172,7 @@ export class ConsoleReconciler {
       if (e.console !== c) return;
       const uptimeMs = this.p.clock.monotonicMs() - c.startedAtMs;
       e.console = undefined;
-      e.fault = { kind: 'exited', uptimeMs, message: `socat exited unexpectedly (${description}) after ${Math.round(uptimeMs)} ms` };
+      e.fault = { kind: 'exited', uptimeMs, message: `${COMPANION_EXIT_RE.test(description) ? description : `socat exited unexpectedly (${description})`} after ${Math.round(uptimeMs)} ms` };
       this.queue.add(e.uuid);
     });
   }

@@ -16,6 +16,8 @@ export interface RunningConsole {
   /** Monotonic ms: spawn requested, and socat reported it listens. */
   readonly startedAtMs: number;
   readonly readyAtMs: number;
+  /** The console URL's scheme (tcp unless the driver serves http/https, as shellinabox does). */
+  readonly scheme?: string;
   /** A client is connected (socat forked a per-connection child). */
   hasSession(): boolean;
   /** Kill it (SIGTERM, SIGKILL after killTimeoutMs); resolves when socat is gone. Idempotent. */

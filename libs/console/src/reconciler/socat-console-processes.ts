@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import type { ConsoleInterface, NodeRecord } from '#libs/nodes';
 import type { ConsoleTlsFiles } from '../argv.js';
-import type { ConsoleDriver, ConsoleStopReason } from '../console-driver.js';
+import type { CompanionProcess, ConsoleDriver, ConsoleStopReason } from '../console-driver.js';
 import type { PidDirectory } from '../pid-dir.js';
 import { ProcessLauncher } from '../process-launcher.js';
 import { describeExit, SocatConsoleProcess } from '../socat-console.process.js';
@@ -47,7 +47,7 @@ export class SocatConsoleProcesses implements ConsoleProcesses {
       this.launchers[this.next++ % this.launchers.length],
     );
     await proc.start(this.opts.subprocessTimeoutMs);
-    return new RunningSocat(proc);
+    return new RunningSocat(proc, driver.companion?.(node.uuid), driver.urlScheme);
   }
 
   async cleanup(node: NodeRecord, opts: { sessionWasActive: boolean; reason: ConsoleStopReason }): Promise<void> {
@@ -62,7 +62,13 @@ export class SocatConsoleProcesses implements ConsoleProcesses {
 }
 
 class RunningSocat implements RunningConsole {
-  constructor(private readonly proc: SocatConsoleProcess) {}
+  private fired = false;
+
+  constructor(
+    private readonly proc: SocatConsoleProcess,
+    private readonly companionProcess?: CompanionProcess,
+    readonly scheme?: string,
+  ) {}
 
   get pid() {
     return this.proc.socatPid ?? this.proc.pid;
@@ -84,9 +90,17 @@ class RunningSocat implements RunningConsole {
 
   onUnexpectedExit(listener: (description: string) => void): void {
     const fire = (exit: Parameters<typeof describeExit>[0]) => {
-      if (!this.proc.isStopping) listener(describeExit(exit));
+      if (this.fired || this.proc.isStopping) return;
+      this.fired = true;
+      listener(describeExit(exit));
     };
     if (!this.proc.running && this.proc.exitInfo) setImmediate(() => fire(this.proc.exitInfo!));
     else this.proc.once('exit', fire);
+    // the companion died: socat goes too (it would connect clients to nothing), then the restart
+    this.companionProcess?.onUnexpectedExit((description) => {
+      if (this.fired || this.proc.isStopping) return;
+      this.fired = true;
+      void this.proc.stop(0).finally(() => listener(description));
+    });
   }
 }

@@ -19,7 +19,7 @@ export function reconcilerStats(entries: Iterable<ConsoleEntry>, counters: Recon
   for (const e of entries) {
     owned++;
     byState[e.state]++;
-    const url = e.console && e.port !== undefined ? consoleUrl(address, e.port) : null;
+    const url = e.console && e.port !== undefined ? consoleUrl(address, e.port, e.console.scheme) : null;
     const status = { ...STOPPED_STATUS, state: e.state, url, conductor: me, generation: e.node.console_generation };
     byPhase[consolePhase(e.node, status, { owner: me, reporterLive: true }).label]++;
   }
