@@ -1,4 +1,3 @@
-import { rm } from 'node:fs/promises';
 import { execa } from 'execa';
 import { errorMessage } from '#libs/common';
 import type { NodeRecord } from '#libs/nodes';
@@ -6,11 +5,11 @@ import { buildIpmitoolArgv, ipmitoolTarget, passwordFileContent } from './argv.j
 import { BrokeredConsoleDriver, type BrokerContext } from './broker/brokered-console.driver.js';
 import { openIpmitoolSolLink } from './broker/ipmitool-sol-link.js';
 import type { SolLinkOpener } from './broker/ports.js';
-import type { ProcessLauncher } from './process-launcher.js';
+import type { Launcher } from './launcher-pool.js';
 
 export interface IpmitoolSocatOptions {
-  /** Starts the node's one ipmitool (through socat and sol-session.sh) off the conductor's heap. */
-  launcher: ProcessLauncher;
+  /** Starts the node's one ipmitool (through socat and sol-session.sh) off the conductor's heap: the conductor's launcher pool. */
+  launcher: Launcher;
   ipmitool?: string;
   /** How long activation may take; default 15 s (ipmitool retries a silent BMC). */
   openTimeoutMs?: number;
@@ -52,17 +51,13 @@ export class IpmitoolSocatConsole extends BrokeredConsoleDriver {
     await Promise.all([pidDir.writePrivate(pw, passwordFileContent(node.driver_info.ipmi_password)), pidDir.writePrivate(pidDir.argvFile(node.uuid), argv.join('\n') + '\n')]);
   }
 
-  private solSocketPath(uuid: string): string {
-    return this.ctx.pidDir.socketPath(uuid).replace(/\.sock$/, '.sol.sock');
-  }
-
   protected opener(uuid: string, current: () => NodeRecord): SolLinkOpener {
     return async () => {
       const node = current();
       await this.writeFiles(node); // the files may have been removed by a restart in between
       return openIpmitoolSolLink({
         uuid,
-        socketPath: this.solSocketPath(uuid),
+        socketPath: this.ctx.pidDir.solSocketPath(uuid),
         solSession: { script: this.ctx.pidDir.solSessionScript, leaseFile: this.ctx.pidDir.leaseFile, argvFile: this.ctx.pidDir.argvFile(uuid) },
         launcher: this.opts.launcher,
         openTimeoutMs: this.opts.openTimeoutMs ?? 15_000,
@@ -71,10 +66,6 @@ export class IpmitoolSocatConsole extends BrokeredConsoleDriver {
         log: this.ctx.log,
       });
     };
-  }
-
-  protected override async afterClose(node: NodeRecord): Promise<void> {
-    await rm(this.solSocketPath(node.uuid), { force: true });
   }
 
   /**

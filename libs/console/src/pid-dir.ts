@@ -12,8 +12,10 @@ const CREATE_PRIVATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL
 
 /**
  * The conductor's private directory (0700, SOLGATE_TERMINAL_PID_DIR): per node a socat pid/lock
- * file `<uuid>.pid` (socat -L), the ipmitool argv file `<uuid>.argv` (0600), a native console's
- * socket `<uuid>.sock` (0600); the conductor's `lease` file. The conductor creates it itself and
+ * file `<uuid>.pid` (socat -L), the ipmitool argv file `<uuid>.argv` and password file `<uuid>.pw`
+ * (0600), the console broker's socket `<uuid>.sock` (0600), the socket an ipmitool-socat broker's
+ * ipmitool connects back to while its session opens, `<uuid>.sol.sock` (0600); the conductor's
+ * `lease` file. The conductor creates it itself and
  * refuses one that another user made or could write (see createPrivateDirectory). Nothing in it is
  * ever executed: the per-connection script runs from the installation (console-assets.ts).
  */
@@ -40,6 +42,13 @@ export class PidDirectory {
   }
   socketPath(uuid: string) {
     return join(this.dir, `${uuid}.sock`);
+  }
+  solSocketPath(uuid: string) {
+    return join(this.dir, `${uuid}.sol.sock`);
+  }
+  /** Every per-node file; a stopped console, a deleted node and a reaped leftover lose all of them. */
+  private nodeFiles(uuid: string): string[] {
+    return [this.pidFile(uuid), this.argvFile(uuid), this.passwordFile(uuid), this.socketPath(uuid), this.solSocketPath(uuid)];
   }
 
   /**
@@ -81,11 +90,11 @@ export class PidDirectory {
   }
 
   async removeNodeFiles(uuid: string): Promise<void> {
-    await Promise.all([this.pidFile(uuid), this.argvFile(uuid), this.passwordFile(uuid), this.socketPath(uuid)].map(removeIfThere));
+    await Promise.all(this.nodeFiles(uuid).map(removeIfThere));
   }
 
   private removeNodeFilesSync(uuid: string): void {
-    for (const p of [this.pidFile(uuid), this.argvFile(uuid), this.passwordFile(uuid), this.socketPath(uuid)]) rmSync(p, { force: true });
+    for (const p of this.nodeFiles(uuid)) rmSync(p, { force: true });
   }
 
   /**
@@ -119,7 +128,7 @@ export class PidDirectory {
     }
     // leftovers without a pid file
     for (const f of files) {
-      const m = /^([0-9a-f-]{36})\.(argv|pw|sock)$/.exec(f);
+      const m = /^([0-9a-f-]{36})\.(argv|pw|sock|sol\.sock)$/.exec(f);
       if (m) rmSync(join(this.dir, f), { force: true });
     }
     return reaped;
