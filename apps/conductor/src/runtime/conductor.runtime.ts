@@ -22,7 +22,7 @@ import {
   membershipPort,
   NativeIpmiSocatConsole,
   PidDirectory,
-  ProcessLauncher,
+  LauncherPool,
   portsPort,
   readListeningSockets,
   SocatConsoleProcesses,
@@ -71,8 +71,11 @@ export class ConductorRuntime {
   readonly nativeConsoles: NativeIpmiSocatConsole;
   /** ipmitool-socat: per-node console brokers, each with one ipmitool child. */
   readonly ipmitoolConsoles: IpmitoolSocatConsole;
-  /** Starts the ipmitool-socat brokers' ipmitool children. */
-  private readonly brokerLauncher = new ProcessLauncher();
+  /**
+   * The launchers (one per CPU, at most 4) that start every console process: the reconciler's socat
+   * listeners and the ipmitool-socat brokers' ipmitool children. Closed last, after the brokers.
+   */
+  private readonly launchers = new LauncherPool();
   /** Console logs, audit trail and viewers in Redis. */
   readonly consoleLog: ConsoleLogRepository;
   /** Finds a node's console broker on this conductor (web console, `solgate console attach`). */
@@ -156,7 +159,7 @@ export class ConductorRuntime {
       },
     };
     this.nativeConsoles = new NativeIpmiSocatConsole(brokerContext);
-    this.ipmitoolConsoles = new IpmitoolSocatConsole(brokerContext, { launcher: this.brokerLauncher, closeTimeoutMs: Math.max(1000, config.killTimeoutMs * 3) });
+    this.ipmitoolConsoles = new IpmitoolSocatConsole(brokerContext, { launcher: this.launchers, closeTimeoutMs: Math.max(1000, config.killTimeoutMs * 3) });
     const brokered = [this.nativeConsoles, this.ipmitoolConsoles];
     this.consoleBrokers = {
       get: (uuid: string) => brokered.map((d) => d.get(uuid)).find((b) => b !== undefined),
@@ -171,7 +174,7 @@ export class ConductorRuntime {
       {
         specs: new SpecCache(this.nodes),
         processes: new SocatConsoleProcesses(
-          { socatAddress: config.socatAddress, terminalTimeoutS: config.terminalTimeoutS, subprocessTimeoutMs: config.subprocessTimeoutMs },
+          { socatAddress: config.socatAddress, terminalTimeoutS: config.terminalTimeoutS, subprocessTimeoutMs: config.subprocessTimeoutMs, launchers: this.launchers },
           this.pidDir,
           drivers,
         ),
@@ -313,7 +316,7 @@ export class ConductorRuntime {
       this.membership.stop();
       await step('close console brokers', () => Promise.all([this.nativeConsoles.close(), this.ipmitoolConsoles.close()]));
     }
-    this.brokerLauncher.close();
+    this.launchers.close();
     await step('close Redis', () => Promise.all([closeRedisClient(this.subRedis), closeRedisClient(this.hbRedis), closeRedisClient(this.redis)]));
   }
 }
