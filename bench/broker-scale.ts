@@ -146,7 +146,7 @@ try {
       lastReport = performance.now();
       const cm = await metrics();
       process.stderr.write(
-        `${((lastReport - t0) / 1000).toFixed(0)} s: ${up}/${n} BMC sessions up; event-loop delay max: conductor ${fmt((cm.nodejs_eventloop_lag_max_seconds ?? 0) * 1000)} ms, simulator ${fmt(loopMaxMs())} ms; UDP receive-buffer drops ${udpRcvbufErrors() - udp0}; failures so far: ${JSON.stringify(dropReasons())}\n`,
+        `${((lastReport - t0) / 1000).toFixed(0)} s: ${up}/${n} BMC sessions up; event-loop delay max: conductor ${fmt((cm.solgate_nodejs_eventloop_lag_max_seconds ?? 0) * 1000)} ms, simulator ${fmt(loopMaxMs())} ms; UDP receive-buffer drops ${udpRcvbufErrors() - udp0}; failures so far: ${JSON.stringify(dropReasons())}\n`,
       );
       simLoop.reset();
     }
