@@ -38,7 +38,6 @@ const port = await freeTcpPort();
 const proc = new SocatConsoleProcess({ address: '127.0.0.1', port, pidFile: join(dir, 'fan.pid'), terminalTimeoutS: 0, peer: await driver.prepare(node) }, launcher);
 try {
   await proc.start(10_000);
-  const url = `tcp://127.0.0.1:${port}`;
   await new Promise((r) => setTimeout(r, 500));
   /** A light client (the bench's own cost must not hide the broker's): chunks kept, bytes counted. */
   class Viewer {

@@ -4,12 +4,14 @@ import { ConsoleClient } from '../test/support/console-client.js';
 import { enrol, uniquePrefix } from '../test/support/fixtures.js';
 import { IpmiSimBmc } from '../test/support/ipmi-sim.js';
 import { freeTcpPort, tcpAccepts } from '../test/support/ports.js';
+import { findProcesses } from '../test/support/procs.js';
 import { RedisServer } from '../test/support/redis-server.js';
 import { summary, table } from './stats.js';
 
 /**
- * PUT enable → console port accepting, PUT enable → API reports it serving, and Nova's
- * disable → enable cycle, over N cycles against one real conductor, socat, ipmitool and ipmi_sim.
+ * PUT enable → console port accepting, PUT enable → API reports it serving, a killed socat → the
+ * same port accepting again (restart), and Nova's disable → enable cycle, over N cycles against one
+ * real conductor, socat, ipmitool and ipmi_sim.
  * Baseline in the same process: spawning a bare socat listener and waiting for it to accept, i.e. the
  * floor any socat-based console has on this machine. Usage: node dist/bench/console-enable.js [cycles]
  */
@@ -27,7 +29,7 @@ async function until(check: () => Promise<boolean>, timeoutMs = 15_000): Promise
 
 const redis = await RedisServer.start();
 const bmc = await IpmiSimBmc.start({ nodeName: 'bench-node' });
-const c = await ConductorProcess.start({ id: 'c-bench', redisUrl: redis.url, prefix: uniquePrefix('bench'), env: { SOLGATE_LOG_LEVEL: 'warn' } });
+const c = await ConductorProcess.start({ id: 'c-bench', redisUrl: redis.url, prefix: uniquePrefix('bench'), env: { SOLGATE_LOG_LEVEL: 'warn', SOLGATE_ALLOW_PORTS_OUTSIDE_RANGE: 'true' } }); // a fixed port from the kernel's free list
 const uuid = await enrol(c, bmc, { driver_info: bmc.driverInfo({ ipmi_terminal_port: await freeTcpPort() }) });
 const port = Number((await c.api('GET', `/v1/nodes/${uuid}`)).body.driver_info.ipmi_terminal_port);
 const serving = async () => (await c.api('GET', `/v1/nodes/${uuid}/states/console`)).body.console_enabled === true;
@@ -37,6 +39,7 @@ const baseline: number[] = [];
 const toAccepting: number[] = [];
 const toApi: number[] = [];
 const nova: number[] = [];
+const restart: number[] = [];
 const usable: number[] = [];
 try {
   for (let i = 0; i < cycles; i++) {
@@ -61,6 +64,16 @@ try {
     toAccepting.push(accepted - t1);
     toApi.push(api - t1);
     await sleep(150); // let the probe's SOL session end (ipmitool deactivates on hang-up)
+
+    // socat dies (kill -9 of the listener): the conductor restarts it on the same port
+    const listener = findProcesses('socat', `${uuid}.pid`).find((p) => p.argv[0].endsWith('socat') && !findProcesses('socat', `${uuid}.pid`).some((q) => q.pid === p.ppid));
+    if (!listener) throw new Error('no socat listener');
+    const t3 = now();
+    process.kill(listener.pid, 'SIGKILL');
+    await until(async () => !findProcesses('socat', `${uuid}.pid`).some((p) => p.pid === listener.pid));
+    await until(() => tcpAccepts(port, '127.0.0.1', 200));
+    restart.push(now() - t3);
+    await sleep(150);
 
     // Nova's console reset: PUT disable, poll until disabled, PUT enable, poll until enabled; then a client gets a session
     const t2 = now();
@@ -87,6 +100,7 @@ const rows = [
   ['baseline: spawn bare socat → accepting', baseline],
   ['PUT enable → console port accepting', toAccepting],
   ['PUT enable → GET states/console serving', toApi],
+  ['socat killed → same port accepting again', restart],
   ['Nova reset: PUT disable … GET enabled', nova],
   ['Nova reset … client sees SOL session', usable],
 ] as const;

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { LocalCluster } from '../test/support/cluster.js';
-import { listeningSockets, urlListens } from '../test/support/net.js';
+import { readListeningSockets, urlListens } from '../test/support/net.js';
 
 /**
  * After a kill -9 of a conductor, which goes first: its console listeners, or its Redis connections?
@@ -23,7 +23,7 @@ async function once(run: number): Promise<void> {
     let connectionsGone = 0;
     void cluster.conductor('c2').kill9();
     while ((!listenersGone || !connectionsGone) && performance.now() - t0 < 5000) {
-      const sockets = listeningSockets();
+      const sockets = await readListeningSockets();
       if (!listenersGone && urls.every((u) => !urlListens(u, sockets))) listenersGone = performance.now() - t0;
       if (!connectionsGone && !((await redis.call('CLIENT', 'LIST')) as string).includes(':c2:')) connectionsGone = performance.now() - t0;
     }

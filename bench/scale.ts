@@ -4,7 +4,7 @@ import { CONFIG_VARIABLES } from '#libs/config';
 import { ConsoleStatusRepository } from '#libs/nodes';
 import { Keys } from '#libs/redis';
 import { LocalCluster } from '../test/support/cluster.js';
-import { listeningSockets, urlListens } from '../test/support/net.js';
+import { readListeningSockets, urlListens } from '../test/support/net.js';
 import { listProcesses } from '../test/support/procs.js';
 import { spawnFloor } from './spawn-floor.js';
 import { table } from './stats.js';
@@ -34,7 +34,7 @@ const rows: (string | number)[][] = [];
 
 async function serving(by?: string): Promise<number> {
   const st = await statuses.getMany(uuids);
-  const sockets = listeningSockets();
+  const sockets = await readListeningSockets();
   return st.filter((s) => s.state === 'running' && s.url && urlListens(s.url, sockets) && (!by || s.conductor === by)).length;
 }
 

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { ConsoleStatusRepository } from '#libs/nodes';
 import { Keys } from '#libs/redis';
 import { LocalCluster } from '../test/support/cluster.js';
-import { listeningSockets, urlListens } from '../test/support/net.js';
+import { readListeningSockets, urlListens } from '../test/support/net.js';
 import { CONFIG_VARIABLES } from '#libs/config';
 import { spawnFloor } from './spawn-floor.js';
 import { summary, table } from './stats.js';
@@ -15,17 +15,21 @@ import { summary, table } from './stats.js';
  * and its URL listens (read from Redis and the kernel's socket table every 10 ms, no connection
  * made). Nodes are enrolled with a BMC address that is never contacted: a console's listener does
  * not talk to the BMC until a client connects, so this measures what takeover controls.
+ * The console interface is ipmitool-socat unless the third argument says native-ipmi-socat (the
+ * conductor then also opens a UNIX-socket bridge per console).
  * Last, the mass takeover of issue 10 (target ≤ 4 s for 1,000): every other conductor is drained so
  * c1 runs all N consoles, then c1 is killed (kill -9) and c2 undrained at the same moment, so ONE
  * survivor takes all N over.
- * Usage: node dist/bench/takeover.js [nodes] [conductors]   (BENCH_MASS_ONLY=1: the mass takeover alone)
+ * Usage: node dist/bench/takeover.js [nodes] [conductors] [ipmitool-socat|native-ipmi-socat]
+ *        (BENCH_MASS_ONLY=1: the mass takeover alone)
  */
 const nodes = Number(process.argv[2] ?? 300);
 const conductors = Number(process.argv[3] ?? 3);
+const consoleInterface = process.argv[4] === 'native-ipmi-socat' ? 'native-ipmi-socat' : 'ipmitool-socat';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const massOnly = process.env.BENCH_MASS_ONLY === '1';
 
-const cluster = await LocalCluster.start({ name: 'bt', conductors, dummyNodes: nodes, env: { SOLGATE_LOG_LEVEL: 'warn' } });
+const cluster = await LocalCluster.start({ name: 'bt', conductors, dummyNodes: nodes, consoleInterface, env: { SOLGATE_LOG_LEVEL: 'warn' } });
 const redis = new Redis(cluster.redis.url);
 const statuses = new ConsoleStatusRepository(redis, new Keys(cluster.prefix));
 const uuids = cluster.nodes.map((n) => n.uuid);
@@ -33,7 +37,7 @@ const rows: (string | number)[][] = [];
 
 async function state(of: string[] = uuids) {
   const st = await statuses.getMany(of);
-  const sockets = listeningSockets();
+  const sockets = await readListeningSockets();
   return of.map((u, i) => ({ uuid: u, conductor: st[i].conductor, serving: st[i].state === 'running' && !!st[i].url && urlListens(st[i].url!, sockets) }));
 }
 
@@ -151,7 +155,7 @@ try {
   await cluster.stop();
 }
 
-console.log(`\ntakeover, ${nodes} nodes over ${conductors} conductors, heartbeat 1 s / timeout 5 s (ms from the event until each console serves again)\n`);
+console.log(`\ntakeover, ${nodes} ${consoleInterface} nodes over ${conductors} conductors, heartbeat 1 s / timeout 5 s (ms from the event until each console serves again)\n`);
 console.log(table(['event', 'consoles', 'p50', 'p90', 'p100', 'target', ''], rows));
 
 // The floor on this machine right now: as many bare socat listeners started through launchers,

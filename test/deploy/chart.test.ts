@@ -1,7 +1,9 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse } from 'yaml';
+import { packageVersion } from '#libs/common';
 import { CONFIG_VARIABLES, loadConfig } from '#libs/config';
 import { parseRedisUrl } from '#libs/redis';
 import { CHART_DIR, REPO_ROOT, findObject, helm, objectsOfKind, renderChart, templateArgs, type K8sObject, type RenderOptions } from './helm.js';
@@ -59,6 +61,11 @@ describe('helm chart deploy/helm/solgate', () => {
     expect(CI_FILES).toEqual(
       expect.arrayContaining(['ci/default-values.yaml', 'ci/sentinel-values.yaml', 'ci/hostnetwork-values.yaml', 'ci/existing-secret-values.yaml', 'ci/monitoring-values.yaml']),
     );
+  });
+
+  it("has package.json's version as appVersion (the version is written once, in package.json)", () => {
+    const chart = parse(readFileSync(join(CHART_DIR, 'Chart.yaml'), 'utf8'));
+    expect(chart.appVersion).toBe(packageVersion());
   });
 
   it('passes helm lint --strict with the defaults and every ci values file', async () => {

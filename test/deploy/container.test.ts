@@ -59,7 +59,7 @@ describeIfPodman('the image, built and run as the chart runs it (podman)', () =>
   let scratch: string;
   let sim: ChildProcess | undefined;
   let control = '';
-  let bmcs: Bmc[] = [];
+  const bmcs: Bmc[] = [];
   let simPassword: string;
   const nodes: ApiNode[] = [];
   const containers: string[] = [];
@@ -81,7 +81,7 @@ describeIfPodman('the image, built and run as the chart runs it (podman)', () =>
           signal: AbortSignal.timeout(method === 'GET' ? 10_000 : 30_000),
         });
       } catch (e) {
-        if (method !== 'GET' || attempt >= 3) throw new Error(`${method} ${apiOf(i)}${path}: ${(e as Error).message}`);
+        if (method !== 'GET' || attempt >= 3) throw new Error(`${method} ${apiOf(i)}${path}: ${(e as Error).message}`, { cause: e });
       }
     }
     const text = await res.text();
@@ -112,14 +112,28 @@ describeIfPodman('the image, built and run as the chart runs it (podman)', () =>
   /** Start conductor i from the rendered StatefulSet; returns seconds from `podman run` to /readyz 200. */
   async function startConductor(i: number): Promise<number> {
     const t0 = Date.now();
+    // the StatefulSet's console-logs volumeClaimTemplate: one host directory per replica, owned by the pod's fsGroup
+    const logs = join(scratch, `console-logs-${i}`);
+    if (!existsSync(logs)) {
+      mkdirSync(logs, { mode: 0o770 });
+      chownSync(logs, condPod.securityContext.runAsUser, condPod.securityContext.fsGroup);
+    }
     await podmanOk(
-      podmanRunArgs({ name: name(i), image, pod: condPod, container: condContainer, env: envs[i], labels: { 'io.solgate.test': PREFIX } }),
+      podmanRunArgs({
+        name: name(i),
+        image,
+        pod: condPod,
+        container: condContainer,
+        env: envs[i],
+        hostVolumes: { 'console-logs': logs },
+        labels: { 'io.solgate.test': PREFIX },
+      }),
     );
     containers.push(name(i));
     try {
       await waitFor(async () => (await readyz(i)) === 200, { timeoutMs: 90_000, intervalMs: 50, what: `${name(i)} /readyz` });
     } catch (e) {
-      throw new Error(`${(e as Error).message}\n${await logsOf(name(i))}`);
+      throw new Error(`${(e as Error).message}\n${await logsOf(name(i))}`, { cause: e });
     }
     return (Date.now() - t0) / 1000;
   }

@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { packageVersion } from '#libs/common';
 import { CHART_DIR, REPO_ROOT } from './helm.js';
 
 // Static checks of deploy/docker/Dockerfile and the .dockerignore build context, cross-checked with the
@@ -205,6 +206,11 @@ describe('deploy/docker/Dockerfile', () => {
     }
     expect(dockerfile).not.toMatch(/curl[^\n|]*\|\s*(ba)?sh|wget[^\n|]*\|\s*(ba)?sh/);
     expect(dockerfile).not.toMatch(/SOLGATE_(AUTH_TOKEN|REDIS_URL)=/);
+  });
+
+  it("labels the image with package.json's version by default", () => {
+    const arg = inStage(finalStage, 'ARG').find((i) => i.args.startsWith('VERSION='));
+    expect(arg?.args).toBe(`VERSION=${packageVersion()}`);
   });
 
   it('has a HEALTHCHECK on /healthz (for plain docker run), OCI labels, and the tools on PATH', () => {

@@ -4,8 +4,9 @@ import { ConsoleClient } from '../support/console-client.js';
 import { consoleProcessesOf, enrol, setConsole, uniquePrefix, waitConsoleUrl } from '../support/fixtures.js';
 import { IpmiSimBmc } from '../support/ipmi-sim.js';
 import { tcpAccepts } from '../support/ports.js';
-import { findProcesses } from '../support/procs.js';
+import { findProcesses, isAlive } from '../support/procs.js';
 import { RedisServer } from '../support/redis-server.js';
+import { BOUNDS_MS, reportMs } from '../support/timing.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -75,22 +76,22 @@ describe('ipmitool-socat console end to end', () => {
     await second.close();
   });
 
-  it('restarts a killed socat on the same URL within 2 s and says why in last_error', async () => {
+  it('restarts a killed socat on the same URL and says why in last_error', async () => {
     const url = await waitConsoleUrl(conductor, uuid);
     const [socat] = findProcesses('socat', `${uuid}.pid`).filter((p) => p.argv[0].endsWith('socat'));
     expect(socat).toBeDefined();
     const t0 = Date.now();
     process.kill(socat.pid, 'SIGKILL');
-    await waitFor(async () => !(await tcpAccepts(Number(url.split(':').pop()))) || true, { timeoutMs: 1000 });
+    await waitFor(() => !isAlive(socat.pid), { timeoutMs: 5000, what: 'the killed socat to be gone' });
     await waitFor(
       async () => {
         const r = await conductor.api('GET', `/v1/nodes/${uuid}`);
         return r.body.last_error && findProcesses('socat', `${uuid}.pid`).some((p) => p.pid !== socat.pid && p.argv[0].endsWith('socat'));
       },
-      { timeoutMs: 2000, what: 'a new socat' },
+      { timeoutMs: BOUNDS_MS.socatRestart, what: 'a new socat' },
     );
-    const again = await waitConsoleUrl(conductor, uuid, 2000);
-    expect(Date.now() - t0).toBeLessThan(2000);
+    const again = await waitConsoleUrl(conductor, uuid, BOUNDS_MS.socatRestart);
+    expect(reportMs('killed socat → serving again', Date.now() - t0, 'target ≤ 2 s, bench/console-enable.ts')).toBeLessThan(BOUNDS_MS.socatRestart);
     expect(again).toBe(url);
     const node = await conductor.api('GET', `/v1/nodes/${uuid}`);
     expect(node.body.last_error).toMatch(/socat exited unexpectedly \(killed by signal SIGKILL\)/);

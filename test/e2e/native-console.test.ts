@@ -4,10 +4,11 @@ import { ConductorProcess } from '../support/conductor-process.js';
 import { ConsoleClient } from '../support/console-client.js';
 import { consoleProcessesOf, enrol, setConsole, uniquePrefix, waitConsoleUrl } from '../support/fixtures.js';
 import { IpmiSimBmc } from '../support/ipmi-sim.js';
-import { urlListens } from '../support/net.js';
+import { listensNow } from '../support/net.js';
 import { portBlockFor, tcpAccepts } from '../support/ports.js';
 import { findProcesses } from '../support/procs.js';
 import { RedisServer } from '../support/redis-server.js';
+import { BOUNDS_MS, reportMs } from '../support/timing.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -124,7 +125,7 @@ describe('native-ipmi-socat console end to end', () => {
     expect(bmc.maxConcurrentSolSessions).toBe(1);
   });
 
-  it('restarts a killed socat on the same URL within 2 s and says why in last_error', async () => {
+  it('restarts a killed socat on the same URL and says why in last_error', async () => {
     const url = await waitConsoleUrl(conductor, fleetNode);
     const socat = socatListener(fleetNode);
     expect(socat).toBeDefined();
@@ -136,10 +137,10 @@ describe('native-ipmi-socat console end to end', () => {
         const again = socatListener(fleetNode);
         return r.body.last_error && again && again.pid !== socat!.pid;
       },
-      { timeoutMs: 2000, what: 'a new socat' },
+      { timeoutMs: BOUNDS_MS.socatRestart, what: 'a new socat' },
     );
-    const again = await waitConsoleUrl(conductor, fleetNode, 2000);
-    expect(Date.now() - t0).toBeLessThan(2000);
+    const again = await waitConsoleUrl(conductor, fleetNode, BOUNDS_MS.socatRestart);
+    expect(reportMs('native: killed socat → serving again', Date.now() - t0, 'target ≤ 2 s, bench/console-enable.ts')).toBeLessThan(BOUNDS_MS.socatRestart);
     expect(again).toBe(url);
     const node = await conductor.api('GET', `/v1/nodes/${fleetNode}`);
     expect(node.body.last_error).toMatch(/socat exited unexpectedly \(killed by signal SIGKILL\)/);
@@ -178,7 +179,7 @@ describe('native-ipmi-socat console end to end', () => {
     expect(node.body.last_error).toMatch(/SOL session failed.*wrong password.*BAD_PASSWORD/);
     expect(node.body.driver_internal_info.console_state).toBe('running');
     expect(await waitConsoleUrl(conductor, bad)).toBe(url);
-    expect(urlListens(url)).toBe(true);
+    expect(await listensNow(url)).toBe(true);
     expect(conductor.exitCode).toBeUndefined();
     expect(conductor.logs).toMatch(/SOL session failed/);
     expect(conductor.logs).toContain('BAD_PASSWORD');
@@ -281,7 +282,7 @@ describe('native-ipmi-socat takeover', () => {
     await redis?.stop();
   });
 
-  it('a survivor serves the console within 2 s of a kill -9 of its owner, and the BMC never sees two SOL sessions at once', async () => {
+  it('a survivor serves the console after a kill -9 of its owner, and the BMC never sees two SOL sessions at once', async () => {
     const bmc = fleet.bmc(1);
     await setConsole(conductors[0], uuid, true);
     const url = await waitConsoleUrl(conductors[0], uuid);
@@ -300,14 +301,13 @@ describe('native-ipmi-socat takeover', () => {
       async () => {
         const r = await survivor.api('GET', `/v1/nodes/${uuid}/states/console`);
         const u: string | undefined = r.body?.console_info?.url;
-        return u && u.startsWith(`tcp://${survivor.address}:`) && urlListens(u) ? u : undefined;
+        return u && u.startsWith(`tcp://${survivor.address}:`) && (await listensNow(u)) ? u : undefined;
       },
-      { timeoutMs: 10_000, intervalMs: 20, what: 'the survivor to serve the console' },
+      { timeoutMs: BOUNDS_MS.crashTakeover, intervalMs: 20, what: 'the survivor to serve the console' },
     );
-    const ms = performance.now() - t0;
-    process.stdout.write(`native takeover: console served by ${survivor.opts.id} ${Math.round(ms)} ms after kill -9 of ${owner.opts.id}\n`);
-    expect(ms).toBeLessThan(2000);
-    expect(urlListens(url)).toBe(false); // nothing of the dead owner listens
+    const ms = reportMs(`native takeover: served by ${survivor.opts.id} after kill -9 of ${owner.opts.id}`, performance.now() - t0, 'target ≤ 2 s, bench/takeover.ts native-ipmi-socat');
+    expect(ms).toBeLessThan(BOUNDS_MS.crashTakeover);
+    expect(await listensNow(url)).toBe(false); // nothing of the dead owner listens
 
     const again = await ConsoleClient.connect(newUrl);
     await again.waitSession();

@@ -1,9 +1,10 @@
 import { ConductorProcess } from './conductor-process.js';
 import { uniquePrefix } from './fixtures.js';
 import { IpmiSimBmc } from './ipmi-sim.js';
-import { listeningSockets, urlListens } from './net.js';
+import { readListeningSockets, urlListens } from './net.js';
+import { childrenOf, readCmdline } from '#libs/console';
 import { portBlockFor } from './ports.js';
-import { listProcesses } from './procs.js';
+import { isAlive, listProcesses } from './procs.js';
 import { RedisServer } from './redis-server.js';
 import { waitFor } from './wait.js';
 
@@ -14,6 +15,8 @@ export interface ClusterOptions {
   bmcNodes?: number;
   /** Nodes whose BMC address is never contacted unless a client connects (console listeners only). */
   dummyNodes?: number;
+  /** console_interface of the dummy nodes (default: the API's, ipmitool-socat). */
+  consoleInterface?: 'ipmitool-socat' | 'native-ipmi-socat';
   appendonly?: boolean;
   env?: Record<string, string>;
 }
@@ -69,7 +72,8 @@ export class LocalCluster {
     }
     for (let i = 0; i < (this.opts.dummyNodes ?? 0); i++) {
       const name = `${this.opts.name}-d${i + 1}`;
-      const r = await api.api('POST', '/v1/nodes', { name, driver: 'ipmi', driver_info: { ipmi_address: '127.0.0.1', ipmi_port: 9, ipmi_username: 'admin', ipmi_password: 'x', ipmi_cipher_suite: 3 } });
+      const iface = this.opts.consoleInterface ? { console_interface: this.opts.consoleInterface } : {};
+      const r = await api.api('POST', '/v1/nodes', { name, driver: 'ipmi', ...iface, driver_info: { ipmi_address: '127.0.0.1', ipmi_port: 9, ipmi_username: 'admin', ipmi_password: 'x', ipmi_cipher_suite: 3 } });
       if (r.status !== 201) throw new Error(r.text);
       this.nodes.push({ uuid: r.body.uuid, name });
     }
@@ -112,7 +116,7 @@ export class LocalCluster {
    */
   async sample(uuids: string[] = this.nodes.map((n) => n.uuid), via = this.api): Promise<ConsoleSample[]> {
     const res = await Promise.all(uuids.map((u) => via.api('GET', `/v1/nodes/${u}/states/console`)));
-    const sockets = listeningSockets();
+    const sockets = await readListeningSockets();
     return uuids.map((uuid, i) => {
       const r = res[i];
       const url: string | null = r.body?.console_info?.url ?? null;
@@ -138,6 +142,11 @@ export class LocalCluster {
     );
   }
 
+  /** Whether a pid directory is one of this cluster's conductors' (other suites may run on the machine). */
+  private ownsPidDir(dir: string): boolean {
+    return this.conductors.some((c) => c.pidDir === dir);
+  }
+
   /** socat listeners per node uuid (from their -L pid file argument) and the conductor pid dir each belongs to. */
   socatsByNode(): Map<string, { pid: number; pidDir: string }[]> {
     const out = new Map<string, { pid: number; pidDir: string }[]>();
@@ -145,7 +154,7 @@ export class LocalCluster {
       if (!p.argv[0]?.endsWith('socat')) continue;
       const lock = p.argv.find((a) => a.startsWith('-L'));
       const m = lock ? /^-L(.*)\/([0-9a-f-]{36})\.pid$/.exec(lock) : null;
-      if (!m) continue;
+      if (!m || !this.ownsPidDir(m[1])) continue;
       const list = out.get(m[2]) ?? [];
       list.push({ pid: p.pid, pidDir: m[1] });
       out.set(m[2], list);
@@ -153,7 +162,7 @@ export class LocalCluster {
     return out;
   }
 
-  /** socat listener processes only (not their per-connection children, which share the argv). */
+  /** This cluster's socat listener processes only (not their per-connection children, which share the argv). */
   listenerCountByNode(): Map<string, number> {
     const procs = listProcesses();
     const socatPids = new Set(procs.filter((p) => p.argv[0]?.endsWith('socat')).map((p) => p.pid));
@@ -161,8 +170,8 @@ export class LocalCluster {
     for (const p of procs) {
       if (!p.argv[0]?.endsWith('socat') || socatPids.has(p.ppid)) continue;
       const lock = p.argv.find((a) => a.startsWith('-L'));
-      const m = lock ? /\/([0-9a-f-]{36})\.pid$/.exec(lock) : null;
-      if (m) out.set(m[1], (out.get(m[1]) ?? 0) + 1);
+      const m = lock ? /^-L(.*)\/([0-9a-f-]{36})\.pid$/.exec(lock) : null;
+      if (m && this.ownsPidDir(m[1])) out.set(m[2], (out.get(m[2]) ?? 0) + 1);
     }
     return out;
   }
@@ -175,29 +184,78 @@ export class LocalCluster {
 }
 
 /**
- * Samples the process table every few ms and records the worst moment: the most socat listeners
- * seen at once for one node. Two conductors must never run a node's console at the same time.
+ * Watches that two conductors never run a node's console at the same time: records the most socat
+ * listeners seen at once for one node. Two samplers feed the same record:
+ *  - every `intervalMs` (default 5 ms) a cheap one reads only each conductor's launcher's children
+ *    (/proc/<pid>/task/<pid>/children: socat listeners are the launcher's direct children), so a
+ *    short overlap between a new listener and one still running elsewhere is seen;
+ *  - every second a full process-table scan (tens of ms of CPU with a few hundred processes, so
+ *    not more often), which also sees listeners no launcher owns any more (a killed conductor's
+ *    leftovers, were any to survive it).
+ * Still sampling, but an overlap shorter than a few ms would have to fall between two samples.
  */
 export class OwnershipSampler {
   maxListenersPerNode = 0;
   offender: string | undefined;
   samples = 0;
-  private timer: NodeJS.Timeout | undefined;
+  fullScans = 0;
+  private timers: NodeJS.Timeout[] = [];
+  /** socat listener pid → node uuid (from its -L argument), for the pids seen so far. */
+  private readonly uuidOf = new Map<number, string | null>();
+  private launchers = new Map<number, number[]>(); // conductor pid → its launcher pids
 
   constructor(private readonly cluster: LocalCluster) {}
 
-  start(intervalMs = 20): this {
-    this.timer = setInterval(() => {
-      this.samples++;
-      for (const [uuid, count] of this.cluster.listenerCountByNode()) {
-        if (count > this.maxListenersPerNode) this.maxListenersPerNode = count;
-        if (count > 1) this.offender = uuid;
-      }
-    }, intervalMs);
+  start(intervalMs = 5): this {
+    this.timers.push(setInterval(() => this.quickSample(), intervalMs));
+    this.timers.push(
+      setInterval(() => {
+        this.fullScans++;
+        this.record(this.cluster.listenerCountByNode());
+      }, 1000),
+    );
     return this;
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+  }
+
+  private quickSample(): void {
+    this.samples++;
+    const counts = new Map<string, number>();
+    const seen = new Set<number>();
+    for (const c of this.cluster.conductors) {
+      const pid = c.pid;
+      if (!pid || c.exitCode !== undefined) continue;
+      let launchers = this.launchers.get(pid)?.filter((l) => isAlive(l));
+      if (!launchers?.length) {
+        launchers = childrenOf(pid).filter((k) => readCmdline(k).some((a) => a.endsWith('launcher.mjs')));
+        this.launchers.set(pid, launchers);
+      }
+      for (const l of launchers) {
+        for (const k of childrenOf(l)) {
+          seen.add(k);
+          let uuid = this.uuidOf.get(k);
+          if (uuid === undefined) {
+            const argv = readCmdline(k);
+            const lock = argv[0]?.endsWith('socat') ? argv.find((a) => a.startsWith('-L')) : undefined;
+            uuid = (lock && /\/([0-9a-f-]{36})\.pid$/.exec(lock)?.[1]) || null;
+            if (argv.length > 0) this.uuidOf.set(k, uuid); // an empty argv: not exec'd yet, look again next time
+          }
+          if (uuid) counts.set(uuid, (counts.get(uuid) ?? 0) + 1);
+        }
+      }
+    }
+    for (const k of this.uuidOf.keys()) if (!seen.has(k)) this.uuidOf.delete(k); // gone: its pid may be reused
+    this.record(counts);
+  }
+
+  private record(counts: Map<string, number>): void {
+    for (const [uuid, count] of counts) {
+      if (count > this.maxListenersPerNode) this.maxListenersPerNode = count;
+      if (count > 1) this.offender = uuid;
+    }
   }
 }

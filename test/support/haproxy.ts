@@ -47,7 +47,7 @@ export function renderHaproxyConfig(o: HaproxyOptions & { bind: string; luaFile:
     first = false;
     return o.conductors.map((c, i) => `${indent}server conductor-${i + 1} ${hostPort(c)}`).join('\n');
   });
-  return cfg.replace(/\n\u0000/g, '');
+  return cfg.split('\n\u0000').join(''); // the marker the template leaves for an empty line
 }
 
 /**

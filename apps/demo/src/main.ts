@@ -2,10 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '#libs/common';
-import { ConductorProcess } from '../../../test/support/conductor-process.js';
-import { IpmiSimBmc } from '../../../test/support/ipmi-sim.js';
-import { RedisServer } from '../../../test/support/redis-server.js';
-import { waitFor } from '../../../test/support/wait.js';
+import { ConductorProcess, IpmiSimBmc, RedisServer, waitFor } from '#libs/testing';
 
 /**
  * The local demo cluster (scripts/demo.sh): real redis-server, real ipmi_sim BMCs whose serial

@@ -11,7 +11,11 @@ export interface NamedConnection {
 
 /** Redis connections that carry a solgate connection name (CLIENT LIST TYPE normal). */
 export async function listSolgateConnections(redis: Redis, prefix: string): Promise<NamedConnection[]> {
-  const list = (await redis.call('CLIENT', 'LIST', 'TYPE', 'normal')) as string;
+  return parseClientList((await redis.call('CLIENT', 'LIST', 'TYPE', 'normal')) as string, prefix);
+}
+
+/** The pure part: CLIENT LIST's text → the connections named for `prefix`. */
+export function parseClientList(list: string, prefix: string): NamedConnection[] {
   const out: NamedConnection[] = [];
   for (const line of list.split('\n')) {
     const name = /(?:^| )name=(\S*)/.exec(line)?.[1];

@@ -1,8 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
+import { createServer, type Server } from 'node:net';
 import { ClusterView } from './cluster-view.js';
-import { FailureDetector } from './failure-detector.js';
+import { FailureDetector, probeTcp } from './failure-detector.js';
 import type { MemberView } from './member.model.js';
 
 const member = (id: string): MemberView => ({
@@ -62,5 +63,32 @@ describe('FailureDetector', () => {
     const d = new FailureDetector({ registered: true, view, memberId: 'c1' }, { connections: async () => [], remove: async (id) => (removed.push(id), true) }, 100, pino({ level: 'silent' }), async () => 'timeout');
     await d.tick();
     expect(removed).toEqual([]);
+  });
+});
+/** The crash detector's second channel: only a refused connection proves a process dead. */
+describe('probeTcp', () => {
+  const listen = (s: Server) => new Promise<number>((r) => s.listen(0, '127.0.0.1', () => r((s.address() as { port: number }).port)));
+
+  it('accepted when something listens, refused once it closed', async () => {
+    const server = createServer((c) => c.destroy());
+    const port = await listen(server);
+    expect(await probeTcp(`http://127.0.0.1:${port}`, 1000)).toBe('accepted');
+    await new Promise((r) => server.close(r));
+    expect(await probeTcp(`http://127.0.0.1:${port}`, 1000)).toBe('refused');
+  });
+
+  it('a URL it cannot parse is a timeout (unproven), not a death certificate', async () => {
+    expect(await probeTcp('not a url', 100)).toBe('timeout');
+  });
+
+  it('understands bracketed IPv6 and default ports', async () => {
+    const server = createServer((c) => c.destroy());
+    await new Promise<void>((r) => server.listen(0, '::1', () => r()));
+    const port = (server.address() as { port: number }).port;
+    try {
+      expect(await probeTcp(`http://[::1]:${port}`, 1000)).toBe('accepted');
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 });

@@ -192,7 +192,8 @@ export class MembershipService extends EventEmitter {
         this.lease?.revoke();
         this.clearTimers();
         break;
-      default:
+      case MembershipState.Idle:
+      case MembershipState.Joining:
         this.log.debug({ from, to }, 'membership state');
     }
   }

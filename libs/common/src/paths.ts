@@ -26,3 +26,13 @@ export function packageRoot(): string {
     dir = parent;
   }
 }
+
+let version: string | undefined;
+
+/** solgate's version: package.json's `version`, the one place it is written (the chart test checks Chart.yaml's appVersion against it). */
+export function packageVersion(): string {
+  if (version) return version;
+  const v: unknown = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version;
+  if (typeof v !== 'string' || v === '') throw new Error('package.json has no version');
+  return (version = v);
+}

@@ -1,6 +1,7 @@
 import { accessSync, constants, existsSync, statfsSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { isIP } from 'node:net';
+import { CONDUCTOR_GROUP_RE, CONDUCTOR_GROUP_RULE, normalizeGroup } from '#libs/common';
 
 /**
  * The only reader of process.env. Every variable is parsed and validated once, at boot; all
@@ -18,6 +19,10 @@ export interface SolgateConfig {
   apiUrl: string;
   socatAddress: string;
   portRange: { start: number; stop: number };
+  /** A node may ask for a fixed console port below 1024 (ipmi_terminal_port). */
+  allowPrivilegedPorts: boolean;
+  /** A node may ask for a fixed console port outside portRange. */
+  allowPortsOutsideRange: boolean;
   terminalPidDir: string;
   terminalTimeoutS: number;
   subprocessCheckingIntervalMs: number;
@@ -76,93 +81,294 @@ export class ConfigError extends Error {
   }
 }
 
-/** Names of every variable the conductor reads, with its default, for docs and the Helm chart test. */
-export const CONFIG_VARIABLES: Record<string, string> = {
-  SOLGATE_REDIS_URL: 'redis://127.0.0.1:6379',
-  SOLGATE_KEY_PREFIX: 'solgate',
-  SOLGATE_CONDUCTOR_ID: '<host name>',
-  SOLGATE_CONDUCTOR_GROUP: '',
-  SOLGATE_API_HOST: '0.0.0.0',
-  SOLGATE_API_PORT: '6385',
-  SOLGATE_API_URL: 'http://<advertised host>:<port>',
-  SOLGATE_SOCAT_ADDRESS: '127.0.0.1',
-  SOLGATE_PORT_RANGE: '10000:20000',
-  SOLGATE_TERMINAL_PID_DIR: '/run/solgate-<conductor id> (root), else /dev/shm/solgate-<conductor id>',
-  SOLGATE_TERMINAL_TIMEOUT: '600',
-  SOLGATE_SUBPROCESS_CHECKING_INTERVAL: '1',
-  SOLGATE_SUBPROCESS_TIMEOUT: '10',
-  SOLGATE_KILL_TIMEOUT: '1',
-  SOLGATE_AUTH_TOKEN: '',
-  SOLGATE_LOG_LEVEL: 'info',
-  SOLGATE_HEARTBEAT_INTERVAL: '1',
-  SOLGATE_HEARTBEAT_TIMEOUT: '5',
-  SOLGATE_RING_VNODES: String(DEFAULT_RING_VNODES),
-  SOLGATE_RECONCILE_INTERVAL: '1',
-  SOLGATE_START_CONCURRENCY: '8',
-  SOLGATE_FAILURE_DETECTOR_INTERVAL: '0.1',
-  SOLGATE_REDIS_CONNECT_TIMEOUT: '5',
-  SOLGATE_CONSOLE_PUT_WAIT: '2',
-  SOLGATE_IRONIC_URL: '',
-  SOLGATE_IRONIC_SYNC_INTERVAL: '60',
-  SOLGATE_IRONIC_TOKEN: '',
-  SOLGATE_IRONIC_CLOUD: '',
-  SOLGATE_IRONIC_CLOUDS_FILE: '/etc/openstack/clouds.yaml',
-  SOLGATE_ESCAPE_CHAR: '~',
-  SOLGATE_CONSOLE_HISTORY_BYTES: '65536',
-  SOLGATE_CONSOLE_REPLAY_BYTES: '4096',
-  SOLGATE_CONSOLE_CAPTURE: 'on-demand',
-  SOLGATE_CONSOLE_LINGER: '10',
-  SOLGATE_CONSOLE_LOG_BYTES: '131072',
-  SOLGATE_CONSOLE_LOG_DIR: '',
-  SOLGATE_CONSOLE_LOG_FILE_BYTES: '10485760',
-  SOLGATE_CONSOLE_LOG_FILE_COUNT: '5',
-  SOLGATE_CONSOLE_MAX_VIEWERS: '128',
-};
-
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-const GROUP_RE = /^[A-Za-z0-9_.-]{0,255}$/;
-const PREFIX_RE = /^[A-Za-z0-9_.-]{1,64}$/;
+/** Redis key prefixes (the conductors' SOLGATE_KEY_PREFIX, the CLI's --prefix). */
+export const KEY_PREFIX_RE = /^[A-Za-z0-9_.-]{1,64}$/;
+export const KEY_PREFIX_RULE = 'letters, digits, _ . - (1-64 characters)';
 /** Paths that end up inside socat's address syntax: no characters socat treats as syntax. */
 export const SAFE_PATH_RE = /^\/[A-Za-z0-9_./-]*$/;
 
+/** How a variable's text becomes a value; every default is written here and nowhere else. */
+export type ConfigParser =
+  | { kind: 'string'; default: string; valid?: (v: string) => boolean; rule?: string }
+  /** A default computed from variables read before it (see loadConfig); `valid` as for strings. */
+  | { kind: 'derived'; valid?: (v: string) => boolean; rule?: string }
+  | { kind: 'integer'; default: number; min: number; max: number }
+  /** Seconds in the environment (decimals allowed), milliseconds in SolgateConfig. */
+  | { kind: 'seconds'; default: number; min: number; max: number }
+  /** true/1/yes/on or false/0/no/off. */
+  | { kind: 'boolean'; default: boolean };
+
+export interface ConfigVariable {
+  parser: ConfigParser;
+  /** The README's Default column (markdown), when it is not just the parser's default in backticks. */
+  shownDefault?: string;
+  /** The README's Meaning column (markdown). */
+  doc: string;
+}
+
+const oneOf = (values: readonly string[]) => (v: string) => values.includes(v);
+/** One printable ASCII character other than space, or `none`. */
+const isEscapeChar = (v: string) => v === 'none' || (v.length === 1 && v.charCodeAt(0) >= 0x21 && v.charCodeAt(0) <= 0x7e);
+
+/**
+ * Every variable the conductor reads: parser, default and documentation in one table. loadConfig
+ * reads through it, the CLI takes its defaults and limits from it, the Helm chart test checks the
+ * names it renders against it, and a unit test checks the README's configuration table against it.
+ */
+const VARIABLES = {
+  SOLGATE_REDIS_URL: {
+    parser: {
+      kind: 'string',
+      default: 'redis://127.0.0.1:6379',
+      valid: (v: string) => isValidRedisUrl(v),
+      rule: 'expected redis://[user:password@]host:port[/db], rediss://... or redis-sentinel://[password@]host:port[,host:port...]/master-name',
+    },
+    doc: '`redis://[user:password@]host:port[/db]`, `rediss://…` (TLS), or Sentinel: `redis-sentinel://[password@]host:26379[,host:26379…]/<master-name>[/db]`',
+  },
+  SOLGATE_KEY_PREFIX: {
+    parser: { kind: 'string', default: 'solgate', valid: (v: string) => KEY_PREFIX_RE.test(v), rule: KEY_PREFIX_RULE },
+    doc: 'every Redis key lives under `<prefix>:`',
+  },
+  SOLGATE_CONDUCTOR_ID: {
+    parser: { kind: 'derived', valid: (v: string) => ID_RE.test(v), rule: 'letters, digits, _ . - (starting with a letter or digit, at most 128 characters)' },
+    shownDefault: 'host name',
+    doc: 'stable member id (a StatefulSet pod name); a fresh incarnation is added per process start',
+  },
+  SOLGATE_CONDUCTOR_GROUP: {
+    parser: { kind: 'string', default: '', valid: (v: string) => CONDUCTOR_GROUP_RE.test(v), rule: CONDUCTOR_GROUP_RULE },
+    doc: "Ironic's conductor group: nodes with `conductor_group` X map only onto live conductors of group X (case-insensitive, used lower-cased like nodes' groups)",
+  },
+  SOLGATE_API_HOST: {
+    parser: { kind: 'string', default: '0.0.0.0', valid: (v: string) => isIP(v) !== 0 || /^[A-Za-z0-9.-]+$/.test(v), rule: 'must be an IP address or host name' },
+    doc: 'API bind address',
+  },
+  SOLGATE_API_PORT: { parser: { kind: 'integer', default: 6385, min: 1, max: 65535 }, doc: 'API port' },
+  SOLGATE_API_URL: {
+    parser: { kind: 'derived', valid: (v: string) => /^https?:\/\/[^\s/]+$/.test(v), rule: 'must be http(s)://host[:port] with no path' },
+    shownDefault: '`http://<api host, else socat address>:<port>`',
+    doc: "advertised API URL (links, Location headers, and the other conductors' crash check)",
+  },
+  SOLGATE_SOCAT_ADDRESS: {
+    parser: {
+      kind: 'string',
+      default: '127.0.0.1',
+      valid: (v: string) => isIP(v) !== 0,
+      rule: 'must be an IPv4 or IPv6 address (it is both the bind address and the host in console URLs)',
+    },
+    doc: 'IP address consoles bind to; also the host in console URLs',
+  },
+  SOLGATE_PORT_RANGE: {
+    parser: { kind: 'string', default: '10000:20000', valid: (v: string) => parsePortRange(v) !== undefined, rule: 'must be START:STOP with 1 <= START < STOP <= 65536 (STOP exclusive)' },
+    doc: "console ports `START:STOP` (STOP exclusive), cluster-wide*: each node gets one port from it, allocated once in Redis and kept for as long as the node exists (a node's `ipmi_terminal_port` wins; two nodes never share a port: a fixed port another node holds is refused with 409)",
+  },
+  SOLGATE_ALLOW_PRIVILEGED_PORTS: {
+    parser: { kind: 'boolean', default: false },
+    doc: "accept a node's `ipmi_terminal_port` below 1024 (a conductor running as root would bind it); otherwise the API and CLI answer 400",
+  },
+  SOLGATE_ALLOW_PORTS_OUTSIDE_RANGE: {
+    parser: { kind: 'boolean', default: false },
+    doc: "accept a node's `ipmi_terminal_port` outside `SOLGATE_PORT_RANGE`; otherwise 400",
+  },
+  SOLGATE_TERMINAL_PID_DIR: {
+    parser: { kind: 'derived', valid: (v: string) => SAFE_PATH_RE.test(v), rule: 'must be an absolute path of letters, digits, _ . - and /' },
+    shownDefault: '`/run/solgate-<conductor id>` when `/run` is a tmpfs this process may write (root), else `/dev/shm/solgate-<conductor id>` (`/tmp/…` where there is no `/dev/shm`)',
+    doc: "private directory for pid, lease and argv files and consoles' sockets (0600). The conductor creates it itself (0700) and refuses to start if it exists but is not its own, not 0700, a symbolic link, or under a parent others can write without the sticky bit ([docs/security.md](docs/security.md))",
+  },
+  SOLGATE_TERMINAL_TIMEOUT: {
+    parser: { kind: 'seconds', default: 600, min: 0, max: 86400 * 7 },
+    doc: 'socat `-T`: close a console connection idle this long; 0 = never',
+  },
+  SOLGATE_SUBPROCESS_CHECKING_INTERVAL: {
+    parser: { kind: 'seconds', default: 1, min: 0.001, max: 60 },
+    doc: 'how often every running console is checked to still listen (kernel socket table, no connection); readiness itself is event-driven (socat reports when it listens)',
+  },
+  SOLGATE_SUBPROCESS_TIMEOUT: { parser: { kind: 'seconds', default: 10, min: 0.01, max: 600 }, doc: 'how long a console may take to start listening' },
+  SOLGATE_KILL_TIMEOUT: { parser: { kind: 'seconds', default: 1, min: 0, max: 60 }, doc: 'SIGTERM → SIGKILL delay when stopping a console' },
+  SOLGATE_AUTH_TOKEN: {
+    parser: { kind: 'string', default: '' },
+    shownDefault: 'unset',
+    doc: 'when set, every request needs `X-Auth-Token` (or `Authorization: Bearer`) with this value (constant-time compare), else 401 before any routing — except `GET`/`HEAD` of exactly `/`, `/v1`, `/v1/` (version documents), `/healthz`, `/readyz` and `/metrics` ([docs/security.md](docs/security.md))',
+  },
+  SOLGATE_LOG_LEVEL: {
+    parser: { kind: 'string', default: 'info', valid: oneOf(LOG_LEVELS), rule: `one of ${LOG_LEVELS.join(', ')}` },
+    doc: '`fatal error warn info debug trace silent` (JSON lines on stderr)',
+  },
+  SOLGATE_HEARTBEAT_INTERVAL: { parser: { kind: 'seconds', default: 1, min: 0.05, max: 60 }, doc: 'heartbeat period' },
+  SOLGATE_HEARTBEAT_TIMEOUT: {
+    parser: { kind: 'seconds', default: 5, min: 0.2, max: 600 },
+    doc: "cluster-wide*: a member silent this long (Redis's clock) is dead; its own lease is `timeout − interval`",
+  },
+  SOLGATE_RING_VNODES: {
+    parser: { kind: 'integer', default: DEFAULT_RING_VNODES, min: 1, max: 10000 },
+    doc: 'cluster-wide*: hashring vnode count per member (×4 points); chosen from a measured balance',
+  },
+  SOLGATE_RECONCILE_INTERVAL: {
+    parser: { kind: 'seconds', default: 1, min: 0.05, max: 60 },
+    doc: 'full reconcile pass period (pub/sub nudges act at once in between)',
+  },
+  SOLGATE_START_CONCURRENCY: {
+    parser: { kind: 'integer', default: 8, min: 1, max: 1024 },
+    doc: 'console starts in flight at once (a takeover of many nodes queues the rest; measured best on 2 cores)',
+  },
+  SOLGATE_FAILURE_DETECTOR_INTERVAL: {
+    parser: { kind: 'seconds', default: 0.1, min: 0.01, max: 60 },
+    doc: "how often `CLIENT LIST` is checked for a crashed conductor's vanished connection",
+  },
+  SOLGATE_REDIS_CONNECT_TIMEOUT: { parser: { kind: 'seconds', default: 5, min: 0.1, max: 120 }, doc: 'Redis connect timeout' },
+  SOLGATE_CONSOLE_PUT_WAIT: {
+    parser: { kind: 'seconds', default: 2, min: 0, max: 60 },
+    doc: '`PUT …/states/console` answers once the owner has acted (console serving, or stopped), at most this long after the intent was recorded; past it, 202 as before and the state follows; 0 = answer at once',
+  },
+  SOLGATE_IRONIC_URL: {
+    parser: { kind: 'string', default: '', valid: (v: string) => /^https?:\/\/[^\s@/]+(\/\S*)?$/.test(v), rule: 'must be http(s)://host[:port][/path] without credentials' },
+    shownDefault: 'unset',
+    doc: "an existing Ironic's API: setting it (or `SOLGATE_IRONIC_CLOUD`) makes the conductors mirror its nodes, one conductor at a time ([docs/ironic.md](docs/ironic.md))",
+  },
+  SOLGATE_IRONIC_SYNC_INTERVAL: { parser: { kind: 'seconds', default: 60, min: 1, max: 86400 }, doc: 'seconds between Ironic syncs' },
+  SOLGATE_IRONIC_TOKEN: { parser: { kind: 'string', default: '' }, shownDefault: 'unset', doc: '`X-Auth-Token` for Ironic' },
+  SOLGATE_IRONIC_CLOUD: {
+    parser: { kind: 'string', default: '', valid: (v: string) => /^[A-Za-z0-9_.-]{0,64}$/.test(v), rule: 'a clouds.yaml cloud name: letters, digits, _ . -' },
+    shownDefault: 'unset',
+    doc: '`clouds.yaml` cloud for Keystone auth instead of a token (URL from the catalog when `SOLGATE_IRONIC_URL` is unset)',
+  },
+  SOLGATE_IRONIC_CLOUDS_FILE: {
+    parser: { kind: 'string', default: '/etc/openstack/clouds.yaml', valid: (v: string) => /^\/\S*$/.test(v), rule: 'an absolute path' },
+    doc: 'where that cloud is',
+  },
+  SOLGATE_ESCAPE_CHAR: {
+    parser: { kind: 'string', default: '~', valid: isEscapeChar, rule: 'one printable ASCII character, or "none" to turn escapes off' },
+    doc: "console viewers' escape character (`~?` help, `~.` leave, `~w`/`~W`/`~r` write lock, `~#` who, `~B` break); `none` turns escapes off ([docs/console-broker.md](docs/console-broker.md))",
+  },
+  SOLGATE_CONSOLE_HISTORY_BYTES: { parser: { kind: 'integer', default: 65536, min: 1024, max: 16 * 1024 * 1024 }, doc: 'history ring buffer per node' },
+  SOLGATE_CONSOLE_REPLAY_BYTES: {
+    parser: { kind: 'integer', default: 4096, min: 0, max: 16 * 1024 * 1024 },
+    doc: 'history a new viewer receives first (cut at a line start)',
+  },
+  SOLGATE_CONSOLE_CAPTURE: {
+    parser: { kind: 'string', default: 'on-demand', valid: oneOf(['on-demand', 'always']), rule: 'on-demand or always' },
+    doc: '`on-demand`: BMC session while someone watches (+ linger); `always`: while the console is enabled; per node `driver_info.solgate_console_capture`',
+  },
+  SOLGATE_CONSOLE_LINGER: { parser: { kind: 'seconds', default: 10, min: 0, max: 3600 }, doc: 'seconds an on-demand BMC session outlives its last viewer' },
+  SOLGATE_CONSOLE_LOG_BYTES: {
+    parser: { kind: 'integer', default: 131072, min: 0, max: 64 * 1024 * 1024 },
+    doc: 'console log per node in a capped Redis Stream (survives takeover; `solgate console log`); `0` = none',
+  },
+  SOLGATE_CONSOLE_LOG_DIR: {
+    parser: { kind: 'string', default: '', valid: (v: string) => SAFE_PATH_RE.test(v), rule: 'must be an absolute path of letters, digits, _ . - and / (or empty: no log files)' },
+    shownDefault: '(none)',
+    doc: 'full console logs as files `<uuid>.log` here, rotated by size and count',
+  },
+  SOLGATE_CONSOLE_LOG_FILE_BYTES: {
+    parser: { kind: 'integer', default: 10 * 1024 * 1024, min: 4096, max: 1024 * 1024 * 1024 },
+    doc: "rotate a node's log file at this size",
+  },
+  SOLGATE_CONSOLE_LOG_FILE_COUNT: { parser: { kind: 'integer', default: 5, min: 1, max: 100 }, doc: 'rotated log files kept per node' },
+  SOLGATE_CONSOLE_MAX_VIEWERS: { parser: { kind: 'integer', default: 128, min: 1, max: 10000 }, doc: 'viewers per node console' },
+} satisfies Record<string, ConfigVariable>;
+
+export type ConfigVariableName = keyof typeof VARIABLES;
+/** The table above, frozen, keyed by variable name. */
+export const CONFIG: Readonly<Record<ConfigVariableName, ConfigVariable>> = Object.freeze(VARIABLES);
+
+/** Names of every variable the conductor reads, with its default as documented (for the CLI and the chart test). */
+export const CONFIG_VARIABLES: Readonly<Record<string, string>> = Object.freeze(
+  Object.fromEntries(Object.entries(CONFIG).map(([name, v]) => [name, 'default' in v.parser ? String(v.parser.default) : (v.shownDefault ?? '')])),
+);
+
+/** The README's configuration table (markdown rows), generated from CONFIG; a unit test keeps the README equal to it. */
+export function configTableMarkdown(): string {
+  const rows = Object.entries(CONFIG).map(([name, v]) => {
+    const shown = v.shownDefault ?? ('default' in v.parser ? `\`${String(v.parser.default)}\`` : '');
+    return `| \`${name}\` | ${shown} | ${v.doc} |`;
+  });
+  return ['| Variable | Default | Meaning |', '|---|---|---|', ...rows].join('\n');
+}
+
+/** The rule for an integer, in the words every message uses. */
+export const integerRule = (min: number, max: number) => `must be an integer between ${min} and ${max}`;
+/** The rule for a duration, in the words every message uses. */
+export const secondsRule = (min: number, max: number) => `must be a number of seconds between ${min} and ${max}`;
+
+/** `text` as an integer within [min, max], or undefined. The one integer parser (conductor and CLI). */
+export function parseInteger(text: string, min: number, max: number): number | undefined {
+  const v = text.trim();
+  const n = /^\d+$/.test(v) ? Number(v) : NaN;
+  return Number.isInteger(n) && n >= min && n <= max ? n : undefined;
+}
+
+/** `text` as seconds (decimals allowed) within [min, max], or undefined. The one duration parser (conductor and CLI). */
+export function parseSeconds(text: string, min: number, max: number): number | undefined {
+  const v = text.trim();
+  const n = /^\d+(\.\d+)?$/.test(v) ? Number(v) : NaN;
+  return Number.isFinite(n) && n >= min && n <= max ? n : undefined;
+}
+
+/** `START:STOP` with 1 <= START < STOP <= 65536, or undefined. */
+export function parsePortRange(text: string): { start: number; stop: number } | undefined {
+  const m = /^(\d{1,5}):(\d{1,5})$/.exec(text);
+  if (!m || +m[1] < 1 || +m[2] > 65536 || +m[1] >= +m[2]) return undefined;
+  return { start: +m[1], stop: +m[2] };
+}
+
 type Env = Record<string, string | undefined>;
 
+/** Reads variables through CONFIG, collecting every problem instead of stopping at the first. */
 class Reader {
   readonly problems: string[] = [];
   constructor(private readonly env: Env) {}
 
-  raw(name: string): string | undefined {
+  raw(name: ConfigVariableName): string | undefined {
     const v = this.env[name];
     return v === undefined || v.trim() === '' ? undefined : v.trim();
   }
 
-  string(name: string, fallback: string, re?: RegExp, hint?: string): string {
-    const v = this.raw(name) ?? fallback;
-    if (re && !re.test(v)) this.problems.push(`${name}=${JSON.stringify(v)}: ${hint ?? `must match ${re}`}`);
+  private check(name: ConfigVariableName, v: string): string {
+    const p = CONFIG[name].parser;
+    if ((p.kind === 'string' || p.kind === 'derived') && p.valid && !(v === '' && 'default' in p && p.default === '') && !p.valid(v)) this.problems.push(`${name}=${JSON.stringify(v)}: ${p.rule ?? 'invalid'}`);
     return v;
   }
 
-  int(name: string, fallback: number, min: number, max: number): number {
+  string(name: ConfigVariableName): string {
+    const p = CONFIG[name].parser;
+    if (p.kind !== 'string') throw new Error(`${name} is not a plain string variable`);
+    return this.check(name, this.raw(name) ?? p.default);
+  }
+
+  /** A variable whose default the caller computes from variables read before it. */
+  derived(name: ConfigVariableName, fallback: string, normalize: (v: string) => string = (v) => v): string {
+    return this.check(name, normalize(this.raw(name) ?? fallback));
+  }
+
+  integer(name: ConfigVariableName): number {
+    const p = CONFIG[name].parser;
+    if (p.kind !== 'integer') throw new Error(`${name} is not an integer variable`);
     const v = this.raw(name);
-    if (v === undefined) return fallback;
-    const n = /^\d+$/.test(v) ? Number(v) : NaN;
-    if (!Number.isInteger(n) || n < min || n > max) {
-      this.problems.push(`${name}=${JSON.stringify(v)}: must be an integer between ${min} and ${max}`);
-      return fallback;
-    }
-    return n;
+    if (v === undefined) return p.default;
+    const n = parseInteger(v, p.min, p.max);
+    if (n === undefined) this.problems.push(`${name}=${JSON.stringify(v)}: ${integerRule(p.min, p.max)}`);
+    return n ?? p.default;
+  }
+
+  boolean(name: ConfigVariableName): boolean {
+    const p = CONFIG[name].parser;
+    if (p.kind !== 'boolean') throw new Error(`${name} is not a boolean variable`);
+    const v = this.raw(name)?.toLowerCase();
+    if (v === undefined) return p.default;
+    if (['true', '1', 'yes', 'on'].includes(v)) return true;
+    if (['false', '0', 'no', 'off'].includes(v)) return false;
+    this.problems.push(`${name}=${JSON.stringify(v)}: must be true or false`);
+    return p.default;
   }
 
   /** Seconds (decimals allowed) → milliseconds. */
-  seconds(name: string, fallbackS: number, minS: number, maxS: number): number {
+  millis(name: ConfigVariableName): number {
+    const p = CONFIG[name].parser;
+    if (p.kind !== 'seconds') throw new Error(`${name} is not a duration variable`);
     const v = this.raw(name);
-    if (v === undefined) return Math.round(fallbackS * 1000);
-    const n = /^\d+(\.\d+)?$/.test(v) ? Number(v) : NaN;
-    if (!Number.isFinite(n) || n < minS || n > maxS) {
-      this.problems.push(`${name}=${JSON.stringify(v)}: must be a number of seconds between ${minS} and ${maxS}`);
-      return Math.round(fallbackS * 1000);
-    }
-    return Math.round(n * 1000);
+    const s = v === undefined ? p.default : parseSeconds(v, p.min, p.max);
+    if (s === undefined) this.problems.push(`${name}=${JSON.stringify(v)}: ${secondsRule(p.min, p.max)}`);
+    return Math.round((s ?? p.default) * 1000);
   }
 }
 
@@ -205,104 +411,71 @@ function defaultRuntimeDir(): string {
 export function loadConfig(env: Env = process.env): Readonly<SolgateConfig> {
   const r = new Reader(env);
 
-  const redisUrl = r.string('SOLGATE_REDIS_URL', 'redis://127.0.0.1:6379');
-  if (!isValidRedisUrl(redisUrl))
-    r.problems.push(
-      `SOLGATE_REDIS_URL=${JSON.stringify(redisUrl)}: expected redis://[user:password@]host:port[/db], rediss://... or redis-sentinel://[password@]host:port[,host:port...]/master-name`,
-    );
-  const keyPrefix = r.string('SOLGATE_KEY_PREFIX', 'solgate', PREFIX_RE, 'letters, digits, _ . - (1-64 characters)');
-  const conductorId = r.string(
-    'SOLGATE_CONDUCTOR_ID',
-    hostname(),
-    ID_RE,
-    'letters, digits, _ . - (starting with a letter or digit, at most 128 characters)',
-  );
-  const conductorGroup = r.string('SOLGATE_CONDUCTOR_GROUP', '', GROUP_RE, 'letters, digits, _ . - (at most 255 characters)');
-  const apiHost = r.string('SOLGATE_API_HOST', '0.0.0.0');
-  if (isIP(apiHost) === 0 && !/^[A-Za-z0-9.-]+$/.test(apiHost))
-    r.problems.push(`SOLGATE_API_HOST=${JSON.stringify(apiHost)}: must be an IP address or host name`);
-  const apiPort = r.int('SOLGATE_API_PORT', 6385, 1, 65535);
-
-  const socatAddress = r.string('SOLGATE_SOCAT_ADDRESS', '127.0.0.1');
-  if (isIP(socatAddress) === 0)
-    r.problems.push(`SOLGATE_SOCAT_ADDRESS=${JSON.stringify(socatAddress)}: must be an IPv4 or IPv6 address (it is both the bind address and the host in console URLs)`);
+  const redisUrl = r.string('SOLGATE_REDIS_URL');
+  const keyPrefix = r.string('SOLGATE_KEY_PREFIX');
+  const conductorId = r.derived('SOLGATE_CONDUCTOR_ID', hostname());
+  // Stored lower-case, as node groups are: `Rack1` and a node's `rack1` are the same group.
+  const conductorGroup = normalizeGroup(r.string('SOLGATE_CONDUCTOR_GROUP'));
+  const apiHost = r.string('SOLGATE_API_HOST');
+  const apiPort = r.integer('SOLGATE_API_PORT');
+  const socatAddress = r.string('SOLGATE_SOCAT_ADDRESS');
 
   const advertisedHost = !isWildcard(apiHost) ? apiHost : !isWildcard(socatAddress) ? socatAddress : hostname();
-  const apiUrl = (r.raw('SOLGATE_API_URL') ?? `http://${urlHost(advertisedHost)}:${apiPort}`).replace(/\/+$/, '');
-  if (!/^https?:\/\/[^\s/]+$/.test(apiUrl))
-    r.problems.push(`SOLGATE_API_URL=${JSON.stringify(apiUrl)}: must be http(s)://host[:port] with no path`);
+  const apiUrl = r.derived('SOLGATE_API_URL', `http://${urlHost(advertisedHost)}:${apiPort}`, (v) => v.replace(/\/+$/, ''));
 
-  const rangeRaw = r.string('SOLGATE_PORT_RANGE', '10000:20000');
-  let portRange = { start: 10000, stop: 20000 };
-  const m = /^(\d{1,5}):(\d{1,5})$/.exec(rangeRaw);
-  if (!m || +m[1] < 1 || +m[2] > 65536 || +m[1] >= +m[2]) {
-    r.problems.push(`SOLGATE_PORT_RANGE=${JSON.stringify(rangeRaw)}: must be START:STOP with 1 <= START < STOP <= 65536 (STOP exclusive)`);
-  } else {
-    portRange = { start: +m[1], stop: +m[2] };
-  }
-
-  const terminalPidDir = r.string(
-    'SOLGATE_TERMINAL_PID_DIR',
-    `${defaultRuntimeDir()}/solgate-${conductorId.replace(/[^A-Za-z0-9_.-]/g, '_')}`,
-    SAFE_PATH_RE,
-    'must be an absolute path of letters, digits, _ . - and /',
-  );
-  const terminalTimeoutS = Math.round(r.seconds('SOLGATE_TERMINAL_TIMEOUT', 600, 0, 86400 * 7) / 1000);
-  const subprocessCheckingIntervalMs = r.seconds('SOLGATE_SUBPROCESS_CHECKING_INTERVAL', 1, 0.001, 60);
-  const subprocessTimeoutMs = r.seconds('SOLGATE_SUBPROCESS_TIMEOUT', 10, 0.01, 600);
-  const killTimeoutMs = r.seconds('SOLGATE_KILL_TIMEOUT', 1, 0, 60);
+  const portRange = parsePortRange(r.string('SOLGATE_PORT_RANGE')) ?? parsePortRange(VARIABLES.SOLGATE_PORT_RANGE.parser.default)!;
+  const allowPrivilegedPorts = r.boolean('SOLGATE_ALLOW_PRIVILEGED_PORTS');
+  const allowPortsOutsideRange = r.boolean('SOLGATE_ALLOW_PORTS_OUTSIDE_RANGE');
+  const terminalPidDir = r.derived('SOLGATE_TERMINAL_PID_DIR', `${defaultRuntimeDir()}/solgate-${conductorId.replace(/[^A-Za-z0-9_.-]/g, '_')}`);
+  const terminalTimeoutS = Math.round(r.millis('SOLGATE_TERMINAL_TIMEOUT') / 1000);
+  const subprocessCheckingIntervalMs = r.millis('SOLGATE_SUBPROCESS_CHECKING_INTERVAL');
+  const subprocessTimeoutMs = r.millis('SOLGATE_SUBPROCESS_TIMEOUT');
+  const killTimeoutMs = r.millis('SOLGATE_KILL_TIMEOUT');
   const authToken = r.raw('SOLGATE_AUTH_TOKEN');
-  const logLevel = r.string('SOLGATE_LOG_LEVEL', 'info') as LogLevel;
-  if (!LOG_LEVELS.includes(logLevel)) r.problems.push(`SOLGATE_LOG_LEVEL=${JSON.stringify(logLevel)}: one of ${LOG_LEVELS.join(', ')}`);
+  const logLevel = r.string('SOLGATE_LOG_LEVEL') as LogLevel;
 
-  const heartbeatIntervalMs = r.seconds('SOLGATE_HEARTBEAT_INTERVAL', 1, 0.05, 60);
-  const heartbeatTimeoutMs = r.seconds('SOLGATE_HEARTBEAT_TIMEOUT', 5, 0.2, 600);
+  const heartbeatIntervalMs = r.millis('SOLGATE_HEARTBEAT_INTERVAL');
+  const heartbeatTimeoutMs = r.millis('SOLGATE_HEARTBEAT_TIMEOUT');
   if (heartbeatTimeoutMs < 2 * heartbeatIntervalMs)
     r.problems.push(
       `SOLGATE_HEARTBEAT_TIMEOUT (${heartbeatTimeoutMs / 1000}s) must be at least twice SOLGATE_HEARTBEAT_INTERVAL (${heartbeatIntervalMs / 1000}s)`,
     );
-  const ringVnodes = r.int('SOLGATE_RING_VNODES', DEFAULT_RING_VNODES, 1, 10000);
-  const reconcileIntervalMs = r.seconds('SOLGATE_RECONCILE_INTERVAL', 1, 0.05, 60);
-  const startConcurrency = r.int('SOLGATE_START_CONCURRENCY', 8, 1, 1024);
-  const failureDetectorIntervalMs = r.seconds('SOLGATE_FAILURE_DETECTOR_INTERVAL', 0.1, 0.01, 60);
-  const redisConnectTimeoutMs = r.seconds('SOLGATE_REDIS_CONNECT_TIMEOUT', 5, 0.1, 120);
-  const consolePutWaitMs = r.seconds('SOLGATE_CONSOLE_PUT_WAIT', 2, 0, 60);
+  const ringVnodes = r.integer('SOLGATE_RING_VNODES');
+  const reconcileIntervalMs = r.millis('SOLGATE_RECONCILE_INTERVAL');
+  const startConcurrency = r.integer('SOLGATE_START_CONCURRENCY');
+  const failureDetectorIntervalMs = r.millis('SOLGATE_FAILURE_DETECTOR_INTERVAL');
+  const redisConnectTimeoutMs = r.millis('SOLGATE_REDIS_CONNECT_TIMEOUT');
+  const consolePutWaitMs = r.millis('SOLGATE_CONSOLE_PUT_WAIT');
 
-  const ironicUrl = r.raw('SOLGATE_IRONIC_URL');
-  if (ironicUrl !== undefined && !/^https?:\/\/[^\s@/]+(\/\S*)?$/.test(ironicUrl))
-    r.problems.push(`SOLGATE_IRONIC_URL=${JSON.stringify(ironicUrl)}: must be http(s)://host[:port][/path] without credentials`);
-  const ironicCloud = r.string('SOLGATE_IRONIC_CLOUD', '', /^[A-Za-z0-9_.-]{0,64}$/, 'a clouds.yaml cloud name: letters, digits, _ . -');
+  const ironicUrl = r.string('SOLGATE_IRONIC_URL');
+  const ironicCloud = r.string('SOLGATE_IRONIC_CLOUD');
   const ironicToken = r.raw('SOLGATE_IRONIC_TOKEN');
   if (ironicToken !== undefined && ironicCloud !== '') r.problems.push('SOLGATE_IRONIC_TOKEN and SOLGATE_IRONIC_CLOUD: set one of them, not both');
-  const ironicCloudsFile = r.string('SOLGATE_IRONIC_CLOUDS_FILE', '/etc/openstack/clouds.yaml', /^\/\S*$/, 'an absolute path');
-  const ironicIntervalMs = r.seconds('SOLGATE_IRONIC_SYNC_INTERVAL', 60, 1, 86400);
+  const ironicCloudsFile = r.string('SOLGATE_IRONIC_CLOUDS_FILE');
+  const ironicIntervalMs = r.millis('SOLGATE_IRONIC_SYNC_INTERVAL');
   const ironicSync: IronicSyncConfig | undefined =
-    ironicUrl !== undefined || ironicCloud !== ''
+    ironicUrl !== '' || ironicCloud !== ''
       ? Object.freeze({
-          url: ironicUrl,
+          url: ironicUrl === '' ? undefined : ironicUrl,
           intervalMs: ironicIntervalMs,
           token: ironicToken,
           cloud: ironicCloud !== '' ? Object.freeze({ name: ironicCloud, file: ironicCloudsFile }) : undefined,
         })
       : undefined;
 
-  const escapeRaw = r.raw('SOLGATE_ESCAPE_CHAR') ?? '~';
-  let escapeChar: string | null = '~';
-  if (escapeRaw === 'none') escapeChar = null;
-  else if (escapeRaw.length === 1 && escapeRaw.charCodeAt(0) >= 0x21 && escapeRaw.charCodeAt(0) <= 0x7e) escapeChar = escapeRaw;
-  else r.problems.push(`SOLGATE_ESCAPE_CHAR=${JSON.stringify(escapeRaw)}: one printable ASCII character, or "none" to turn escapes off`);
-  const consoleHistoryBytes = r.int('SOLGATE_CONSOLE_HISTORY_BYTES', 65536, 1024, 16 * 1024 * 1024);
-  const consoleReplayBytes = r.int('SOLGATE_CONSOLE_REPLAY_BYTES', 4096, 0, 16 * 1024 * 1024);
+  const escapeRaw = r.string('SOLGATE_ESCAPE_CHAR');
+  const escapeChar = escapeRaw === 'none' || !isEscapeChar(escapeRaw) ? (escapeRaw === 'none' ? null : '~') : escapeRaw;
+  const consoleHistoryBytes = r.integer('SOLGATE_CONSOLE_HISTORY_BYTES');
+  const consoleReplayBytes = r.integer('SOLGATE_CONSOLE_REPLAY_BYTES');
   if (consoleReplayBytes > consoleHistoryBytes)
     r.problems.push(`SOLGATE_CONSOLE_REPLAY_BYTES (${consoleReplayBytes}) must not exceed SOLGATE_CONSOLE_HISTORY_BYTES (${consoleHistoryBytes})`);
-  const consoleCapture = r.string('SOLGATE_CONSOLE_CAPTURE', 'on-demand', /^(on-demand|always)$/, 'on-demand or always') as SolgateConfig['consoleCapture'];
-  const consoleLingerMs = r.seconds('SOLGATE_CONSOLE_LINGER', 10, 0, 3600);
-  const consoleLogBytes = r.int('SOLGATE_CONSOLE_LOG_BYTES', 131072, 0, 64 * 1024 * 1024);
-  const consoleLogDir = r.raw('SOLGATE_CONSOLE_LOG_DIR') ?? '';
-  if (consoleLogDir !== '' && !SAFE_PATH_RE.test(consoleLogDir)) r.problems.push(`SOLGATE_CONSOLE_LOG_DIR=${JSON.stringify(consoleLogDir)}: must be an absolute path of letters, digits, _ . - and / (or empty: no log files)`);
-  const consoleLogFileBytes = r.int('SOLGATE_CONSOLE_LOG_FILE_BYTES', 10 * 1024 * 1024, 4096, 1024 * 1024 * 1024);
-  const consoleLogFileCount = r.int('SOLGATE_CONSOLE_LOG_FILE_COUNT', 5, 1, 100);
-  const consoleMaxViewers = r.int('SOLGATE_CONSOLE_MAX_VIEWERS', 128, 1, 10000);
+  const consoleCapture = r.string('SOLGATE_CONSOLE_CAPTURE') as SolgateConfig['consoleCapture'];
+  const consoleLingerMs = r.millis('SOLGATE_CONSOLE_LINGER');
+  const consoleLogBytes = r.integer('SOLGATE_CONSOLE_LOG_BYTES');
+  const consoleLogDir = r.string('SOLGATE_CONSOLE_LOG_DIR');
+  const consoleLogFileBytes = r.integer('SOLGATE_CONSOLE_LOG_FILE_BYTES');
+  const consoleLogFileCount = r.integer('SOLGATE_CONSOLE_LOG_FILE_COUNT');
+  const consoleMaxViewers = r.integer('SOLGATE_CONSOLE_MAX_VIEWERS');
 
   if (r.problems.length > 0) throw new ConfigError(r.problems);
 
@@ -316,6 +489,8 @@ export function loadConfig(env: Env = process.env): Readonly<SolgateConfig> {
     apiUrl,
     socatAddress,
     portRange: Object.freeze(portRange),
+    allowPrivilegedPorts,
+    allowPortsOutsideRange,
     terminalPidDir,
     terminalTimeoutS,
     subprocessCheckingIntervalMs,

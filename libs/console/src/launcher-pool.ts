@@ -1,9 +1,10 @@
 import { availableParallelism } from 'node:os';
+import type { InheritedSecret } from './argv.js';
 import { ProcessLauncher, type LaunchedProcess } from './process-launcher.js';
 
 /** What starts a console's processes off the conductor's heap: one launcher or a pool of them. */
 export interface Launcher {
-  spawn(command: string, args: string[]): LaunchedProcess;
+  spawn(command: string, args: string[], secret?: InheritedSecret): LaunchedProcess;
 }
 
 /** One launcher per CPU, at most 4: more only add processes that wait for the same cores. */
@@ -31,8 +32,8 @@ export class LauncherPool implements Launcher {
     return this.launchers.length;
   }
 
-  spawn(command: string, args: string[]): LaunchedProcess {
-    return this.launchers[this.next++ % this.launchers.length]!.spawn(command, args);
+  spawn(command: string, args: string[], secret?: InheritedSecret): LaunchedProcess {
+    return this.launchers[this.next++ % this.launchers.length]!.spawn(command, args, secret);
   }
 
   /** Stop every launcher (after every console it started was stopped). Idempotent. */

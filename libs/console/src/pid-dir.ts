@@ -1,21 +1,24 @@
+import { randomBytes } from 'node:crypto';
 import { constants, readdirSync, rmSync } from 'node:fs';
-import { open, unlink } from 'node:fs/promises';
+import { open, symlink, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sleep } from '#libs/common';
 import type { Logger } from '#libs/logging';
+import { INHERITED_PASSWORD } from './argv.js';
 import { consoleAsset } from './console-assets.js';
-import { isAlive, processGroupOf, readCmdline } from './proc.js';
+import { isAlive, processGroupOf, readCmdline, signalGroup } from './proc.js';
 import { createPrivateDirectory, readPrivateFile } from './trusted-path.js';
 
 /** Create a new file, never through a symbolic link and never into an existing file. */
 const CREATE_PRIVATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+const CREATE_SECRET = constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 /**
  * The conductor's private directory (0700, SOLGATE_TERMINAL_PID_DIR): per node a socat pid/lock
- * file `<uuid>.pid` (socat -L), the ipmitool argv file `<uuid>.argv` and password file `<uuid>.pw`
- * (0600), the console broker's socket `<uuid>.sock` (0600), the socket an ipmitool-socat broker's
- * ipmitool connects back to while its session opens, `<uuid>.sol.sock` (0600); the conductor's
- * `lease` file. The conductor creates it itself and
+ * file `<uuid>.pid` (socat -L), the ipmitool argv file `<uuid>.argv` (0600), `<uuid>.pw` — a
+ * symbolic link to /proc/self/fd/3, never a password (see PASSWORD_FD in argv.ts) — the console
+ * broker's socket `<uuid>.sock` (0600) and the socket an ipmitool-socat broker's ipmitool connects
+ * back to while its session opens, `<uuid>.sol.sock` (0600); the conductor's `lease` file. The conductor creates it itself and
  * refuses one that another user made or could write (see createPrivateDirectory). Nothing in it is
  * ever executed: the per-connection script runs from the installation (console-assets.ts).
  */
@@ -37,8 +40,13 @@ export class PidDirectory {
   argvFile(uuid: string) {
     return join(this.dir, `${uuid}.argv`);
   }
+  /** What ipmitool's `-f` names: a link to the reading process's own fd 3 (no secret on disk). */
   passwordFile(uuid: string) {
     return join(this.dir, `${uuid}.pw`);
+  }
+  /** A fresh name for the file a password lives in for the microseconds before it is unlinked. */
+  secretPath(uuid: string) {
+    return join(this.dir, `${uuid}.pw-${randomBytes(6).toString('hex')}`);
   }
   socketPath(uuid: string) {
     return join(this.dir, `${uuid}.sock`);
@@ -84,6 +92,31 @@ export class PidDirectory {
     }
   }
 
+  /** `<uuid>.pw` → /proc/self/fd/3 (replacing whatever is there, never following it). */
+  async linkPasswordFile(uuid: string): Promise<void> {
+    const path = this.passwordFile(uuid);
+    await removeIfThere(path);
+    await symlink(INHERITED_PASSWORD, path);
+  }
+
+  /**
+   * The password as an open file that no longer has a name: created 0600 with O_EXCL|O_NOFOLLOW,
+   * written, unlinked. Pass its fd to a child as PASSWORD_FD, then close it: the secret is gone
+   * with the last process holding it (a kill -9 leaves nothing on disk).
+   */
+  async openUnlinkedSecret(uuid: string, content: string): Promise<FileHandle> {
+    const path = this.secretPath(uuid);
+    const fh = await open(path, CREATE_SECRET, 0o600);
+    try {
+      await unlink(path);
+      await fh.writeFile(content);
+      return fh;
+    } catch (e) {
+      await fh.close();
+      throw e;
+    }
+  }
+
   /** socat -L refuses to start while its lock file exists; ours are only left by a dead socat. */
   async removeLock(uuid: string): Promise<void> {
     await removeIfThere(this.pidFile(uuid));
@@ -104,7 +137,7 @@ export class PidDirectory {
    */
   async reapLeftovers(log: Logger): Promise<string[]> {
     const reaped: string[] = [];
-    let files: string[] = [];
+    let files: string[];
     try {
       files = readdirSync(this.dir);
     } catch {
@@ -128,7 +161,8 @@ export class PidDirectory {
     }
     // leftovers without a pid file
     for (const f of files) {
-      const m = /^([0-9a-f-]{36})\.(argv|pw|sock|sol\.sock)$/.exec(f);
+      // (a <uuid>.pw-<hex> is a password file a crash caught in the microseconds before its unlink)
+      const m = /^([0-9a-f-]{36})\.(argv|pw|sock|sol\.sock|pw-[0-9a-f]+)$/.exec(f);
       if (m) rmSync(join(this.dir, f), { force: true });
     }
     return reaped;
@@ -147,20 +181,11 @@ async function removeIfThere(path: string): Promise<void> {
 
 /** SIGTERM a process group (or a single pid), SIGKILL after `graceMs`; resolves when it is gone. */
 export async function killGroup(pid: number, isGroup: boolean, graceMs: number): Promise<void> {
-  const target = isGroup ? -pid : pid;
-  try {
-    process.kill(target, 'SIGTERM');
-  } catch {
-    return;
-  }
+  if (!signalGroup(pid, 'SIGTERM', isGroup)) return;
   const deadline = Date.now() + graceMs;
   while (isAlive(pid) && Date.now() < deadline) await sleep(10);
   if (isAlive(pid)) {
-    try {
-      process.kill(target, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
+    signalGroup(pid, 'SIGKILL', isGroup);
     const hard = Date.now() + 2000;
     while (isAlive(pid) && Date.now() < hard) await sleep(10);
   }

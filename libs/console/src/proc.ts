@@ -3,7 +3,25 @@ import { readFileSync } from 'node:fs';
 /** Alive and not a zombie (PID 1 in some containers does not reap orphans). */
 export function isAlive(pid: number): boolean {
   const s = statFields(pid);
-  return !!s && s.state !== 'Z' && s.state !== 'X';
+  return !!s && isLiveState(s.state);
+}
+
+/** Whether a /proc state letter is a running (not zombie, not dead) process. */
+export const isLiveState = (state: string): boolean => state !== 'Z' && state !== 'X';
+
+/**
+ * Send `signal` to process group `pgid` — a console's whole group: socat, its per-client children
+ * and their ipmitool — or, with `isGroup` false, to that one process. Returns false when there was
+ * nothing to signal (already gone). The one place that kills groups (the standalone launcher.mjs
+ * asset keeps its own three lines: it imports nothing from the built tree).
+ */
+export function signalGroup(pgid: number, signal: NodeJS.Signals, isGroup = true): boolean {
+  try {
+    process.kill(isGroup ? -pgid : pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function processGroupOf(pid: number): number | undefined {
@@ -27,12 +45,27 @@ export function childrenOf(pid: number): number[] {
   }
 }
 
-function statFields(pid: number): { state: string; ppid: number; pgid: number } | undefined {
+export interface ProcStat {
+  /** R, S, D, T, Z (zombie), X (dead), ... */
+  state: string;
+  ppid: number;
+  pgid: number;
+}
+
+/**
+ * The fields of /proc/<pid>/stat we use, or undefined when the process is gone. The command name
+ * (field 2) may contain spaces and parentheses, so fields are counted from its last ')'.
+ */
+export function statFields(pid: number): ProcStat | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { state: rest[0], ppid: Number(rest[1]), pgid: Number(rest[2]) };
+    return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return undefined;
   }
+}
+
+/** The pure part of statFields: one /proc/<pid>/stat line. */
+export function parseProcStat(stat: string): ProcStat {
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { state: rest[0], ppid: Number(rest[1]), pgid: Number(rest[2]) };
 }

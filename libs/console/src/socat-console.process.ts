@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { monotonicMs, sleep } from '#libs/common';
 import { buildConsoleCommand, buildSocatArgv, type SocatListenSpec } from './argv.js';
 import { SocatStartError } from './console-errors.js';
-import { childrenOf, isAlive } from './proc.js';
+import { childrenOf, isAlive, signalGroup } from './proc.js';
 import type { Launcher } from './launcher-pool.js';
 import type { LaunchedProcess } from './process-launcher.js';
 
@@ -53,7 +53,8 @@ export class SocatConsoleProcess extends EventEmitter {
   async start(timeoutMs: number): Promise<void> {
     const { command, args } = buildConsoleCommand(buildSocatArgv(this.spec));
     this.startedAtMs = monotonicMs();
-    const child = this.launcher.spawn(command, args);
+    const peer = this.spec.peer;
+    const child = this.launcher.spawn(command, args, 'exec' in peer ? peer.secret : undefined);
     this.child = child;
     let ready: () => void = () => {};
     const listening = new Promise<void>((resolve) => (ready = resolve));
@@ -133,14 +134,6 @@ export class SocatConsoleProcess extends EventEmitter {
   private reason(): string {
     const errs = this.lines.filter((l) => / E /.test(l)).map((l) => l.replace(/^.*? E /, ''));
     return errs.length ? `: ${errs.slice(-2).join('; ')}` : '';
-  }
-}
-
-function signalGroup(pgid: number, signal: NodeJS.Signals) {
-  try {
-    process.kill(-pgid, signal);
-  } catch {
-    /* already gone */
   }
 }
 

@@ -1,27 +1,14 @@
-import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 
 /**
  * TCP sockets in LISTEN state, from the kernel's tables (/proc/net/tcp, /proc/net/tcp6), as
  * "addr:port" ("[v6addr]:port" for IPv6). Lets the reconciler check that a console really listens
- * without connecting to it (a connection would start a SOL session).
+ * without connecting to it (a connection would start a SOL session). Read off the event loop: the
+ * kernel takes a while to print a table of thousands of sockets.
  */
-export function listeningSockets(): Set<string> {
-  return parseTables(['/proc/net/tcp', '/proc/net/tcp6'].map((f) => tryRead(() => readFileSync(f, 'utf8'))));
-}
-
-/** The same, read off the event loop (the kernel takes a while to print a table of thousands of sockets). */
 export async function readListeningSockets(): Promise<Set<string>> {
   return parseTables(await Promise.all(['/proc/net/tcp', '/proc/net/tcp6'].map((f) => readFile(f, 'utf8').catch(() => ''))));
-}
-
-function tryRead(read: () => string): string {
-  try {
-    return read();
-  } catch {
-    return '';
-  }
 }
 
 function parseTables(tables: string[]): Set<string> {
@@ -49,7 +36,7 @@ function canonicalV6(address: string): string {
   return new URL(`http://[${address}]/`).hostname;
 }
 
-/** The key listeningSockets() uses for an address and port. */
+/** The key readListeningSockets() uses for an address and port. */
 export function socketKey(address: string, port: number): string {
   return isIP(address) === 6 ? `${canonicalV6(address)}:${port}` : `${address}:${port}`;
 }

@@ -123,7 +123,7 @@ export class ConsoleLogRepository {
     return page.reverse().map(([id, raw]) => {
       const f = new Map<string, string>();
       for (let i = 0; i + 1 < raw.length; i += 2) f.set(raw[i]!, raw[i + 1]!);
-      let detail: Record<string, unknown> | null = null;
+      let detail: Record<string, unknown> | null;
       try {
         detail = f.has('x') ? (JSON.parse(f.get('x')!) as Record<string, unknown>) : null;
       } catch {

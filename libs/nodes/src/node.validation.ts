@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { invalidInput, isUuid, newUuid, SolgateError } from '#libs/common';
+import { CONDUCTOR_GROUP_RULE, invalidInput, isUuid, isValidGroup, newUuid, normalizeGroup, SolgateError } from '#libs/common';
 import {
   CONSOLE_INTERFACES,
   DEFAULT_CONSOLE_INTERFACE,
@@ -26,7 +26,6 @@ const HOSTNAME_RE = new RegExp(`^(?=.{1,253}$)${HOST_LABEL}(?:\\.${HOST_LABEL})*
 export const IPMI_USERNAME_RE = /^[A-Za-z0-9_.@+-]{1,16}$/;
 /** Ironic's logical names: RFC 3986 unreserved characters. */
 const NAME_RE = /^[A-Za-z0-9\-._~]{1,255}$/;
-const GROUP_RE = /^[A-Za-z0-9_.-]{0,255}$/;
 /** Placement trait names: CUSTOM_* or a standard (os-traits) name; both are upper case, digits and underscores. */
 const TRAIT_RE = /^[A-Z][A-Z0-9_]{0,254}$/;
 const MAX_JSON_BYTES = 64 * 1024;
@@ -44,7 +43,7 @@ function port(field: string, value: unknown): number | string {
   return value as number | string; // keep the JSON type as sent, as Ironic does
 }
 
-/** Validate driver_info; returns a copy. */
+/** Validate driver_info; returns a copy (null values removed, ipmi_priv_level upper-cased). */
 export function validateDriverInfo(value: unknown): DriverInfo {
   if (value === null || value === undefined) return {};
   if (typeof value !== 'object' || Array.isArray(value)) throw invalidInput('Invalid driver_info: must be an object.');
@@ -128,9 +127,8 @@ function stringOrNull(field: string, value: unknown, max = 255): string | null {
 
 function group(value: unknown): string {
   if (value === undefined || value === null) return '';
-  if (typeof value !== 'string' || !GROUP_RE.test(value))
-    throw invalidInput(`Invalid conductor_group ${JSON.stringify(value)}: at most 255 characters from A-Z a-z 0-9 _ . -.`);
-  return value.toLowerCase();
+  if (typeof value !== 'string' || !isValidGroup(value)) throw invalidInput(`Invalid conductor_group ${JSON.stringify(value)}: ${CONDUCTOR_GROUP_RULE}.`);
+  return normalizeGroup(value);
 }
 
 /** Ironic's instance_uuid check (args.uuid), stored lower-case. */
@@ -200,6 +198,36 @@ export function validateNodeFields(body: unknown): WritableNodeFields {
     traits: validateTraits(obj.traits),
     shard: stringOrNull('shard', obj.shard),
   };
+}
+
+/** Which fixed console ports (`ipmi_terminal_port`) a node may ask for: the conductors' settings. */
+export interface TerminalPortPolicy {
+  /** SOLGATE_PORT_RANGE, STOP exclusive. */
+  range: { start: number; stop: number };
+  /** SOLGATE_ALLOW_PORTS_OUTSIDE_RANGE */
+  allowOutsideRange: boolean;
+  /** SOLGATE_ALLOW_PRIVILEGED_PORTS */
+  allowPrivileged: boolean;
+}
+
+/**
+ * A node's fixed console port is bound by its conductor — often root, who may bind anything: a
+ * privileged port (below 1024: sshd's, a web server's) or one outside the range the operator set
+ * aside for consoles is refused unless the conductors are configured to allow it.
+ */
+export function checkTerminalPort(value: unknown, policy: TerminalPortPolicy): void {
+  if (value === undefined || value === null || value === '') return;
+  const port = Number(value);
+  if (!Number.isInteger(port)) return; // validateDriverInfo reports it
+  if (port < 1024 && !policy.allowPrivileged)
+    throw invalidInput(
+      `Invalid ipmi_terminal_port ${port}: a privileged port (below 1024) is refused unless the conductors run with SOLGATE_ALLOW_PRIVILEGED_PORTS=true.`,
+    );
+  const { start, stop } = policy.range;
+  if ((port < start || port >= stop) && !policy.allowOutsideRange && !(port < 1024 && policy.allowPrivileged))
+    throw invalidInput(
+      `Invalid ipmi_terminal_port ${port}: outside the console port range ${start}:${stop} (SOLGATE_PORT_RANGE); refused unless the conductors run with SOLGATE_ALLOW_PORTS_OUTSIDE_RANGE=true.`,
+    );
 }
 
 /** What a console needs before it can be enabled (Ironic checks this when the console starts; we check on PUT). */

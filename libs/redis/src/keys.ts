@@ -1,6 +1,6 @@
 /**
  * Every Redis key solgate uses is built here and nowhere else: `<prefix>:<entity>[:<id>[:<facet>]]`.
- * Lua scripts receive every key they touch through KEYS (none derives a key at run time).
+ * Lua scripts never build a key: every key a script touches is passed in KEYS (listed in its header).
  */
 export class Keys {
   constructor(readonly prefix: string) {}
@@ -60,6 +60,13 @@ export class Keys {
   /** Hash: the node's claim: member, incarnation, epoch. Changed only by Lua compare-and-set. */
   claim(uuid: string) {
     return `${this.prefix}:node:${uuid}:claim`;
+  }
+  /** SCAN pattern matching every claim key (repair tooling), and the uuid back from such a key. */
+  claimPattern() {
+    return this.claim('*');
+  }
+  uuidOfClaimKey(key: string) {
+    return key.slice(`${this.prefix}:node:`.length, -':claim'.length);
   }
   /** Counter: claim epochs, monotonically increasing across the cluster. */
   claimEpoch() {

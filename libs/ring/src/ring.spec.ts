@@ -1,7 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { balance, movement, Ring } from './ring.js';
-import { DEFAULT_RING_VNODES } from '#libs/config';
+
+/** Any realistic vnode count; the default's balance is checked where config and ring meet (libs/cluster). */
+const VNODES = 160;
 
 /** Deterministic uuid-shaped keys: the same every run, so balance figures do not wobble. */
 const uuidKeys = (n: number, seed = 'solgate') =>
@@ -20,15 +22,13 @@ describe('Ring', () => {
     expect(new Ring([], 40).owner('x')).toBeUndefined();
   });
 
-  it('balances 10 members within 1.10 and 30 within 1.15 (max/mean over 100,000 nodes) with the default vnode count', () => {
-    const many = uuidKeys(100_000);
-    expect(balance(new Ring(ids(10), DEFAULT_RING_VNODES), many).maxOverMean).toBeLessThanOrEqual(1.1);
-    expect(balance(new Ring(ids(30), DEFAULT_RING_VNODES), many).maxOverMean).toBeLessThanOrEqual(1.15);
+  it('balances better with more vnodes', () => {
+    expect(balance(new Ring(ids(10), 160), keys).maxOverMean).toBeLessThan(balance(new Ring(ids(10), 8), keys).maxOverMean);
   });
 
   it('moves only the leaving member’s keys, none between survivors', () => {
-    const before = new Ring(ids(10), DEFAULT_RING_VNODES);
-    const after = new Ring(ids(9), DEFAULT_RING_VNODES); // conductor-9 leaves
+    const before = new Ring(ids(10), VNODES);
+    const after = new Ring(ids(9), VNODES); // conductor-9 leaves
     const m = movement(before, after, keys);
     expect(m.betweenSurvivors).toBe(0);
     const owned = keys.filter((k) => before.owner(k) === 'conductor-9').length;
@@ -36,8 +36,8 @@ describe('Ring', () => {
   });
 
   it('moves about 1/N of the keys, all to the newcomer, when a member joins', () => {
-    const before = new Ring(ids(10), DEFAULT_RING_VNODES);
-    const after = new Ring(ids(11), DEFAULT_RING_VNODES);
+    const before = new Ring(ids(10), VNODES);
+    const after = new Ring(ids(11), VNODES);
     const m = movement(before, after, keys);
     expect(m.betweenSurvivors).toBe(0);
     for (const k of keys) if (before.owner(k) !== after.owner(k)) expect(after.owner(k)).toBe('conductor-10');

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { LocalCluster } from '../../support/cluster.js';
 import type { ConductorProcess } from '../../support/conductor-process.js';
 import { ConsoleClient } from '../../support/console-client.js';
-import { listeningSockets, urlListens } from '../../support/net.js';
+import { readListeningSockets, urlListens } from '../../support/net.js';
 import { waitFor } from '../../support/wait.js';
 
 /**
@@ -36,11 +36,11 @@ class UrlSampler {
     this.loop = (async () => {
       while (this.running) {
         for (const uuid of this.uuids) {
-          const before = listeningSockets();
+          const before = await readListeningSockets();
           const t0 = performance.now();
           const r = await this.api.api('GET', `/v1/nodes/${uuid}/states/console`);
           const t1 = performance.now();
-          const after = listeningSockets();
+          const after = await readListeningSockets();
           this.samples++;
           const url: string | undefined = r.body?.console_enabled ? r.body.console_info?.url : undefined;
           if (!url) continue;
@@ -71,7 +71,7 @@ describe('cluster: GET states/console never advertises a URL nothing listens on'
   }, 180_000);
 
   afterAll(async () => {
-    for (const c of clients) c.close();
+    await Promise.all(clients.map((c) => c.close()));
     await cluster?.stop();
   });
 
@@ -113,7 +113,7 @@ describe('cluster: GET states/console never advertises a URL nothing listens on'
       what: 'c3 to serve its ring share again',
     });
     await cluster.waitAllServing(30_000);
-    for (const c of clients.splice(0)) c.close();
+    await Promise.all(clients.splice(0).map((c) => c.close()));
     const uuids = await victimNodes('c3');
     const sampler = new UrlSampler(cluster.conductor('c2'), uuids).start();
     await new Promise((r) => setTimeout(r, 300));

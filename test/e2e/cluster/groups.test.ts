@@ -44,10 +44,13 @@ describe('cluster: conductor groups', () => {
     const conductors = await cluster.conductor('c1').api('GET', '/v1/conductors');
     expect(conductors.body.conductors.map((c: any) => [c.hostname, c.conductor_group]).sort()).toEqual([['c1', ''], ['c2', 'rack-a']]);
 
-    await cluster.addConductor(3, { SOLGATE_CONDUCTOR_GROUP: 'rack-b' });
-    await waitFor(async () => (await cluster.sample([ids['n-rack-b']]))[0].conductor === 'c3', { what: 'rack-b’s node to serve from c3' });
+    // Capital letters in the conductor's group: groups are case-insensitive on both sides (Ironic's rule).
+    await cluster.addConductor(3, { SOLGATE_CONDUCTOR_GROUP: 'Rack-B' });
+    await waitFor(async () => (await cluster.sample([ids['n-rack-b']]))[0].conductor === 'c3', { what: 'rack-b’s node to serve from c3 (group Rack-B)' });
     const after = await cluster.conductor('c1').api('GET', '/v1/nodes/n-rack-b');
     expect(after.body.last_error).toBeNull();
     expect(after.body.conductor).toBe('c3');
+    const c3 = await cluster.conductor('c1').api('GET', '/v1/conductors/c3');
+    expect(c3.body.conductor_group).toBe('rack-b');
   });
 });

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { LocalCluster } from '../../support/cluster.js';
 import { ConsoleClient } from '../../support/console-client.js';
-import { urlListens } from '../../support/net.js';
+import { listensNow, readListeningSockets, urlListens } from '../../support/net.js';
 import { listProcesses } from '../../support/procs.js';
+import { BOUNDS_MS, reportMs } from '../../support/timing.js';
 import { waitFor } from '../../support/wait.js';
 
 /** ipmitool `sol activate` processes per node uuid (their -f argument names the node's password file). */
@@ -42,7 +43,7 @@ describe('cluster: a paused conductor', () => {
     await cluster?.stop();
   });
 
-  it('is replaced within heartbeat_timeout + 2 s, its stale listeners open no SOL session, and it rejoins cleanly after SIGCONT', async () => {
+  it('is replaced after the heartbeat timeout (not before), its stale listeners open no SOL session, and it rejoins cleanly after SIGCONT', async () => {
     const before = await cluster.sample();
     const paused = before.filter((x) => x.conductor === 'c2');
     expect(paused.length).toBeGreaterThan(0);
@@ -51,17 +52,19 @@ describe('cluster: a paused conductor', () => {
     const t0 = performance.now();
     victim.pause();
     await waitFor(async () => (await cluster.sample(paused.map((x) => x.uuid), cluster.conductor('c1'))).every((x) => x.serving && x.listening && x.conductor === 'c1'), {
-      timeoutMs: 10_000,
+      timeoutMs: BOUNDS_MS.pausedTakeover,
       intervalMs: 50,
       what: 'c1 to serve every console of the paused c2',
     });
-    const takeoverMs = performance.now() - t0;
-    process.stdout.write(`paused conductor replaced after ${Math.round(takeoverMs)} ms (heartbeat timeout 5 s)\n`);
-    expect(takeoverMs).toBeLessThan(7000);
+    const takeoverMs = reportMs('paused conductor replaced after', performance.now() - t0, 'target ≤ heartbeat timeout 5 s + 2 s, bench/takeover.ts');
+    // A paused conductor still holds its Redis connection and its API port still accepts: only the
+    // heartbeat timeout (5 s after its last heartbeat, at most 1 s before the pause) may replace it.
+    expect(takeoverMs).toBeGreaterThan(5000 - 1000 - 100);
+    expect(takeoverMs).toBeLessThan(BOUNDS_MS.pausedTakeover);
 
     // The paused conductor's listener is still there...
     const stale = paused[0];
-    expect(urlListens(stale.url!)).toBe(true);
+    expect(await listensNow(stale.url!)).toBe(true);
     const node = cluster.nodes.find((n) => n.uuid === stale.uuid)!;
     // ...a client on the new owner has a working session...
     const url = (await cluster.conductor('c1').api('GET', `/v1/nodes/${stale.uuid}/states/console`)).body.console_info.url;
@@ -73,7 +76,7 @@ describe('cluster: a paused conductor', () => {
     const bad = await ConsoleClient.connect(stale.url!);
     await bad.waitFor('listener is stale');
     bad.write('typed-into-a-stale-console\r');
-    await waitFor(() => bad.closed, { timeoutMs: 3000, what: 'the stale connection to close' });
+    await waitFor(() => bad.closed, { timeoutMs: 10_000, what: 'the stale connection to close' });
     expect(bad.received).not.toContain('SOL Session operational');
     expect(node.bmc!.received.slice(received)).not.toContain('typed-into-a-stale-console');
     // the good session is unharmed
@@ -86,12 +89,19 @@ describe('cluster: a paused conductor', () => {
     // SIGCONT: c2 notices its lease lapsed, stops its stale consoles at once, then rejoins.
     const t1 = performance.now();
     victim.resume();
-    await waitFor(() => paused.every((x) => !urlListens(x.url!)), { timeoutMs: 2000, intervalMs: 20, what: 'c2 to stop its stale listeners' });
-    process.stdout.write(`after SIGCONT the stale listeners were gone in ${Math.round(performance.now() - t1)} ms\n`);
+    const staleListening = async () => {
+      const sockets = await readListeningSockets();
+      return paused.some((x) => urlListens(x.url!, sockets));
+    };
+    await waitFor(async () => !(await staleListening()), { timeoutMs: 10_000, intervalMs: 20, what: 'c2 to stop its stale listeners' });
+    reportMs('after SIGCONT the stale listeners were gone in', performance.now() - t1);
     await waitFor(async () => (await fetch(`${victim.apiUrl}/readyz`)).status === 200, { timeoutMs: 5000, what: 'c2 to be ready again' });
     expect(victim.logs).toMatch(/self-fenced/);
     // back in the ring: its share of nodes returns to it
-    await waitFor(async () => (await cluster.sample()).every((x) => x.serving && x.listening) && (await cluster.sample()).some((x) => x.conductor === 'c2'), {
+    await waitFor(async () => {
+      const s = await cluster.sample();
+      return s.every((x) => x.serving && x.listening) && s.some((x) => x.conductor === 'c2');
+    }, {
       timeoutMs: 10_000,
       what: 'c2 to serve its share again',
     });

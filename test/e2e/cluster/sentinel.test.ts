@@ -3,7 +3,7 @@ import { ConductorProcess } from '../../support/conductor-process.js';
 import { ConsoleClient } from '../../support/console-client.js';
 import { enrol, setConsole, uniquePrefix, waitConsoleUrl } from '../../support/fixtures.js';
 import { IpmiSimBmc } from '../../support/ipmi-sim.js';
-import { urlListens } from '../../support/net.js';
+import { listensNow } from '../../support/net.js';
 import { SentinelSetup } from '../../support/sentinel.js';
 import { waitFor } from '../../support/wait.js';
 
@@ -57,7 +57,7 @@ describe('cluster: Redis Sentinel failover', () => {
     // consoles never stopped: same URLs, still listening, still usable
     const after = await Promise.all(uuids.map((u) => waitConsoleUrl(conductors[1], u)));
     expect(after).toEqual(urls);
-    for (const u of urls) expect(urlListens(u)).toBe(true);
+    for (const u of urls) expect(await listensNow(u)).toBe(true);
     const client = await ConsoleClient.connect(after[0]);
     await client.waitSession();
     await client.close();

@@ -3,6 +3,7 @@ import { DEFAULT_RING_VNODES } from '#libs/config';
 import { Ring } from '#libs/ring';
 import { LocalCluster, OwnershipSampler, type ConsoleSample } from '../../support/cluster.js';
 import { ConsoleClient } from '../../support/console-client.js';
+import { BOUNDS_MS, reportMs } from '../../support/timing.js';
 import { waitFor } from '../../support/wait.js';
 
 /**
@@ -39,7 +40,7 @@ describe('cluster: placement, join, graceful handover, crash takeover', () => {
     cluster = await LocalCluster.start({ name: 'tk', conductors: 3, bmcNodes: 60 });
     await cluster.enableAll();
     await cluster.waitAllServing(60_000);
-    sampler = new OwnershipSampler(cluster).start(50);
+    sampler = new OwnershipSampler(cluster).start();
   }, 180_000);
 
   afterAll(async () => {
@@ -76,7 +77,7 @@ describe('cluster: placement, join, graceful handover, crash takeover', () => {
     expect(moving.length).toBeGreaterThan(0);
     await cluster.addConductor(4);
     await waitFor(async () => (await cluster.sample(moving)).every((x) => x.serving && x.listening && x.conductor === 'c4'), {
-      timeoutMs: 10_000,
+      timeoutMs: 30_000,
       what: 'the moved nodes to serve from c4',
     });
     const after = cluster.socatsByNode();
@@ -89,36 +90,39 @@ describe('cluster: placement, join, graceful handover, crash takeover', () => {
     process.stdout.write(`join: ${moving.length} of 60 nodes moved to c4 (ring predicts ${moving.length}); others untouched\n`);
   });
 
-  it('hands every console of a conductor stopped with SIGTERM over within 1 s', async () => {
+  it('hands every console of a conductor stopped with SIGTERM over to the survivors, leaving nothing of it', async () => {
     const victim = cluster.conductor('c2');
     const its = (await cluster.sample()).filter((x) => x.conductor === 'c2').map((x) => x.uuid);
     expect(its.length).toBeGreaterThan(0);
     const t0 = performance.now();
     const exited = victim.stop();
-    const times = await timeUntilServedElsewhere(its, 'c2', t0, 5000);
+    const times = await timeUntilServedElsewhere(its, 'c2', t0, BOUNDS_MS.gracefulHandover);
     expect(await exited).toBe(0);
-    const max = Math.max(...times);
-    process.stdout.write(`graceful: ${its.length} consoles handed over, p50 ${Math.round(times.sort((a, b) => a - b)[Math.floor(times.length / 2)])} ms, max ${Math.round(max)} ms\n`);
-    expect(max).toBeLessThan(1000);
+    reportMs(`graceful: ${its.length} consoles handed over, p50`, times.sort((a, b) => a - b)[Math.floor(times.length / 2)]);
+    const max = reportMs('graceful: max', Math.max(...times), 'target ≤ 1 s, bench/takeover.ts');
+    expect(max).toBeLessThan(BOUNDS_MS.gracefulHandover);
     for (const [, procs] of cluster.socatsByNode()) expect(procs.some((p) => p.pidDir === victim.pidDir)).toBe(false);
   });
 
-  it('takes every console of a conductor killed with SIGKILL over within 2 s, leaving nothing of it listening', async () => {
+  it('takes every console of a conductor killed with SIGKILL over, leaving nothing of it listening', async () => {
     const victim = cluster.conductor('c3');
     const its = (await cluster.sample()).filter((x) => x.conductor === 'c3').map((x) => x.uuid);
     expect(its.length).toBeGreaterThan(0);
     const t0 = performance.now();
     await victim.kill9();
-    const times = await timeUntilServedElsewhere(its, 'c3', t0, 10_000);
-    const max = Math.max(...times);
-    process.stdout.write(`crash: ${its.length} consoles taken over, p50 ${Math.round(times.sort((a, b) => a - b)[Math.floor(times.length / 2)])} ms, max ${Math.round(max)} ms\n`);
-    expect(max).toBeLessThan(2000);
+    const times = await timeUntilServedElsewhere(its, 'c3', t0, BOUNDS_MS.crashTakeover);
+    reportMs(`crash: ${its.length} consoles taken over, p50`, times.sort((a, b) => a - b)[Math.floor(times.length / 2)]);
+    const max = reportMs('crash: max', Math.max(...times), 'target ≤ 2 s, bench/takeover.ts');
+    expect(max).toBeLessThan(BOUNDS_MS.crashTakeover);
     for (const [, procs] of cluster.socatsByNode()) expect(procs.some((p) => p.pidDir === victim.pidDir)).toBe(false);
-    expect(cluster.api.logs).toBeDefined();
+    // found by the crash fast path (Redis connection gone + API refusing), not by the heartbeat timeout
+    expect(['c1', 'c4'].some((id) => /conductor crashed/.test(cluster.conductor(id).logs))).toBe(true);
   });
 
   it('never had two console listeners for one node at the same moment', () => {
-    expect(sampler.samples).toBeGreaterThan(50);
+    process.stdout.write(`listener sampler: ${sampler.samples} launcher samples, ${sampler.fullScans} full scans\n`);
+    expect(sampler.samples).toBeGreaterThan(500);
+    expect(sampler.fullScans).toBeGreaterThan(10);
     expect({ max: sampler.maxListenersPerNode, node: sampler.offender }).toEqual({ max: 1, node: undefined });
   });
 });

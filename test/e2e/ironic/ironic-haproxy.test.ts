@@ -38,7 +38,7 @@ describe('solgate beside a real Ironic, behind HAProxy', () => {
   let ironic: IronicServer;
   let cluster: LocalCluster;
   let haproxy: HaproxyServer;
-  let bmcs: IpmiSimBmc[] = [];
+  const bmcs: IpmiSimBmc[] = [];
   let redis: Redis;
   let repo: NodeRepository;
   let cli: ReturnType<typeof cliFor>;

@@ -8,6 +8,7 @@ import { buildProgram } from '../../../apps/cli/src/program.js';
 import { uniquePrefix } from '../../support/fixtures.js';
 import { freeTcpPort } from '../../support/ports.js';
 import { RedisServer } from '../../support/redis-server.js';
+import { reportMs } from '../../support/timing.js';
 import { cliFor, expectOk, solgate } from './cli-harness.js';
 
 /**
@@ -92,7 +93,8 @@ describe('solgate CLI without conductors', () => {
         expect(r.code).toBe(1);
         expect(r.stderr).toMatch(/^error: cannot connect to Redis at redis(-sentinel)?:\/\/\S*\*\*\*@127\.0\.0\.1:\d+\S*: .+\n$/);
         expect(r.stderr + r.stdout).not.toContain('Sup3r-s3cret');
-        expect(r.ms).toBeLessThan(1000 + 3000); // the timeout plus process start-up on a busy 2-core machine
+        // the 1 s timeout plus process start-up, generously: a busy shared 2-core machine took 4.5 s once
+        expect(reportMs('solgate with an unreachable Redis gave up after', r.ms)).toBeLessThan(1000 + 9000);
       }
       expect(results[1].stderr).toContain('no answer within 1 s');
       // the same through the environment variable
@@ -124,9 +126,9 @@ describe('solgate CLI without conductors', () => {
     expect(yaml.stdout).toContain('ipmi_password: "******"');
     for (const r of [created, prompted, table, json, yaml]) expect(r.stdout + r.stderr).not.toMatch(/Sup3r-s3cret|typed-pw/);
 
-    const updated = await cli(['nodes', 'update', 'n1', '--address', '10.0.0.11', '--terminal-port', '7001', '--patch', '[{"op":"add","path":"/extra/rack","value":"r7"}]', '-o', 'json']);
+    const updated = await cli(['nodes', 'update', 'n1', '--address', '10.0.0.11', '--terminal-port', '17001', '--patch', '[{"op":"add","path":"/extra/rack","value":"r7"}]', '-o', 'json']);
     expectOk(updated);
-    expect(updated.json()).toMatchObject({ driver_info: { ipmi_address: '10.0.0.11', ipmi_terminal_port: 7001, ipmi_password: '******' }, extra: { rack: 'r7' } });
+    expect(updated.json()).toMatchObject({ driver_info: { ipmi_address: '10.0.0.11', ipmi_terminal_port: 17001, ipmi_password: '******' }, extra: { rack: 'r7' } });
     const unset = await cli(['nodes', 'update', 'n1', '--unset', 'driver_info/ipmi_terminal_port', '-o', 'json']);
     expect(unset.json().driver_info.ipmi_terminal_port).toBeUndefined();
 
@@ -163,7 +165,6 @@ describe('solgate CLI without conductors', () => {
     const before = await db.zcard(`${prefix}:nodes`);
 
     const r = await cli(['nodes', 'import', file, '--progress', '--password-file', pwFile, '-o', 'json']);
-    // eslint-disable-next-line no-console
     console.log(`nodes import of 1,000 CSV rows: ${r.json().duration_ms} ms inside the CLI, ${Math.round(r.ms)} ms for the whole command`);
     expect(r.code).toBe(1); // rows were rejected
     expect(r.stderr).toMatch(/importing \[=+\] 1000\/1000 100%/);

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { BmcFleet, IpmiSession, type SimBmc } from '#libs/ipmi';
+import { reportMs } from '../../support/timing.js';
 import { waitFor } from '../../support/wait.js';
 
 const execFileP = promisify(execFile);
@@ -79,7 +80,7 @@ describe('ipmitool against the fleet simulator', () => {
     const t0 = Date.now();
     const r = await ipmitool(fleet.bmc(3), undefined, 'power', 'status');
     expect(r.out).toContain('Chassis Power is');
-    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(reportMs('ipmitool without -C answered after', Date.now() - t0)).toBeLessThan(6000); // well below the 10 s wait it avoids
   });
 
   it('second sol activate is refused with "payload already active"; sol deactivate kicks the holder', async () => {

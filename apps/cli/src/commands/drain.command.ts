@@ -98,23 +98,23 @@ Examples:
     .action(async (id: string, opts: { wait?: boolean; timeout: number }, cmd: Command) =>
       withContext(cmd, async (ctx, out) => {
         const drained = await ctx.membership.drainedIds();
-        let { facts, c } = await findConductor(ctx, id);
-        if (!c && !drained.includes(id)) throw new CliError(`conductor ${id} not found (see \`solgate conductors\`)`);
+        const found = await findConductor(ctx, id);
+        if (!found.c && !drained.includes(id)) throw new CliError(`conductor ${id} not found (see \`solgate conductors\`)`);
         if (!drained.includes(id)) process.stderr.write(`conductor ${id} was not drained\n`);
         await ctx.membership.setDrained(id, false);
         process.stderr.write(`conductor ${id} undrained\n`);
         if (opts.wait) {
           const deadline = performance.now() + opts.timeout * 1000;
-          for (;;) {
-            ({ facts, c } = await findConductor(ctx, id));
-            if ((c?.state === 'alive' && notYetServed(facts, ctx, id) === 0) || performance.now() >= deadline) break;
+          let now = found;
+          while (!(now.c?.state === 'alive' && notYetServed(now.facts, ctx, id) === 0) && performance.now() < deadline) {
             await sleep(100);
+            now = await findConductor(ctx, id);
           }
-          if (c?.state !== 'alive') throw new CliError(`conductor ${id} is ${c?.state ?? 'not registered'}, not back in the ring after ${opts.timeout} s`);
-          const left = notYetServed(facts, ctx, id);
+          if (now.c?.state !== 'alive') throw new CliError(`conductor ${id} is ${now.c?.state ?? 'not registered'}, not back in the ring after ${opts.timeout} s`);
+          const left = notYetServed(now.facts, ctx, id);
           if (left > 0) throw new CliError(`conductor ${id} does not serve ${left} of the consoles the ring gives it after ${opts.timeout} s`);
         }
-        ({ facts, c } = await findConductor(ctx, id));
+        const { facts, c } = await findConductor(ctx, id);
         if (c) out.item(c, conductorColumns(facts.nowMs), conductorJson);
       }),
     );

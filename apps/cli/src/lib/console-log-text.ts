@@ -7,7 +7,8 @@ export function plainConsoleText(data: Buffer): string {
   return (
     data
       .toString('utf8')
-      // CSI … final byte, OSC … BEL/ST, and other two-byte ESC sequences
+      // CSI … final byte, OSC … BEL/ST, and other two-byte ESC sequences (control characters are the point)
+      /* eslint-disable no-control-regex */
       .replace(/\x1b\[[0-?]*[ -/]*[@-~]/g, '')
       .replace(/\x1b\][^\x07\x1b]*(\x07|\x1b\\)/g, '')
       .replace(/\x1b[@-Z\\-_]/g, '')
@@ -15,6 +16,7 @@ export function plainConsoleText(data: Buffer): string {
       .replace(/\r/g, '\n')
       // remaining C0 controls (keep TAB and LF) and DEL
       .replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '')
+      /* eslint-enable no-control-regex */
   );
 }
 

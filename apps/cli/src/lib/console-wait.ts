@@ -30,7 +30,7 @@ export async function waitForConsoles(
   const deadline = performance.now() + timeoutMs;
   const outcomes = new Map<string, WaitOutcome>();
   let pending = nodes.map((n) => n.uuid);
-  let last = new Map<string, NodeFacts>();
+  let last: Map<string, NodeFacts>;
   for (;;) {
     await ctx.refreshView();
     const fresh = await ctx.nodes.getMany(pending);

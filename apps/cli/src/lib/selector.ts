@@ -1,3 +1,4 @@
+import { normalizeGroup } from '#libs/common';
 import { UsageError } from './errors.js';
 
 /**
@@ -55,7 +56,8 @@ export function parseSelector(text: string): Requirement[] {
     let value = m[3];
     if (key === 'console' && !['enabled', 'disabled', '*'].includes(value.toLowerCase()))
       throw new UsageError(`invalid selector value console=${value}: enabled or disabled`);
-    if (key === 'group' || key === 'console' || key === 'uuid') value = value.toLowerCase();
+    if (key === 'group') value = normalizeGroup(value);
+    else if (key === 'console' || key === 'uuid') value = value.toLowerCase();
     out.push({ key, op: m[2] === '!=' ? '!=' : '=', value, pattern: globToRegExp(value, key === 'address') });
   }
   return out;

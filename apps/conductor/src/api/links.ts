@@ -6,6 +6,6 @@ import type { Request } from 'express';
  */
 export function baseUrl(req: Request, fallback: string): string {
   const host = req.header('Host');
-  if (host && /^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(host)) return `${req.protocol}://${host}`;
+  if (host && /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(host)) return `${req.protocol}://${host}`;
   return fallback;
 }

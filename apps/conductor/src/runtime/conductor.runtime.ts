@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
-import { errorMessage, sleep, systemClock } from '#libs/common';
+import { errorMessage, packageVersion, sleep, systemClock } from '#libs/common';
 import {
   ClaimRepository,
   ClusterSettingsMismatchError,
@@ -39,7 +39,7 @@ import { ConsoleLogRepository, ConsolePortRepository, ConsoleStatusRepository, N
 import { closeRedisClient, createRedisClient, Keys, redactRedisUrl } from '#libs/redis';
 import { ConsoleEvents } from './console-events.js';
 
-export const SOLGATE_VERSION = '0.1.0';
+export const SOLGATE_VERSION = packageVersion();
 
 /**
  * Everything one conductor owns, built in one place and released in one place (close() runs its

@@ -233,7 +233,8 @@ async function main(): Promise<void> {
       return false;
     }
     if (k === 'l') {
-      take.disabled ? $('who-toggle').focus() : take.focus();
+      if (take.disabled) $('who-toggle').focus();
+      else take.focus();
       ev.preventDefault();
       return false;
     }

@@ -183,7 +183,7 @@ export abstract class BrokeredConsoleDriver implements ConsoleDriver, ConsoleBro
       if (this.served.get(node.uuid) === served) this.served.delete(node.uuid);
       await broker.close('failed');
       await front.close();
-      throw new Error(`cannot listen on ${path}: ${errorMessage(e)}`);
+      throw new Error(`cannot listen on ${path}: ${errorMessage(e)}`, { cause: e });
     }
     broker.start();
     return peer;

@@ -23,7 +23,7 @@ export function stopNotice(reason: ConsoleStopReason | undefined): string {
       return '[solgate: console restarting — reconnect]';
     case 'failed':
       return '[solgate: console failed on this conductor — reconnect]';
-    default:
+    case undefined:
       return '[solgate: console closed — reconnect]';
   }
 }

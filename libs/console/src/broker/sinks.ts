@@ -31,7 +31,7 @@ class Batcher {
   write(offset: number, data: Buffer): void {
     if (this.bytes === 0) this.offset = offset;
     else if (offset !== this.offset + this.bytes) {
-      this.flush(); // not contiguous (should not happen): start a new run
+      void this.flush(); // not contiguous (should not happen): start a new run (flush never rejects)
       this.offset = offset;
     }
     this.chunks.push(data);
@@ -45,8 +45,8 @@ class Batcher {
       this.chunks = [keep];
       this.bytes = keep.length;
     }
-    if (this.bytes >= LOG_BATCH_MAX_BYTES) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), LOG_BATCH_MS);
+    if (this.bytes >= LOG_BATCH_MAX_BYTES) void this.flush();
+    else this.timer ??= setTimeout(() => void this.flush(), LOG_BATCH_MS);
   }
 
   get droppedBytes(): number {

@@ -121,7 +121,7 @@ class World {
   };
 
   reconciler(startConcurrency = 8) {
-    const w = this;
+    const isDrained = () => this.drained;
     return new ConsoleReconciler(
       { socatAddress: '127.0.0.1', portRange: { start: 20000, stop: 21000 }, killTimeoutMs: 0, startConcurrency },
       {
@@ -164,7 +164,7 @@ class World {
           memberId: 'c1',
           identityChecked: true,
           get isDrained() {
-            return w.drained;
+            return isDrained();
           },
           leaseValid: () => this.lease,
           ownerOf: (u) => this.owners.get(u) ?? 'c1',

@@ -8,6 +8,7 @@ import {
   ActivatePayloadCc,
   ChassisControlAction,
   Cmd,
+  CompletionCode,
   ConfAlg,
   CURRENT_CHANNEL,
   DeactivatePayloadCc,
@@ -17,6 +18,7 @@ import {
   PrivilegeLevel,
   privilegeName,
   ROLE_NAME_ONLY_LOOKUP,
+  SetSessionPrivilegeCc,
 } from '../protocol/constants.js';
 import { cipherSuite, FALLBACK_CIPHER_SUITE, parseCipherSuiteRecords, pickCipherSuite, type CipherSuite } from '../protocol/cipher-suites.js';
 import {
@@ -662,7 +664,7 @@ export class IpmiSession extends EventEmitter implements PacketSink, SolSessionH
     const r = await this.rawCommand(NetFn.APP, Cmd.DEACTIVATE_PAYLOAD, encodeDeactivateSolRequest(instance));
     if (r.completionCode === DeactivatePayloadCc.ALREADY_DEACTIVATED) return false;
     if (r.completionCode !== 0) {
-      const code: IpmiErrorCode = r.completionCode === DeactivatePayloadCc.TYPE_DISABLED ? 'PAYLOAD_DISABLED' : r.completionCode === 0xd4 ? 'PRIVILEGE' : 'COMPLETION_CODE';
+      const code: IpmiErrorCode = r.completionCode === DeactivatePayloadCc.TYPE_DISABLED ? 'PAYLOAD_DISABLED' : r.completionCode === CompletionCode.INSUFFICIENT_PRIVILEGE ? 'PRIVILEGE' : 'COMPLETION_CODE';
       throw new IpmiError(code, `Deactivate Payload failed: ${completionCodeText(r.completionCode)}`, { completionCode: r.completionCode });
     }
     return true;
@@ -801,7 +803,7 @@ export class ChassisControl {
   async control(action: ChassisControlAction): Promise<void> {
     const r = await this.session.rawCommand(NetFn.CHASSIS, Cmd.CHASSIS_CONTROL, encodeChassisControlRequest(action));
     if (r.completionCode === 0) return;
-    const code: IpmiErrorCode = r.completionCode === 0xd4 ? 'PRIVILEGE' : 'COMPLETION_CODE';
+    const code: IpmiErrorCode = r.completionCode === CompletionCode.INSUFFICIENT_PRIVILEGE ? 'PRIVILEGE' : 'COMPLETION_CODE';
     throw new IpmiError(code, `Chassis Control failed: ${completionCodeText(r.completionCode)}`, { completionCode: r.completionCode });
   }
 
@@ -844,9 +846,9 @@ function rakp2Error(status: number, user: string): IpmiError {
 }
 
 function setPrivilegeText(cc: number): string {
-  if (cc === 0x80) return 'requested level not available for this user';
-  if (cc === 0x81) return 'requested level exceeds the channel or user limit';
-  if (cc === 0x82) return 'cannot disable user level authentication';
+  if (cc === SetSessionPrivilegeCc.LEVEL_NOT_AVAILABLE) return 'requested level not available for this user';
+  if (cc === SetSessionPrivilegeCc.LEVEL_EXCEEDS_LIMIT) return 'requested level exceeds the channel or user limit';
+  if (cc === SetSessionPrivilegeCc.CANNOT_DISABLE_USER_AUTH) return 'cannot disable user level authentication';
   return completionCodeText(cc);
 }
 
@@ -860,8 +862,8 @@ function activatePayloadError(cc: number, where: string): IpmiError {
       return new IpmiError('PAYLOAD_DISABLED', `SOL payload disabled (${where})`, { completionCode: cc });
     case ActivatePayloadCc.CANNOT_ACTIVATE_WITH_ENCRYPTION:
     case ActivatePayloadCc.CANNOT_ACTIVATE_WITHOUT_ENCRYPTION:
-      return new IpmiError('UNSUPPORTED_CIPHER_SUITE', `the BMC cannot activate SOL ${cc === 0x83 ? 'with' : 'without'} encryption (${where})`, { completionCode: cc });
-    case 0xd4:
+      return new IpmiError('UNSUPPORTED_CIPHER_SUITE', `the BMC cannot activate SOL ${cc === ActivatePayloadCc.CANNOT_ACTIVATE_WITH_ENCRYPTION ? 'with' : 'without'} encryption (${where})`, { completionCode: cc });
+    case CompletionCode.INSUFFICIENT_PRIVILEGE:
       return new IpmiError('PRIVILEGE', `insufficient privilege to activate SOL (${where})`, { completionCode: cc });
     default:
       return new IpmiError('COMPLETION_CODE', `Activate Payload failed: ${completionCodeText(cc)} (${where})`, { completionCode: cc });

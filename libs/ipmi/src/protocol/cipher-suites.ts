@@ -46,10 +46,6 @@ export function cipherSuite(id: number): CipherSuite {
   return suite;
 }
 
-export function findCipherSuite(auth: number, integrity: number, confidentiality: number): CipherSuite | undefined {
-  return Object.values(CIPHER_SUITES).find((s) => s.auth === auth && s.integrity === integrity && s.confidentiality === confidentiality);
-}
-
 export interface CipherSuiteRecord {
   id: number;
   /** IANA enterprise number for OEM records (0xC1), else undefined. */

@@ -80,6 +80,28 @@ export type IntegrityAlg = (typeof IntegrityAlg)[keyof typeof IntegrityAlg];
 export const ConfAlg = { NONE: 0x00, AES_CBC_128: 0x01, XRC4_128: 0x02, XRC4_40: 0x03 } as const;
 export type ConfAlg = (typeof ConfAlg)[keyof typeof ConfAlg];
 
+/**
+ * Generic completion codes (table 5-2) that the client and the simulator both act on; their texts
+ * are errors.ts's COMPLETION_CODE_TEXT. Command-specific codes (0x80-0xBE) follow per command.
+ */
+export const CompletionCode = {
+  OK: 0x00,
+  INVALID_COMMAND: 0xc1,
+  REQUEST_DATA_LENGTH_INVALID: 0xc7,
+  INVALID_DATA_FIELD: 0xcc,
+  INSUFFICIENT_PRIVILEGE: 0xd4,
+  NOT_SUPPORTED_IN_PRESENT_STATE: 0xd5,
+} as const;
+
+/** Set Session Privilege Level completion codes (table 22-21). */
+export const SetSessionPrivilegeCc = { LEVEL_NOT_AVAILABLE: 0x80, LEVEL_EXCEEDS_LIMIT: 0x81, CANNOT_DISABLE_USER_AUTH: 0x82 } as const;
+
+/** Close Session completion codes (table 22-22). */
+export const CloseSessionCc = { INVALID_SESSION_ID: 0x87, INVALID_SESSION_HANDLE: 0x88 } as const;
+
+/** Get SOL Configuration Parameters completion codes (table 26-4). */
+export const GetSolConfigCc = { PARAMETER_NOT_SUPPORTED: 0x80 } as const;
+
 /** Activate Payload completion codes (table 24-2). */
 export const ActivatePayloadCc = {
   ALREADY_ACTIVE: 0x80,

@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { IpmiError, protocolError } from '../errors.js';
-import { AuthAlg, ConfAlg, IntegrityAlg } from './constants.js';
+import { AuthAlg, IntegrityAlg } from './constants.js';
 import { u32le } from './bytes.js';
 
 /**
@@ -16,11 +16,6 @@ export function rakp4IcvLength(auth: AuthAlg): number {
   return auth === AuthAlg.HMAC_SHA1 ? 12 : auth === AuthAlg.HMAC_SHA256 ? 16 : 0;
 }
 
-/** Length of RAKP 2 / RAKP 3 key exchange authentication codes (the full HMAC). */
-export function rakpAuthCodeLength(auth: AuthAlg): number {
-  return auth === AuthAlg.HMAC_SHA1 ? 20 : auth === AuthAlg.HMAC_SHA256 ? 32 : 0;
-}
-
 /** Length of the session trailer AuthCode for an integrity algorithm. */
 export function integrityCodeLength(integrity: IntegrityAlg): number {
   switch (integrity) {
@@ -30,7 +25,9 @@ export function integrityCodeLength(integrity: IntegrityAlg): number {
       return 12;
     case IntegrityAlg.HMAC_SHA256_128:
       return 16;
-    default:
+    case IntegrityAlg.HMAC_MD5_128:
+    case IntegrityAlg.MD5_128:
+    default: // and numbers from the wire that name no algorithm
       throw new IpmiError('UNSUPPORTED_CIPHER_SUITE', `integrity algorithm ${integrity} is not implemented`);
   }
 }
@@ -121,6 +118,9 @@ export function integrityCode(integrity: IntegrityAlg, k1: Buffer, data: Buffer)
       return createHmac('sha1', k1).update(data).digest().subarray(0, 12);
     case IntegrityAlg.HMAC_SHA256_128:
       return createHmac('sha256', k1).update(data).digest().subarray(0, 16);
+    case IntegrityAlg.NONE: // no trailer to compute: callers only ask for integrity they negotiated
+    case IntegrityAlg.HMAC_MD5_128:
+    case IntegrityAlg.MD5_128:
     default:
       throw new IpmiError('UNSUPPORTED_CIPHER_SUITE', `integrity algorithm ${integrity} is not implemented`);
   }
@@ -158,8 +158,4 @@ export function aesDecryptPayload(k2: Buffer, data: Buffer): Buffer {
     if (plain[payloadLength + i] !== i + 1) throw protocolError('AES confidentiality pad is malformed');
   }
   return plain.subarray(0, payloadLength);
-}
-
-export function confidentialityImplemented(conf: ConfAlg): boolean {
-  return conf === ConfAlg.NONE || conf === ConfAlg.AES_CBC_128;
 }

@@ -4,7 +4,9 @@ import { monotonicMs } from '#libs/common';
 import {
   ActivatePayloadCc,
   ChassisControlAction,
+  CloseSessionCc,
   Cmd,
+  CompletionCode,
   ConfAlg,
   DeactivatePayloadCc,
   IntegrityAlg,
@@ -12,6 +14,8 @@ import {
   PayloadType,
   PrivilegeLevel,
   ROLE_NAME_ONLY_LOOKUP,
+  GetSolConfigCc,
+  SetSessionPrivilegeCc,
 } from '../protocol/constants.js';
 import { cipherSuite, encodeCipherSuiteRecords, type CipherSuite } from '../protocol/cipher-suites.js';
 import { encodeActivatePayloadResponse, encodeDeviceId, SolParameter } from '../protocol/commands.js';
@@ -112,13 +116,14 @@ interface SolState {
 }
 
 const EMPTY = Buffer.alloc(0);
-const CC_OK = 0x00;
-const CC_INVALID_COMMAND = 0xc1;
-const CC_REQUEST_LENGTH = 0xc7;
-const CC_INVALID_FIELD = 0xcc;
-const CC_PRIVILEGE = 0xd4;
-const CC_NOT_IN_PRESENT_STATE = 0xd5;
-const CC_INVALID_SESSION_ID = 0x87;
+const {
+  OK: CC_OK,
+  INVALID_COMMAND: CC_INVALID_COMMAND,
+  REQUEST_DATA_LENGTH_INVALID: CC_REQUEST_LENGTH,
+  INVALID_DATA_FIELD: CC_INVALID_FIELD,
+  INSUFFICIENT_PRIVILEGE: CC_PRIVILEGE,
+  NOT_SUPPORTED_IN_PRESENT_STATE: CC_NOT_IN_PRESENT_STATE,
+} = CompletionCode;
 
 interface Reply {
   cc: number;
@@ -540,7 +545,7 @@ export class SimBmc {
           if (d.length < 1) return { cc: CC_REQUEST_LENGTH };
           const level = d[0]! & 0x0f;
           if (level !== 0) {
-            if (level > s.maxPrivilege) return { cc: 0x81 };
+            if (level > s.maxPrivilege) return { cc: SetSessionPrivilegeCc.LEVEL_EXCEEDS_LIMIT };
             if (level < PrivilegeLevel.CALLBACK || level > PrivilegeLevel.OEM) return { cc: CC_INVALID_FIELD };
             s.privilege = level;
           }
@@ -550,7 +555,7 @@ export class SimBmc {
           const id = d.length >= 4 ? d.readUInt32LE(0) : 0;
           if (id === 0 || id === s.bmcSessionId) return { cc: CC_OK, after: () => this.closeSession(s, 'session-closed') };
           const other = this.sessions.get(id);
-          if (!other) return { cc: CC_INVALID_SESSION_ID };
+          if (!other) return { cc: CloseSessionCc.INVALID_SESSION_ID };
           if (s.privilege < PrivilegeLevel.ADMINISTRATOR) return { cc: CC_PRIVILEGE };
           this.closeSession(other, 'session-closed');
           return { cc: CC_OK };
@@ -648,7 +653,7 @@ export class SimBmc {
         value.writeUInt16LE(this.port, 0);
         break;
       default:
-        return { cc: 0x80 }; // parameter not supported
+        return { cc: GetSolConfigCc.PARAMETER_NOT_SUPPORTED };
     }
     return { cc: CC_OK, data: Buffer.concat([revision, value]) };
   }
