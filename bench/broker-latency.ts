@@ -44,17 +44,31 @@ async function socat(peer: SocatPeer): Promise<string> {
   return `tcp://127.0.0.1:${port}`;
 }
 
-/** RTT of `count` single keystrokes through `send`, watching `received` for the echo. */
-async function rtts(send: (c: string) => void, received: () => string, count = n): Promise<number[]> {
+type Path = { name: string; send: (c: string) => void; received: () => string; onData: (listener: () => void) => void; samples: number[]; waiting?: () => void; hooked?: boolean };
+
+/**
+ * RTT of `count` single keystrokes on a path, woken by its data events. (An earlier version spun on
+ * setImmediate until the echo showed: a core kept busy by the bench, taken from the socat and relay
+ * processes being measured, and the noise between runs was larger than the difference.)
+ */
+async function rtts(path: Path, count = n): Promise<number[]> {
   const out: number[] = [];
+  if (!path.hooked) path.onData(() => path.waiting?.());
+  path.hooked = true;
   for (let i = 0; i < count; i++) {
     const ch = String.fromCharCode(97 + (i % 26));
-    const before = received().length;
+    const before = path.received().length;
     const t0 = performance.now();
-    send(ch);
-    while (!received().slice(before).includes(ch)) await new Promise((r) => setImmediate(r));
+    await new Promise<void>((resolve) => {
+      path.waiting = () => {
+        if (!path.received().slice(before).includes(ch)) return;
+        path.waiting = undefined;
+        resolve();
+      };
+      path.send(ch);
+    });
     out.push(performance.now() - t0);
-    if (i % 60 === 59) send('\r'); // keep lines short (the shell echoes a prompt on Enter)
+    if (i % 60 === 59) path.send('\r'); // keep lines short (the shell echoes a prompt on Enter)
     await new Promise((r) => setTimeout(r, 2));
   }
   return out;
@@ -63,7 +77,7 @@ async function rtts(send: (c: string) => void, received: () => string, count = n
 const rows: (string | number)[][] = [];
 const connectRows: (string | number)[][] = [];
 /** Each path's keystroke function and echo reader; measured in interleaved rounds (the machine's load drifts). */
-const paths: Array<{ name: string; send: (c: string) => void; received: () => string; samples: number[] }> = [];
+const paths: Path[] = [];
 const closers: Array<() => Promise<void>> = [];
 try {
   // 1. direct: libs/ipmi in this process
@@ -73,7 +87,7 @@ try {
     const sol = await s.activateSol({ forceDeactivate: true });
     let got = '';
     sol.on('data', (d: Buffer) => (got += d.toString('latin1')));
-    paths.push({ name: 'direct (in-process SOL client)', send: (c) => sol.write(c), received: () => got, samples: [] });
+    paths.push({ name: 'direct (in-process SOL client)', send: (c) => sol.write(c), received: () => got, onData: (l) => sol.on('data', l), samples: [] });
     closers.push(async () => {
       await s.close();
       await transport.close();
@@ -107,7 +121,7 @@ try {
     }
     const c = await ConsoleClient.connect(url);
     await c.waitSession();
-    paths.push({ name: 'per-client bridge (socat → UNIX, one SOL session per client)', send: (ch) => c.write(ch), received: () => c.received, samples: [] });
+    paths.push({ name: 'per-client bridge (socat → UNIX, one SOL session per client)', send: (ch) => c.write(ch), received: () => c.received, onData: (l) => c.socket.on('data', l), samples: [] });
     const cs = summary(connects);
     connectRows.push(['per-client bridge (a new SOL session per client)', cs.p50, cs.p90]);
     closers.push(async () => {
@@ -138,7 +152,7 @@ try {
       await c.close();
       await new Promise((r) => setTimeout(r, 30));
     }
-    paths.push({ name: 'broker (socat → relay → UNIX → broker, shared SOL session)', send: (ch) => keep.write(ch), received: () => keep.received, samples: [] });
+    paths.push({ name: 'broker (socat → relay → UNIX → broker, shared SOL session)', send: (ch) => keep.write(ch), received: () => keep.received, onData: (l) => keep.socket.on('data', l), samples: [] });
     const cs = summary(connects);
     connectRows.push(['broker (relay + hello, joins the open session)', cs.p50, cs.p90]);
     closers.push(async () => {
@@ -147,7 +161,18 @@ try {
     });
   }
 
-  for (let done = 0; done < n; done += 20) for (const p of paths) p.samples.push(...(await rtts(p.send, p.received, 20)));
+  // Interleaved rounds of 10, the order alternating, so load that drifts hits every path alike; the
+  // broker's cost is also read per round (its p50 minus the bridge's p50 in the same round).
+  const perRound: number[] = [];
+  for (let round = 0, done = 0; done < n; done += 10, round++) {
+    const got = new Map<Path, number[]>();
+    for (const p of round % 2 ? [...paths].reverse() : paths) {
+      const xs = await rtts(p, 10);
+      got.set(p, xs);
+      p.samples.push(...xs);
+    }
+    perRound.push(summary(got.get(paths[2]!)!).p50 - summary(got.get(paths[1]!)!).p50);
+  }
   for (const p of paths) {
     const r = summary(p.samples);
     rows.push([p.name, r.p50, r.p90, r.p99]);
@@ -156,7 +181,7 @@ try {
 
   process.stdout.write(`\nKeystroke round trip, ${n} keystrokes each (ms)\n`);
   process.stdout.write(`${table(['path', 'p50', 'p90', 'p99'], rows)}\n`);
-  process.stdout.write(`\nbroker − per-client bridge at p50: ${((rows[2]![1] as number) - (rows[1]![1] as number)).toFixed(2)} ms\n`);
+  process.stdout.write(`\nbroker − per-client bridge at p50: ${((rows[2]![1] as number) - (rows[1]![1] as number)).toFixed(2)} ms; median of the per-round differences: ${summary(perRound).p50.toFixed(2)} ms (${perRound.length} rounds)\n`);
   process.stdout.write(`\nClient connect → banner, 20 connects each (ms)\n${table(['path', 'p50', 'p90'], connectRows)}\n`);
 } finally {
   for (const p of procs) await p.stop(500);

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { BmcFleet } from '#libs/ipmi';
 import { Keys } from '#libs/redis';
@@ -37,6 +38,8 @@ const conductor = await ConductorProcess.start({
   prefix,
   portRange,
   env: { SOLGATE_CONSOLE_CAPTURE: 'always', SOLGATE_LOG_LEVEL: 'warn', SOLGATE_START_CONCURRENCY: '16' },
+  // BENCH_CPU_PROF=<dir>: the conductor writes a V8 CPU profile there when it stops
+  nodeArgs: process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [],
 });
 
 async function metrics(): Promise<Record<string, number>> {
@@ -66,9 +69,40 @@ async function heartbeatWindow(ms: number): Promise<{ latencyMaxMs: number; fail
     const m = await metrics();
     latencyMaxMs = Math.max(latencyMaxMs, (m.solgate_heartbeat_latency_seconds ?? 0) * 1000);
     failuresMax = Math.max(failuresMax, m.solgate_heartbeat_failures ?? 0);
-    await sleep(200);
+    await sleep(500); // not more often: every scrape costs the conductor a few ms
   }
   return { latencyMaxMs, failuresMax };
+}
+
+/** BMC sessions the conductor holds (the simulator's own view keeps a session it never closed). */
+async function sessionsUp(): Promise<number> {
+  return (await metrics())['solgate_console_bmc_sessions{interface="native-ipmi-socat"}'] ?? 0;
+}
+/** UDP datagrams the kernel dropped because a socket's receive buffer was full (host-wide). */
+function udpRcvbufErrors(): number {
+  const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
+  const [head, vals] = lines.map((l) => l.trim().split(/\s+/));
+  return Number(vals?.[head?.indexOf('RcvbufErrors') ?? -1] ?? 0);
+}
+/** This process runs the simulated BMCs: how late its event loop ran (ms, max since the last reset). */
+const simLoop = monitorEventLoopDelay({ resolution: 10 });
+simLoop.enable();
+const loopMaxMs = () => simLoop.max / 1e6;
+
+/** The conductor's warnings about BMC sessions (lost, or failed to open), counted by message. */
+function dropReasons(): Record<string, number> {
+  const reasons: Record<string, number> = {};
+  for (const l of conductor.logs.split('\n')) {
+    if (!/BMC session lost|BMC session failed to open|SOL session failed/.test(l)) continue;
+    try {
+      const j = JSON.parse(l) as { msg?: string; err?: string; code?: string };
+      const k = `${j.msg ?? ''}: ${(j.err ?? j.code ?? '').replace(/[0-9a-f-]{36}|\d+(\.\d+)?/g, '#')}`;
+      reasons[k] = (reasons[k] ?? 0) + 1;
+    } catch {
+      /* not JSON */
+    }
+  }
+  return reasons;
 }
 
 const rows: (string | number)[][] = [];
@@ -99,10 +133,23 @@ try {
   const hb0 = await heartbeatWindow(5000);
 
   // all consoles on
+  const udp0 = udpRcvbufErrors();
+  simLoop.reset();
   const t0 = performance.now();
   for (let i = 0; i < n; i += 64) await Promise.all(uuids.slice(i, i + 64).map((u) => conductor.api('PUT', `/v1/nodes/${u}/states/console`, { enabled: true })));
-  while (fleet.bmcs.filter((b) => b.solOwner !== null).length < n) {
-    if (performance.now() - t0 > 600_000) throw new Error(`only ${fleet.bmcs.filter((b) => b.solOwner !== null).length} of ${n} BMC sessions up after 10 min`);
+  let lastReport = t0;
+  for (;;) {
+    const up = await sessionsUp();
+    if (up >= n) break;
+    if (performance.now() - t0 > 600_000) throw new Error(`only ${up} of ${n} BMC sessions up after 10 min; drops by reason: ${JSON.stringify(dropReasons())}`);
+    if (performance.now() - lastReport > 10_000) {
+      lastReport = performance.now();
+      const cm = await metrics();
+      process.stderr.write(
+        `${((lastReport - t0) / 1000).toFixed(0)} s: ${up}/${n} BMC sessions up; event-loop delay max: conductor ${fmt((cm.solgate_nodejs_eventloop_lag_max_seconds ?? 0) * 1000)} ms, simulator ${fmt(loopMaxMs())} ms; UDP receive-buffer drops ${udpRcvbufErrors() - udp0}; failures so far: ${JSON.stringify(dropReasons())}\n`,
+      );
+      simLoop.reset();
+    }
     await sleep(250);
   }
   const upS = (performance.now() - t0) / 1000;
@@ -124,10 +171,21 @@ try {
     for (const b of fleet.bmcs) b.print(`[${String(line).padStart(6, '0')}] ${b.name} systemd[1]: Started a unit of work.\r\n`.slice(0, 64));
   }, 1000);
   const redis1 = await redisInfo();
+  const udp1 = udpRcvbufErrors();
+  const drops1 = (await metrics())['solgate_console_bmc_session_drops_total{interface="native-ipmi-socat"}'] ?? 0;
+  simLoop.reset();
+  const cpu1 = { bench: process.cpuUsage(), conductor: (await metrics()).solgate_process_cpu_seconds_total ?? 0 };
   const hb1 = await heartbeatWindow(steadyS * 1000);
+  const cpuSteady = {
+    bench: (process.cpuUsage(cpu1.bench).user + process.cpuUsage(cpu1.bench).system) / 1e6 / steadyS,
+    conductor: (((await metrics()).solgate_process_cpu_seconds_total ?? 0) - cpu1.conductor) / steadyS,
+  };
+  const simLoopSteadyMs = loopMaxMs();
+  const udpSteady = udpRcvbufErrors() - udp1;
   const redis2 = await redisInfo();
   clearInterval(printer);
   printer = undefined;
+  const upEnd = await sessionsUp();
   const m = await metrics();
   await sleep(500);
   const steadyRedis = await redisInfo();
@@ -154,11 +212,14 @@ try {
   rows.push([`Redis memory of a full console log (cap ${cap / 1024} KiB, ${fillN} nodes)`, `${(fullAvg / 1024).toFixed(1)} KiB`, `→ ${((fullAvg * 10000) / 1024 / 1024 / 1024).toFixed(2)} GiB at 10,000 nodes`]);
   rows.push(['heartbeat latency max: idle / steady output', `${fmt(hb0.latencyMaxMs)} / ${fmt(hb1.latencyMaxMs)} ms`, `failures in a row max ${hb0.failuresMax} / ${hb1.failuresMax}`]);
   rows.push(['heartbeat max gap since start', `${fmt((m.solgate_heartbeat_max_gap_seconds ?? 0) * 1000)} ms`, '']);
-  rows.push(['BMC session drops', m['solgate_console_bmc_session_drops_total{interface="native-ipmi-socat"}'] ?? 0, '']);
-  const lost = conductor.logs.split('\n').filter((l) => l.includes('BMC session lost')).map((l) => (JSON.parse(l) as { err?: string }).err ?? '');
-  const reasons = new Map<string, number>();
-  for (const r of lost) reasons.set(r, (reasons.get(r) ?? 0) + 1);
-  if (reasons.size) process.stdout.write(`BMC session drops by reason: ${JSON.stringify(Object.fromEntries(reasons))}\n`);
+  const dropsTotal = m['solgate_console_bmc_session_drops_total{interface="native-ipmi-socat"}'] ?? 0;
+  rows.push(['BMC session drops: while opening / in the steady phase', `${drops1} / ${dropsTotal - drops1}`, 're-established with backoff']);
+  rows.push(['BMC sessions up at the end of the steady phase', `${upEnd} / ${n}`, '']);
+  rows.push(['simulator process event-loop delay max, steady', `${fmt(simLoopSteadyMs)} ms`, 'the 1,000 simulated BMCs run in the bench process']);
+  rows.push(['UDP datagrams dropped (receive buffer full), steady', udpSteady, 'host-wide /proc/net/snmp']);
+  rows.push(['CPU in the steady phase: conductor / simulator (bench process)', `${fmt(cpuSteady.conductor * 100)} % / ${fmt(cpuSteady.bench * 100)} %`, 'of one core']);
+  const reasons = dropReasons();
+  if (Object.keys(reasons).length) process.stdout.write(`BMC session drops and failed opens by reason: ${JSON.stringify(reasons)}\n`);
   process.stdout.write(`\nConsole broker at scale: ${n} native consoles, always capture, one conductor\n${table(['what', 'figure', 'note'], rows)}\n`);
 } finally {
   if (printer) clearInterval(printer);

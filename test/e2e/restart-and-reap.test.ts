@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConductorProcess } from '../support/conductor-process.js';
 import { ConsoleClient } from '../support/console-client.js';
 import { consoleProcessesOf, enrol, setConsole, uniquePrefix, waitConsoleUrl } from '../support/fixtures.js';
 import { IpmiSimBmc } from '../support/ipmi-sim.js';
-import { freeTcpPort, tcpAccepts } from '../support/ports.js';
+import { freeTcpPort, freeUdpPort, tcpAccepts } from '../support/ports.js';
 import { isAlive } from '../support/procs.js';
 import { RedisServer } from '../support/redis-server.js';
 import { waitFor } from '../support/wait.js';
@@ -69,5 +70,30 @@ describe('conductor crash, restart and leftovers', () => {
     expect(c.logs).toMatch(/reaping a console left by an earlier run/);
     bystander.kill();
     await waitConsoleUrl(c, uuid);
+  });
+
+  it('reaps the socket an ipmitool session was opening on (<uuid>.sol.sock) when killed with SIGKILL meanwhile', async () => {
+    // A node whose BMC never answers: its broker's one ipmitool keeps trying to activate SOL while
+    // the broker waits for it on <uuid>.sol.sock.
+    const r = await c.api('POST', '/v1/nodes', {
+      name: 'rr-silent-bmc',
+      driver: 'ipmi',
+      console_interface: 'ipmitool-socat',
+      driver_info: bmc.driverInfo({ ipmi_port: await freeUdpPort() }),
+    });
+    expect(r.status).toBe(201);
+    const silent: string = r.body.uuid;
+    await setConsole(c, silent, true);
+    const client = await ConsoleClient.connect(await waitConsoleUrl(c, silent)); // on-demand capture: a client opens the session
+    const solSocket = join(c.pidDir, `${silent}.sol.sock`);
+    await waitFor(() => existsSync(solSocket), { what: 'the broker to wait for ipmitool on its socket' });
+    await c.kill9();
+    await waitFor(() => consoleProcessesOf(silent).length === 0, { timeoutMs: 3000, what: 'the dead conductor’s consoles to go' });
+    expect(existsSync(solSocket)).toBe(true); // nothing but the next start can remove it
+    await client.close();
+
+    await c.start();
+    await waitConsoleUrl(c, silent); // serving again; with no client, no session is being opened
+    expect(existsSync(solSocket)).toBe(false);
   });
 });

@@ -7,6 +7,7 @@ export * from './console-control.service.js';
 export * from './console-phase.js';
 export * from './ipmitool-socat.console.js';
 export * from './native-ipmi-socat.console.js';
+export * from './launcher-pool.js';
 export * from './pid-dir.js';
 export * from './proc.js';
 export * from './process-launcher.js';

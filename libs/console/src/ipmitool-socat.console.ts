@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { rm } from 'node:fs/promises';
 import { errorMessage } from '#libs/common';
 import type { ConsoleInterface, NodeRecord } from '#libs/nodes';
 import { buildIpmitoolArgv, ipmitoolTarget, PASSWORD_FD, passwordFileContent, type InheritedSecret } from './argv.js';
@@ -7,11 +6,11 @@ import { BrokeredConsoleDriver, type BrokerContext } from './broker/brokered-con
 import { openIpmitoolSolLink } from './broker/ipmitool-sol-link.js';
 import type { SolLinkOpener } from './broker/ports.js';
 import { childProcessEnv } from './child-env.js';
-import type { ProcessLauncher } from './process-launcher.js';
+import type { Launcher } from './launcher-pool.js';
 
 export interface IpmitoolSocatOptions {
-  /** Starts the node's one ipmitool (through socat and sol-session.sh) off the conductor's heap. */
-  launcher: ProcessLauncher;
+  /** Starts the node's one ipmitool (through socat and sol-session.sh) off the conductor's heap: the conductor's launcher pool. */
+  launcher: Launcher;
   ipmitool?: string;
   /** How long activation may take; default 15 s (ipmitool retries a silent BMC). */
   openTimeoutMs?: number;
@@ -58,17 +57,13 @@ export class IpmitoolSocatConsole extends BrokeredConsoleDriver {
     return { path: this.ctx.pidDir.secretPath(node.uuid), content: passwordFileContent(node.driver_info.ipmi_password) };
   }
 
-  private solSocketPath(uuid: string): string {
-    return this.ctx.pidDir.socketPath(uuid).replace(/\.sock$/, '.sol.sock');
-  }
-
   protected opener(uuid: string, current: () => NodeRecord): SolLinkOpener {
     return async () => {
       const node = current();
       await this.writeFiles(node); // the files may have been removed by a restart in between
       return openIpmitoolSolLink({
         uuid,
-        socketPath: this.solSocketPath(uuid),
+        socketPath: this.ctx.pidDir.solSocketPath(uuid),
         solSession: { script: this.ctx.pidDir.solSessionScript, leaseFile: this.ctx.pidDir.leaseFile, argvFile: this.ctx.pidDir.argvFile(uuid) },
         launcher: this.opts.launcher,
         secret: this.secretOf(node),
@@ -78,10 +73,6 @@ export class IpmitoolSocatConsole extends BrokeredConsoleDriver {
         log: this.ctx.log,
       });
     };
-  }
-
-  protected override async afterClose(node: NodeRecord): Promise<void> {
-    await rm(this.solSocketPath(node.uuid), { force: true });
   }
 
   /**

@@ -5,6 +5,7 @@ import { ipmitoolTarget } from './argv.js';
 import { BrokeredConsoleDriver, type BrokerContext } from './broker/brokered-console.driver.js';
 import { openNativeSolLink } from './broker/native-sol-link.js';
 import type { SolLinkOpener } from './broker/ports.js';
+import { Semaphore } from './semaphore.js';
 import type { SolSessionOpener } from './sol-bridge.js';
 
 /**
@@ -29,6 +30,14 @@ export function nativeSessionTarget(info: DriverInfo): IpmiSessionOptions {
   return target;
 }
 
+/**
+ * IPMI session handshakes (Open Session, RAKP 1–4) in flight at once. A takeover or a start of
+ * many `always`-capture consoles would otherwise open every session at the same moment: the answers
+ * queue up behind each other, handshakes time out (UNREACHABLE after 3 × 1 s) and come back as
+ * retries on top. Bounded, they complete one after the other in a few ms each.
+ */
+export const NATIVE_HANDSHAKE_CONCURRENCY = 32;
+
 export interface NativeIpmiSocatOptions {
   /** How sessions are opened (tests); default IpmiSession.open on the driver's shared transport. */
   open?: SolSessionOpener;
@@ -44,10 +53,11 @@ export class NativeIpmiSocatConsole extends BrokeredConsoleDriver {
   readonly name = 'native-ipmi-socat' as const;
   private transport: Promise<IpmiTransport> | undefined;
   private readonly open: SolSessionOpener;
+  private readonly handshakes = new Semaphore(NATIVE_HANDSHAKE_CONCURRENCY);
 
   constructor(ctx: BrokerContext, opts: NativeIpmiSocatOptions = {}) {
     super(ctx);
-    this.open = opts.open ?? (async (target) => IpmiSession.open({ ...target, transport: await this.sharedTransport() }));
+    this.open = opts.open ?? ((target) => this.handshakes.run(async () => IpmiSession.open({ ...target, transport: await this.sharedTransport() })));
   }
 
   /** The conductor's one IPMI transport (UDP socket), created with the first session. */

@@ -16,8 +16,9 @@ const CREATE_SECRET = constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | 
 /**
  * The conductor's private directory (0700, SOLGATE_TERMINAL_PID_DIR): per node a socat pid/lock
  * file `<uuid>.pid` (socat -L), the ipmitool argv file `<uuid>.argv` (0600), `<uuid>.pw` — a
- * symbolic link to /proc/self/fd/3, never a password (see PASSWORD_FD in argv.ts) — and a native
- * console's socket `<uuid>.sock` (0600); the conductor's `lease` file. The conductor creates it itself and
+ * symbolic link to /proc/self/fd/3, never a password (see PASSWORD_FD in argv.ts) — the console
+ * broker's socket `<uuid>.sock` (0600) and the socket an ipmitool-socat broker's ipmitool connects
+ * back to while its session opens, `<uuid>.sol.sock` (0600); the conductor's `lease` file. The conductor creates it itself and
  * refuses one that another user made or could write (see createPrivateDirectory). Nothing in it is
  * ever executed: the per-connection script runs from the installation (console-assets.ts).
  */
@@ -49,6 +50,13 @@ export class PidDirectory {
   }
   socketPath(uuid: string) {
     return join(this.dir, `${uuid}.sock`);
+  }
+  solSocketPath(uuid: string) {
+    return join(this.dir, `${uuid}.sol.sock`);
+  }
+  /** Every per-node file; a stopped console, a deleted node and a reaped leftover lose all of them. */
+  private nodeFiles(uuid: string): string[] {
+    return [this.pidFile(uuid), this.argvFile(uuid), this.passwordFile(uuid), this.socketPath(uuid), this.solSocketPath(uuid)];
   }
 
   /**
@@ -115,11 +123,11 @@ export class PidDirectory {
   }
 
   async removeNodeFiles(uuid: string): Promise<void> {
-    await Promise.all([this.pidFile(uuid), this.argvFile(uuid), this.passwordFile(uuid), this.socketPath(uuid)].map(removeIfThere));
+    await Promise.all(this.nodeFiles(uuid).map(removeIfThere));
   }
 
   private removeNodeFilesSync(uuid: string): void {
-    for (const p of [this.pidFile(uuid), this.argvFile(uuid), this.passwordFile(uuid), this.socketPath(uuid)]) rmSync(p, { force: true });
+    for (const p of this.nodeFiles(uuid)) rmSync(p, { force: true });
   }
 
   /**

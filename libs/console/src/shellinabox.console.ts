@@ -8,7 +8,8 @@ import type { BrokerContext } from './broker/brokered-console.driver.js';
 import type { CompanionProcess } from './console-driver.js';
 import { IpmitoolSocatConsole, type IpmitoolSocatOptions } from './ipmitool-socat.console.js';
 import { childrenOf, isAlive, processesWithArg } from './proc.js';
-import type { LaunchedProcess, ProcessLauncher } from './process-launcher.js';
+import type { Launcher } from './launcher-pool.js';
+import type { LaunchedProcess } from './process-launcher.js';
 
 export interface ShellinaboxOptions extends IpmitoolSocatOptions {
   /** SOLGATE_TERMINAL_CERT_DIR: a directory with certificate.pem (key + certificate) → https; '' → http. */
@@ -134,7 +135,7 @@ class ShellinaboxServer extends EventEmitter implements CompanionProcess {
   private readonly lines: string[] = [];
 
   constructor(
-    private readonly launcher: ProcessLauncher,
+    private readonly launcher: Launcher,
     private readonly argv: string[],
     private readonly socketPath: string,
   ) {

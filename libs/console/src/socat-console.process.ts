@@ -3,7 +3,8 @@ import { monotonicMs, sleep } from '#libs/common';
 import { buildConsoleCommand, buildSocatArgv, type SocatListenSpec } from './argv.js';
 import { SocatStartError } from './console-errors.js';
 import { childrenOf, isAlive, signalGroup } from './proc.js';
-import type { LaunchedProcess, ProcessLauncher } from './process-launcher.js';
+import type { Launcher } from './launcher-pool.js';
+import type { LaunchedProcess } from './process-launcher.js';
 
 export interface SocatExit {
   code: number | null;
@@ -31,7 +32,7 @@ export class SocatConsoleProcess extends EventEmitter {
 
   constructor(
     private readonly spec: SocatListenSpec,
-    private readonly launcher: ProcessLauncher,
+    private readonly launcher: Launcher,
   ) {
     super();
   }

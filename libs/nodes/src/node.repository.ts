@@ -311,6 +311,9 @@ export class NodeRepository {
         this.keys.nodeChanges(),
         this.keys.consolePorts(),
         this.keys.consolePortsFree(),
+        this.keys.consoleLog(uuid),
+        this.keys.consoleAudit(uuid),
+        this.keys.consoleViewers(uuid),
       ],
       [uuid, this.keys.events(), NODE_CHANGES_KEPT],
     );

@@ -1,13 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BmcFleet, type SimBmc } from '#libs/ipmi';
+import { closeRedisClient, createRedisClient, Keys } from '#libs/redis';
 import { cliFor, expectOk } from '../../integration/cli/cli-harness.js';
 import { ConductorProcess } from '../../support/conductor-process.js';
 import { ConsoleClient } from '../../support/console-client.js';
 import { consoleProcessesOf, setConsole, uniquePrefix, waitConsoleUrl } from '../../support/fixtures.js';
 import { freeTcpPortBlock } from '../../support/ports.js';
+import { listProcesses, type ProcInfo } from '../../support/procs.js';
 import { RedisServer } from '../../support/redis-server.js';
 import { waitFor } from '../../support/wait.js';
 
@@ -320,5 +322,63 @@ describe('console broker takeover', () => {
       expect(n.bmc.maxConcurrentSolSessions).toBeLessThanOrEqual(1);
     }
     for (const c of attached) await waitFor(() => c.closed, { what: 'the dead owner’s client to be disconnected' });
+
+    // Deleting a node takes its console history with it (log, audit trail, viewers), in the node's
+    // delete script: written by both owners, none of it may outlive the node.
+    const client = createRedisClient(redis.url);
+    try {
+      const keys = new Keys(prefix);
+      for (const n of nodes) {
+        const facets = [keys.consoleLog(n.uuid), keys.consoleAudit(n.uuid), keys.consoleViewers(n.uuid)];
+        expect(await client.exists(...facets)).toBe(3);
+        expect((await survivor.api('DELETE', `/v1/nodes/${n.uuid}`)).status).toBe(204);
+        expect(await client.exists(...facets)).toBe(0);
+      }
+      await new Promise((r) => setTimeout(r, 500)); // and no late batch or audit entry brings them back
+      for (const n of nodes) expect(await client.exists(keys.consoleLog(n.uuid), keys.consoleAudit(n.uuid), keys.consoleViewers(n.uuid))).toBe(0);
+    } finally {
+      await closeRedisClient(client);
+    }
+  });
+});
+
+describe('console processes and the launcher pool', () => {
+  let conductor: ConductorProcess;
+  let pool: BmcFleet;
+  const uuids: string[] = [];
+
+  beforeAll(async () => {
+    pool = await BmcFleet.start({ count: 5, password: PASSWORD, cipherSuites: [3, 17] });
+    conductor = await ConductorProcess.start({ id: 'c-pool', redisUrl: redis.url, prefix: uniquePrefix('broker-pool'), env: { SOLGATE_CONSOLE_CAPTURE: 'always' } });
+    for (let i = 1; i <= 5; i++) uuids.push(await enrolFleet(conductor, pool.bmc(i), `pool-${i}`, 'ipmitool-socat'));
+    for (const uuid of uuids) await setConsole(conductor, uuid, true);
+  });
+
+  afterAll(async () => {
+    await conductor?.dispose();
+    await pool?.stop();
+  });
+
+  it('one launcher pool (one per CPU, at most 4) starts both the socat listeners and the brokers’ ipmitool', async () => {
+    for (const uuid of uuids) await waitConsoleUrl(conductor, uuid);
+    await waitFor(() => pool.bmcs.every((b) => b.solOwner !== null), { what: 'every always-capture ipmitool session up' });
+    const procs = listProcesses();
+    const byPid = new Map(procs.map((p) => [p.pid, p]));
+    const ancestors = (p: ProcInfo) => {
+      const out: number[] = [];
+      for (let q = byPid.get(p.ppid); q && out.length < 32; q = byPid.get(q.ppid)) out.push(q.pid);
+      return out;
+    };
+    const launchers = procs.filter((p) => p.argv.some((a) => a.endsWith('launcher.mjs')) && ancestors(p).includes(conductor.pid!));
+    expect(launchers.length).toBeGreaterThanOrEqual(1);
+    expect(launchers.length).toBeLessThanOrEqual(Math.max(1, Math.min(4, availableParallelism())));
+    const launcherPids = new Set(launchers.map((l) => l.pid));
+    for (const uuid of uuids) {
+      const mine = consoleProcessesOf(uuid);
+      const listener = mine.filter((p) => p.argv[0]!.endsWith('socat') && p.argv.some((a) => a.startsWith('TCP4-LISTEN:')));
+      const ipmitool = ipmitoolProcessesOf(uuid);
+      expect([listener.length, ipmitool.length]).toEqual([1, 1]); // and no second ipmitool per node
+      for (const p of [...listener, ...ipmitool]) expect(ancestors(byPid.get(p.pid)!).some((a) => launcherPids.has(a))).toBe(true);
+    }
   });
 });

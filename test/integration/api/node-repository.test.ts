@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import { isSolgateError, newUuid } from '#libs/common';
-import { NodeCatalog, NodeRepository, NodeService, validateNodeFields, type NodeRecord } from '#libs/nodes';
+import { ConsoleLogRepository, NodeCatalog, NodeRepository, NodeService, validateNodeFields, type NodeRecord } from '#libs/nodes';
 import { closeRedisClient, createRedisClient, Keys } from '#libs/redis';
 import { uniquePrefix } from '../../support/fixtures.js';
 import { RedisServer } from '../../support/redis-server.js';
@@ -61,6 +61,27 @@ describe('NodeRepository (Redis + Lua)', () => {
     await repo.delete(b.uuid);
     expect(await repo.uuidForInstance(instance)).toBeUndefined();
     expect((await create({ instance_uuid: instance })).instance_uuid).toBe(instance);
+  });
+
+  it('deleting a node removes its console log, audit trail and viewers in the same script, and nothing of another node', async () => {
+    const logs = new ConsoleLogRepository(client, keys);
+    const [gone, kept] = [await create(), await create()];
+    for (const n of [gone, kept]) {
+      await logs.append(n.uuid, 0, Buffer.from(`boot output of ${n.uuid}\r\n`), { maxLen: 100 });
+      await logs.recordAudit(n.uuid, { event: 'attach', offset: 0, client: '127.0.0.1:5000' });
+      // what publishConsoleViewers writes (it is fenced by a claim this test does not take)
+      await client.set(keys.consoleViewers(n.uuid), JSON.stringify({ conductor: 'c1', incarnation: 'i1', updated_at: 0, viewers: [] }));
+    }
+    const facets = (uuid: string) => [keys.consoleLog(uuid), keys.consoleAudit(uuid), keys.consoleViewers(uuid)];
+    expect(await client.exists(...facets(gone.uuid))).toBe(3);
+    expect(await repo.delete(gone.uuid)).toBe(true);
+    expect(await client.exists(...facets(gone.uuid))).toBe(0);
+    expect(await logs.tail(gone.uuid, 1 << 20)).toEqual([]);
+    expect(await logs.audit(gone.uuid)).toEqual([]);
+    expect(await logs.viewers(gone.uuid)).toBeNull();
+    // the other node's history is untouched
+    expect(await client.exists(...facets(kept.uuid))).toBe(3);
+    expect((await logs.tail(kept.uuid, 1 << 20)).map((e) => e.data.toString())).toEqual([`boot output of ${kept.uuid}\r\n`]);
   });
 
   it('bumps the console stamp only for fields a console is built from', async () => {

@@ -22,7 +22,7 @@ describe('IPMI failure modes', () => {
 
   beforeAll(async () => {
     fleet = await BmcFleet.start({
-      count: 6,
+      count: 7,
       sessionTimeoutMs: 600,
       credentials: (i) =>
         i === 5
@@ -149,6 +149,38 @@ describe('IPMI failure modes', () => {
       expect((await closed)?.code).toBe('TIMEOUT');
       expect(reportMs('keepalive TIMEOUT after', Date.now() - t0, 'a 300 ms keepalive + 3 tries of 300 ms')).toBeLessThan(5 * (300 + 3 * 300));
     } finally {
+      bmc.unresponsive = false;
+      await s.close();
+    }
+  });
+
+  it('a keepalive left unanswered while the BMC keeps sending SOL output does not lose the session; silence does', async () => {
+    const bmc = fleet.bmc(7);
+    const s = await IpmiSession.open(opts(7, { keepaliveIntervalMs: 300, timeoutMs: 200 }));
+    let printer: NodeJS.Timeout | undefined;
+    try {
+      const sol = await s.activateSol();
+      let received = '';
+      sol.on('data', (d: Buffer) => (received += d.toString('latin1')));
+      // The IPMI answers get lost (as datagrams do in a receive queue that overflows), SOL goes on:
+      // several keepalives (300 ms idle, then 3 × 200 ms) go unanswered meanwhile.
+      bmc.ignoreIpmiRequests = true;
+      let line = 0;
+      printer = setInterval(() => bmc.print(`line ${++line}\r\n`), 100);
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(s.isOpen).toBe(true);
+      expect(sol.destroyed).toBe(false);
+      expect(received).toContain(`line ${line - 2}\r\n`); // output kept flowing
+      // Now the BMC falls silent altogether: the next keepalive loses the session.
+      clearInterval(printer);
+      printer = undefined;
+      const closed = new Promise<IpmiError | null>((r) => s.once('close', r));
+      bmc.unresponsive = true;
+      expect((await closed)?.code).toBe('TIMEOUT');
+      expect(sol.closeReason?.code).toBe('TIMEOUT');
+    } finally {
+      if (printer) clearInterval(printer);
+      bmc.ignoreIpmiRequests = false;
       bmc.unresponsive = false;
       await s.close();
     }

@@ -24,7 +24,7 @@ import {
   membershipPort,
   NativeIpmiSocatConsole,
   PidDirectory,
-  ProcessLauncher,
+  LauncherPool,
   portsPort,
   readListeningSockets,
   SocatConsoleProcesses,
@@ -76,8 +76,11 @@ export class ConductorRuntime {
   readonly ipmitoolConsoles: IpmitoolSocatConsole;
   /** ipmitool-shellinabox: the same brokers (one ipmitool per node), served by a shellinaboxd per node. */
   readonly shellinaboxConsoles: ShellinaboxConsole;
-  /** Starts the ipmitool-socat brokers' ipmitool children. */
-  private readonly brokerLauncher = new ProcessLauncher();
+  /**
+   * The launchers (one per CPU, at most 4) that start every console process: the reconciler's socat
+   * listeners and the ipmitool-socat brokers' ipmitool children. Closed last, after the brokers.
+   */
+  private readonly launchers = new LauncherPool();
   /** Console logs, audit trail and viewers in Redis. */
   readonly consoleLog: ConsoleLogRepository;
   /** The conductor-wide cap on TCP console clients, from the open-files limit (fd-budget.ts). */
@@ -165,9 +168,9 @@ export class ConductorRuntime {
       },
     };
     this.nativeConsoles = new NativeIpmiSocatConsole(brokerContext);
-    this.ipmitoolConsoles = new IpmitoolSocatConsole(brokerContext, { launcher: this.brokerLauncher, closeTimeoutMs: Math.max(1000, config.killTimeoutMs * 3) });
+    this.ipmitoolConsoles = new IpmitoolSocatConsole(brokerContext, { launcher: this.launchers, closeTimeoutMs: Math.max(1000, config.killTimeoutMs * 3) });
     this.shellinaboxConsoles = new ShellinaboxConsole(brokerContext, {
-      launcher: this.brokerLauncher,
+      launcher: this.launchers,
       closeTimeoutMs: Math.max(1000, config.killTimeoutMs * 3),
       certDir: config.terminalCertDir,
       startTimeoutMs: config.subprocessTimeoutMs,
@@ -188,7 +191,7 @@ export class ConductorRuntime {
       {
         specs: new SpecCache(this.nodes),
         processes: new SocatConsoleProcesses(
-          { socatAddress: config.socatAddress, terminalTimeoutS: config.terminalTimeoutS, consoleTls: config.consoleTls, subprocessTimeoutMs: config.subprocessTimeoutMs },
+          { socatAddress: config.socatAddress, terminalTimeoutS: config.terminalTimeoutS, consoleTls: config.consoleTls, subprocessTimeoutMs: config.subprocessTimeoutMs, launchers: this.launchers },
           this.pidDir,
           drivers,
         ),
@@ -330,7 +333,7 @@ export class ConductorRuntime {
       this.membership.stop();
       await step('close console brokers', () => Promise.all([this.nativeConsoles.close(), this.ipmitoolConsoles.close(), this.shellinaboxConsoles.close()]));
     }
-    this.brokerLauncher.close();
+    this.launchers.close();
     await step('close Redis', () => Promise.all([closeRedisClient(this.subRedis), closeRedisClient(this.hbRedis), closeRedisClient(this.redis)]));
   }
 }

@@ -5,7 +5,8 @@ import { errorMessage } from '#libs/common';
 import type { Logger } from '#libs/logging';
 import { socatToken, type InheritedSecret } from '../argv.js';
 import { isAlive } from '../proc.js';
-import type { LaunchedProcess, ProcessLauncher } from '../process-launcher.js';
+import type { Launcher } from '../launcher-pool.js';
+import type { LaunchedProcess } from '../process-launcher.js';
 import { IpmitoolEscapeEncoder } from './ipmitool-escape.js';
 import { SolLinkOpenError, type SolLink, type SolLinkEvents } from './ports.js';
 
@@ -15,7 +16,7 @@ export interface IpmitoolSolLinkOptions {
   socketPath: string;
   /** sol-session.sh and its arguments: lease check, `sol deactivate`, then `exec ipmitool … sol activate`. */
   solSession: { script: string; leaseFile: string; argvFile: string };
-  launcher: ProcessLauncher;
+  launcher: Launcher;
   /** The BMC password, handed to the session's socat as an unlinked fd 3 (PASSWORD_FD). */
   secret?: InheritedSecret;
   /** How long activation may take (ipmitool retries a silent BMC for a while). */
@@ -32,7 +33,8 @@ const BREAK_ECHO = '~B [send break]\n';
 
 /**
  * The ipmitool-socat broker's BMC session: ONE `ipmitool … sol activate` per node, shared by every
- * viewer. It is started by the conductor's process launcher (no fork of the conductor's heap) as
+ * viewer. It is started by the conductor's launcher pool (no fork of the conductor's heap), the one
+ * that starts the socat listeners, as
  *   setpriv --pdeathsig KILL -- socat UNIX-CONNECT:<uuid>.sol.sock EXEC:"sol-session.sh <lease> <argv>"
  * so it runs with the safeguards the per-client path had (the lease checked right before activation,
  * `sol deactivate` first, argv and password from the conductor's 0600 files) and its stdin/stdout

@@ -1,9 +1,8 @@
-import { availableParallelism } from 'node:os';
 import type { ConsoleInterface, NodeRecord } from '#libs/nodes';
 import type { ConsoleTlsFiles } from '../argv.js';
 import type { CompanionProcess, ConsoleDriver, ConsoleStopReason } from '../console-driver.js';
 import type { PidDirectory } from '../pid-dir.js';
-import { ProcessLauncher } from '../process-launcher.js';
+import { LauncherPool } from '../launcher-pool.js';
 import { describeExit, SocatConsoleProcess } from '../socat-console.process.js';
 import type { ConsoleProcesses, RunningConsole } from './ports.js';
 
@@ -13,28 +12,31 @@ export interface SocatConsoleOptions {
   /** TLS on console ports (SOLGATE_CONSOLE_TLS_*); undefined = plain TCP. */
   consoleTls?: ConsoleTlsFiles;
   subprocessTimeoutMs: number;
-  /** Launcher processes (default: one per CPU, at most 4). */
-  launchers?: number;
+  /**
+   * The conductor's launcher pool, shared with the ipmitool-socat brokers; its owner closes it.
+   * Without one, these console processes make and close their own (one launcher per CPU, at most 4).
+   */
+  launchers?: LauncherPool;
 }
 
 /**
  * Console processes for real: the node's driver prepares the per-client command, socat listens on
  * the node's port (started by a launcher, its own process group, a parent-death signal), and after
- * it is gone the driver cleans up. Owns the launchers: a launcher forks one console at a time (a few
- * ms each), so a takeover of a thousand consoles spreads them over one launcher per CPU; each is
- * started on its first console.
+ * it is gone the driver cleans up. socat is started through the launcher pool (launcher-pool.ts): a
+ * launcher forks one console at a time (a few ms each), so a takeover of a thousand consoles spreads
+ * them over one launcher per CPU.
  */
 export class SocatConsoleProcesses implements ConsoleProcesses {
-  private readonly launchers: ProcessLauncher[];
-  private next = 0;
+  private readonly launchers: LauncherPool;
+  private readonly ownsLaunchers: boolean;
 
   constructor(
     private readonly opts: SocatConsoleOptions,
     private readonly pidDir: PidDirectory,
     private readonly drivers: ReadonlyMap<ConsoleInterface, ConsoleDriver>,
   ) {
-    const count = opts.launchers ?? Math.max(1, Math.min(4, availableParallelism()));
-    this.launchers = Array.from({ length: count }, () => new ProcessLauncher());
+    this.ownsLaunchers = !opts.launchers;
+    this.launchers = opts.launchers ?? new LauncherPool();
   }
 
   async start(node: NodeRecord, port: number, { restart }: { restart: boolean }): Promise<RunningConsole> {
@@ -44,7 +46,7 @@ export class SocatConsoleProcesses implements ConsoleProcesses {
     if (restart) await this.pidDir.removeLock(node.uuid); // a socat killed by SIGKILL leaves its -L lock file behind
     const proc = new SocatConsoleProcess(
       { address: this.opts.socatAddress, port, pidFile: this.pidDir.pidFile(node.uuid), terminalTimeoutS: this.opts.terminalTimeoutS, peer, tls: this.opts.consoleTls },
-      this.launchers[this.next++ % this.launchers.length],
+      this.launchers,
     );
     await proc.start(this.opts.subprocessTimeoutMs);
     return new RunningSocat(proc, driver.companion?.(node.uuid), driver.urlScheme);
@@ -55,9 +57,9 @@ export class SocatConsoleProcesses implements ConsoleProcesses {
     await (driver ? driver.cleanup(node, opts) : this.pidDir.removeNodeFiles(node.uuid));
   }
 
-  /** After every console was stopped. */
+  /** After every console was stopped (a shared pool is closed by its owner, after the brokers). */
   close(): void {
-    for (const l of this.launchers) l.close();
+    if (this.ownsLaunchers) this.launchers.close();
   }
 }
 

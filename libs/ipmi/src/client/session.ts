@@ -142,6 +142,8 @@ export class IpmiSession extends EventEmitter implements PacketSink, SolSessionH
   private setupWaiter: SetupWaiter | null = null;
   private keepaliveTimer: NodeJS.Timeout | null = null;
   private lastExchangeAt = monotonicMs();
+  /** When the BMC last sent us an authenticated packet in this session (IPMI or SOL). */
+  private lastHeardAt = monotonicMs();
   private sol: SolConsole | null = null;
   private solEarly: Buffer[] | null = null;
   private closing: Promise<void> | null = null;
@@ -474,6 +476,7 @@ export class IpmiSession extends EventEmitter implements PacketSink, SolSessionH
     const seq = decoded.sequence;
     if (seq === 0 || (this.rxSequenceHighest > 16 && seq <= this.rxSequenceHighest - 16)) return;
     if (seq > this.rxSequenceHighest) this.rxSequenceHighest = seq;
+    this.lastHeardAt = monotonicMs();
     if (decoded.payloadType === PayloadType.IPMI) {
       let response: IpmiResponse;
       try {
@@ -529,7 +532,7 @@ export class IpmiSession extends EventEmitter implements PacketSink, SolSessionH
     return r.data;
   }
 
-  private exchange(netFn: number, cmd: number, data: Buffer, attempts: number): Promise<IpmiResponse> {
+  private exchange(netFn: number, cmd: number, data: Buffer, attempts: number, loseOnTimeout = true): Promise<IpmiResponse> {
     if (!this.usable && !(this.state === 'opening' && this.security)) {
       return Promise.reject(this.closeReason ?? new IpmiError('SESSION_CLOSED', 'the IPMI session is closed'));
     }
@@ -557,7 +560,7 @@ export class IpmiSession extends EventEmitter implements PacketSink, SolSessionH
             port: this.o.port,
           });
           reject(error);
-          if (this.state === 'active') this.lose(error);
+          if (this.state === 'active' && loseOnTimeout) this.lose(error);
           return;
         }
         this.sendSessionPayload(PayloadType.IPMI, message);
@@ -590,15 +593,27 @@ export class IpmiSession extends EventEmitter implements PacketSink, SolSessionH
   /**
    * Keepalive: a Get Device ID when no IPMI request completed for `keepaliveIntervalMs`. An IPMI
    * request rather than an empty SOL packet because every BMC resets its inactivity timer on one,
-   * and its answer doubles as a liveness check: no answer after the retries loses the session.
+   * and its answer doubles as a liveness check: no answer after the retries loses the session —
+   * unless the BMC went on sending us authenticated packets in this session meanwhile (SOL output):
+   * then it is alive and the answers were lost on the way (a receive queue that overflowed while
+   * the conductor was busy), and losing the session would only add a reconnect to the load.
    */
   private keepalive(): void {
     this.keepaliveTimer = null;
     if (this.state !== 'active') return;
     if (monotonicMs() - this.lastExchangeAt < this.o.keepaliveIntervalMs) return this.scheduleKeepalive();
-    this.rawCommand(NetFn.APP, Cmd.GET_DEVICE_ID).then(
+    const sentAt = monotonicMs();
+    const run = this.queue.then(() => this.exchange(NetFn.APP, Cmd.GET_DEVICE_ID, EMPTY, this.o.retries + 1, false));
+    this.queue = run.catch(() => undefined);
+    run.then(
       () => this.scheduleKeepalive(),
-      () => undefined, // a timeout already lost the session
+      (e: unknown) => {
+        if (this.state !== 'active') return;
+        if (this.lastHeardAt > sentAt) {
+          this.lastExchangeAt = monotonicMs(); // heard from it: next keepalive in a full interval
+          this.scheduleKeepalive();
+        } else this.lose(e instanceof IpmiError ? e : new IpmiError('TIMEOUT', String(e)));
+      },
     );
   }
 

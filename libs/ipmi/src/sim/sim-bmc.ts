@@ -157,6 +157,11 @@ export class SimBmc {
   packetsDropped = 0;
   /** Test switch: while true the BMC ignores every packet, as a hung or unplugged BMC would. */
   unresponsive = false;
+  /**
+   * Test switch: while true the BMC leaves IPMI requests in established sessions unanswered but
+   * carries on with SOL, as a path that loses some datagrams (a congested receive queue) looks.
+   */
+  ignoreIpmiRequests = false;
   private socket: Socket | undefined;
   private readonly sessions = new Map<number, SimSession>();
   private readonly suites: CipherSuite[];
@@ -319,6 +324,7 @@ export class SimBmc {
     s.lastActivity = monotonicMs();
     if (s.remote.address !== rinfo.address || s.remote.port !== rinfo.port) s.remote = rinfo;
     if (decoded.payloadType === PayloadType.IPMI) {
+      if (this.ignoreIpmiRequests) return;
       const rq = decodeIpmiRequest(decoded.payload);
       const r = this.command(s, rq);
       this.sendInSession(s, PayloadType.IPMI, encodeIpmiResponse(rq, r.cc, r.data));

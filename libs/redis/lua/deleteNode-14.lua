@@ -1,5 +1,6 @@
 --[[
-  Delete a node and everything kept about it; its console port goes back to the free ports.
+  Delete a node and everything kept about it, its console history included (log, audit trail,
+  viewers), in one step; its console port goes back to the free ports.
 
   KEYS[1] node hash              <prefix>:node:<uuid>
   KEYS[2] nodes sorted set       <prefix>:nodes
@@ -12,6 +13,9 @@
   KEYS[9] node changes zset      <prefix>:node-changes
   KEYS[10] console ports hash    <prefix>:console-ports (port -> uuid)
   KEYS[11] free ports zset       <prefix>:console-ports-free
+  KEYS[12] console log stream    <prefix>:node:<uuid>:console-log
+  KEYS[13] console audit stream  <prefix>:node:<uuid>:console-audit
+  KEYS[14] console viewers       <prefix>:node:<uuid>:console-viewers
   ARGV[1] uuid
   ARGV[2] events channel
   ARGV[3] how many changes node-changes keeps
@@ -48,7 +52,7 @@ for _, port in ipairs(field('port', KEYS[10])) do
     redis.call('ZADD', KEYS[11], port, port)
   end
 end
-redis.call('DEL', KEYS[1], KEYS[5], KEYS[6])
+redis.call('DEL', KEYS[1], KEYS[5], KEYS[6], KEYS[12], KEYS[13], KEYS[14])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('SREM', KEYS[4], ARGV[1])
 local v = redis.call('INCR', KEYS[7])
