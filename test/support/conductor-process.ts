@@ -20,6 +20,8 @@ export interface ConductorOptions {
   nodeArgs?: string[];
   /** Append the conductor's log lines to this file instead of keeping them in memory. */
   logFile?: string;
+  /** How long start() waits for /readyz (default 15 s; a loaded machine may need more). */
+  readyTimeoutMs?: number;
 }
 
 export interface ApiResponse<T = any> {
@@ -103,7 +105,7 @@ export class ConductorProcess {
         const r = await fetch(`${this.apiUrl}/readyz`).catch(() => undefined);
         return r?.status === 200;
       },
-      { timeoutMs: 15_000, intervalMs: 25, what: `conductor ${this.opts.id} to become ready` },
+      { timeoutMs: this.opts.readyTimeoutMs ?? 15_000, intervalMs: 25, what: `conductor ${this.opts.id} to become ready` },
     );
   }
 
