@@ -386,6 +386,22 @@ export class Checker {
     return { ok: notServing === 0 && misplaced === 0, notServing, misplaced };
   }
 
+  /** Which consoles keep the cluster from settling, grouped by ring owner (for a violation's detail). */
+  describeUnsettled(): string {
+    const by = new Map<string, { notServing: number; misplaced: number }>();
+    for (const n of this.nodes) {
+      const v = this.view.get(n.uuid);
+      const key = v?.apiOwner ?? 'no owner';
+      const e = by.get(key) ?? { notServing: 0, misplaced: 0 };
+      if (!v?.serving) e.notServing++;
+      else if (v.apiOwner && v.conductor !== v.apiOwner) e.misplaced++;
+      else continue;
+      by.set(key, e);
+    }
+    const health = this.topo.conductors.map((c) => `${c.opts.id}=${this.health.now(c.opts.id)}${c.exitCode !== undefined ? `(exited ${c.exitCode ?? c.exitSignal})` : ''}`).join(' ');
+    return `${[...by].map(([k, e]) => `ring owner ${k}: ${e.notServing} not serving, ${e.misplaced} served elsewhere`).join('; ')} [${health}]`;
+  }
+
   /**
    * Socat, ipmitool, the launcher...: every process of ours must sit in a live conductor's tree.
    * "Ours" = seen in one of our conductors' trees before, or naming one of their runtime directories.

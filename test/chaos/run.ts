@@ -187,8 +187,13 @@ class Runner {
     for (let i = 0; i < nodes.length; i += 32) {
       await Promise.all(
         nodes.slice(i, i + 32).map(async (n) => {
-          const r = await api.api('PUT', `/v1/nodes/${n.uuid}/states/console`, { enabled: true });
-          if (r.status !== 202) throw new Error(`enable ${n.name}: ${r.status} ${r.text}`);
+          for (let attempt = 1; ; attempt++) {
+            // idempotent: a request lost with a dropped kept-alive connection is simply sent again
+            const r = await api.api('PUT', `/v1/nodes/${n.uuid}/states/console`, { enabled: true }).catch((e: unknown) => (attempt < 5 ? undefined : Promise.reject(e)));
+            if (r?.status === 202) return;
+            if (r) throw new Error(`enable ${n.name}: ${r.status} ${r.text}`);
+            await sleep(200);
+          }
         }),
       );
     }
@@ -274,7 +279,7 @@ class Runner {
   async inject(plan: PlannedFault): Promise<FaultWindow> {
     const { topo, checker } = this;
     const steady = checker.settled().ok && (await this.settle(60_000));
-    if (!steady) checker.violation('did-not-settle', `the cluster did not settle within 60 s before fault ${describeFault(plan)}: ${JSON.stringify(checker.settled())}`, { key: describeFault(plan) });
+    if (!steady) checker.violation('did-not-settle', `the cluster did not settle within 60 s before fault ${describeFault(plan)}: ${checker.describeUnsettled()}`, { key: describeFault(plan) });
     await checker.sampleResources('steady');
     const boundMs = recoveryBoundMs(plan, TIMING);
     const victim = plan.victim ? topo.conductor(plan.victim) : undefined;
@@ -362,7 +367,7 @@ class Runner {
       }
     }
     if (!(await this.settle(capMs + 30_000)))
-      checker.violation('did-not-settle', `not every console served from its ring owner within ${Math.round((capMs + 30_000) / 1000)} s after fault #${w.seq} ${describeFault(plan)}: ${JSON.stringify(checker.settled())}`, { key: `${w.seq}` });
+      checker.violation('did-not-settle', `not every console served from its ring owner within ${Math.round((capMs + 30_000) / 1000)} s after fault #${w.seq} ${describeFault(plan)}: ${checker.describeUnsettled()}`, { key: `${w.seq}` });
     checker.endFault(w);
     return w;
   }

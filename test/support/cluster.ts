@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { ConductorProcess } from './conductor-process.js';
 import { uniquePrefix } from './fixtures.js';
@@ -115,9 +116,15 @@ export class LocalCluster {
         ...(await Promise.all(
           batch.map(async (b) => {
             const console_interface = this.opts.fleetConsoleInterface?.(b.index - 1) ?? 'ipmitool-socat';
-            const r = await api.api('POST', '/v1/nodes', { name: b.name, driver: 'ipmi', console_interface, driver_info: fleet.driverInfo(b.index) });
-            if (r.status !== 201) throw new Error(r.text);
-            return { uuid: r.body.uuid as string, name: b.name, bmcIndex: b.index };
+            const body = { uuid: randomUUID(), name: b.name, driver: 'ipmi', console_interface, driver_info: fleet.driverInfo(b.index) };
+            // A loaded machine may drop a kept-alive connection under a request: try again (same uuid, so a
+            // request that did arrive the first time is not created twice).
+            for (let attempt = 1; ; attempt++) {
+              const r = await api.api('POST', '/v1/nodes', body).catch((e: unknown) => (attempt < 5 ? undefined : Promise.reject(e)));
+              if (r?.status === 201 || (r?.status === 409 && (await api.api('GET', `/v1/nodes/${body.uuid}`)).status === 200)) break;
+              if (r) throw new Error(r.text);
+            }
+            return { uuid: body.uuid, name: b.name, bmcIndex: b.index };
           }),
         )),
       );
