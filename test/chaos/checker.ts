@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { ClaimRepository, listSolgateConnections, type Claim } from '#libs/cluster';
 import { readListeningSockets } from '#libs/console';
 import { ConsoleStatusRepository } from '#libs/nodes';
@@ -151,6 +151,15 @@ export class Checker {
   private tick = 0;
   active: FaultWindow | undefined;
   lastSampleAt = 0;
+  /**
+   * Self-fences the schedule did not ask for (read from the conductors' logs): on a starved machine a
+   * conductor whose event loop stalls past its lease fences itself, as designed. Console outages
+   * around one are reported as such, not as violations.
+   */
+  readonly unplannedFences: { t: number; conductor: string; reason: string; during?: string }[] = [];
+  /** Console sessions that broke with no fault going on: judged at the end, against unplanned fences. */
+  readonly drops: { t: number; node: string; detail: string }[] = [];
+  private readonly logOffsets = new Map<string, number>();
 
   constructor(
     private readonly topo: ChaosTopology,
@@ -206,7 +215,8 @@ export class Checker {
   async stop(): Promise<void> {
     this.running = false;
     await this.loopDone;
-    await closeRedisClient(this.redis);
+    await Promise.race([closeRedisClient(this.redis), sleep(2000)]);
+    this.redis.disconnect();
   }
 
   private async loop(): Promise<void> {
@@ -214,6 +224,7 @@ export class Checker {
       const t0 = Date.now();
       try {
         await this.sample();
+        this.scanLogs();
         if (this.tick % 8 === 0) this.checkProcesses();
         if (this.tick % 20 === 0) await Promise.all([this.sampleResources(), this.checkBmcs()]);
       } catch (e) {
@@ -222,6 +233,56 @@ export class Checker {
       this.tick++;
       await sleep(Math.max(10, this.opts.sampleMs - (Date.now() - t0)));
     }
+  }
+
+  /** New lines of each conductor's log: self-fences nobody planned. */
+  scanLogs(): void {
+    for (const c of this.topo.conductors) {
+      const file = c.opts.logFile;
+      if (!file) continue;
+      let size: number;
+      try {
+        size = statSync(file).size;
+      } catch {
+        continue;
+      }
+      const from = this.logOffsets.get(file) ?? 0;
+      if (size <= from) continue;
+      const buf = Buffer.alloc(Math.min(size - from, 8 * 1024 * 1024));
+      const fd = openSync(file, 'r');
+      try {
+        readSync(fd, buf, 0, buf.length, from);
+      } finally {
+        closeSync(fd);
+      }
+      const end = buf.lastIndexOf(0x0a);
+      if (end < 0) continue;
+      this.logOffsets.set(file, from + end + 1);
+      for (const line of buf.subarray(0, end).toString('utf8').split('\n')) {
+        if (!line.includes('self-fenced')) continue;
+        let j: { time?: string; msg?: string; reason?: string };
+        try {
+          j = JSON.parse(line) as typeof j;
+        } catch {
+          continue;
+        }
+        if (!j.msg?.startsWith('self-fenced') || !j.time) continue;
+        const t = Date.parse(j.time);
+        const id = c.opts.id;
+        const w = this.windows.find((x) => t >= x.t0 - 1000 && t <= (x.settledAt ?? Number.POSITIVE_INFINITY));
+        const planned = w && (w.victim === id || w.kind === 'redis-restart' || w.kind === 'sentinel-failover');
+        if (planned) continue;
+        const during = w ? `#${w.seq} ${w.kind}` : undefined;
+        this.unplannedFences.push({ t, conductor: id, reason: j.reason ?? '', during });
+        if (w) w.notes.push(`${id} fenced itself on its own (${j.reason ?? ''})`);
+        this.opts.log(`checker: ${id} fenced itself with no fault asking for it (${j.reason ?? ''})${during ? ` during ${during}` : ''}: a starved machine; its consoles' outages are reported, not counted as violations`);
+      }
+    }
+  }
+
+  /** Within reach of a self-fence nobody planned (the machine, not the product)? */
+  nearUnplannedFence(t: number): boolean {
+    return this.unplannedFences.some((u) => t >= u.t - 2000 && t <= u.t + 30_000);
   }
 
   /** A conductor to ask: a healthy one, in turn. */

@@ -94,6 +94,10 @@ export function formatReport(r: ChaosReport): string {
   out.push(`stale-listener probes: ${r.probes.length} (${[...probes].map(([k, l]) => `${k} ${l.length}`).join(', ') || 'none'})`);
   out.push(`BMCs (simulator's exact record): ${r.bmc.activations} SOL activations, ${r.bmc.refused} refused as already active, most sessions at once on one BMC: ${r.bmc.maxConcurrent}`);
   out.push(`socket table: most conductors listening for one node at once ${r.maxListenersPerNode} (stale listeners of paused/partitioned conductors included)`);
+  if (r.unplanned.fences.length)
+    out.push(
+      `self-fences nobody planned (starved machine, not counted as violations): ${r.unplanned.fences.map((f) => `${f.conductor}${f.during ? ` during ${f.during}` : ''}`).join(', ')}; ${r.unplanned.outages} console outages outside fault windows came with them`,
+    );
   out.push(`node records: ${r.nodeRecords.before} before, ${r.nodeRecords.after} after, ${r.nodeRecords.changed} lost or changed`);
   out.push('');
   out.push('conductor processes, first → last sample (descriptors, RSS MB, processes in its tree, Redis connections):');

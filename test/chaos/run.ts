@@ -53,6 +53,8 @@ export interface ChaosReport {
   maxListenersPerNode: number;
   resources: ResourceSample[];
   nodeRecords: { before: number; after: number; changed: number };
+  /** Self-fences on a starved machine (nobody planned them) and the console outages they caused. */
+  unplanned: { fences: { t: number; conductor: string; reason: string; during?: string }[]; outages: number };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -125,7 +127,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     await checker.sampleResources('final');
     const after = await run.snapshotNodes();
     const changed = compareSnapshots(before, after, checker);
+    checker.scanLogs();
     run.checkOutagesOutsideFaults(tRun);
+    run.checkDrops();
     run.checkResources();
     await checker.stop();
     return {
@@ -142,12 +146,25 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       maxListenersPerNode: checker.maxListenersPerNode,
       resources: checker.resources,
       nodeRecords: { before: before.size, after: after.size, changed },
+      unplanned: { fences: checker.unplannedFences, outages: run.unplannedOutages },
     };
+  } catch (e) {
+    o.log(`chaos: run failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    throw e;
   } finally {
-    await watchers?.stop().catch(() => undefined);
-    await checker?.stop().catch(() => undefined);
-    await topo.stop();
+    // each step bounded: a teardown that hangs must not hide the result (or the error) of the run
+    await bounded(watchers?.stop(), 20_000, 'stopping the watchers', o.log);
+    await bounded(checker?.stop(), 10_000, 'stopping the checker', o.log);
+    await bounded(topo.stop(), 60_000, 'stopping the cluster', o.log);
   }
+}
+
+async function bounded(p: Promise<unknown> | undefined, ms: number, what: string, log: (line: string) => void): Promise<void> {
+  if (!p) return;
+  let timer: NodeJS.Timeout | undefined;
+  const done = await Promise.race([p.then(() => true, () => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))]);
+  clearTimeout(timer);
+  if (!done) log(`chaos: ${what} did not finish within ${ms} ms; going on`);
 }
 
 /** Outages can end after the fault's result was first computed (a console back later): compute again at the end. */
@@ -174,6 +191,8 @@ function compareSnapshots(before: Map<string, string>, after: Map<string, string
 
 class Runner {
   watchers: WatcherPool | undefined;
+  /** Console outages explained by a self-fence nobody planned (a starved machine). */
+  unplannedOutages = 0;
 
   constructor(
     readonly topo: ChaosTopology,
@@ -400,7 +419,16 @@ class Runner {
       if (o.end === undefined) this.checker.violation('not-recovered', `console of ${o.uuid} down since ${new Date(o.start).toISOString()} and never back`, { node: o.uuid });
       if (o.start < from) continue;
       const w = this.checker.windows.find((x) => o.start >= x.t0 && o.start <= (x.settledAt ?? Number.POSITIVE_INFINITY));
-      if (!w) this.checker.violation('outage-without-fault', `console of ${o.uuid} was down ${new Date(o.start).toISOString()} for ${(o.end ?? Date.now()) - o.start} ms with no fault going on`, { node: o.uuid, key: `${o.uuid}|${o.start}` });
+      if (!w && this.checker.nearUnplannedFence(o.start)) this.unplannedOutages++;
+      else if (!w) this.checker.violation('outage-without-fault', `console of ${o.uuid} was down ${new Date(o.start).toISOString()} for ${(o.end ?? Date.now()) - o.start} ms with no fault going on`, { node: o.uuid, key: `${o.uuid}|${o.start}` });
+    }
+  }
+
+  /** Sessions that broke with no fault going on: a violation unless a conductor fenced itself on a starved machine. */
+  checkDrops(): void {
+    for (const d of this.checker.drops) {
+      if (this.checker.nearUnplannedFence(d.t)) continue;
+      this.checker.violation('session-dropped', d.detail, { node: d.node, key: `${d.node}|${d.t}` });
     }
   }
 

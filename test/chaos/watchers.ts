@@ -153,7 +153,8 @@ export class WatcherPool {
       }
       if (!s) {
         this.stats.failedOpens++;
-        this.checker.violation('console-unusable', `no working SOL session on ${this.name(uuid)} within 30 s (watcher ${i})`, { node: uuid });
+        if (!this.checker.nearUnplannedFence(Date.now() - 30_000) && !this.checker.nearUnplannedFence(Date.now()))
+          this.checker.violation('console-unusable', `no working SOL session on ${this.name(uuid)} within 30 s (watcher ${i})`, { node: uuid });
         return;
       }
       if (brokeAt !== undefined) this.stats.reconnects.push({ kind: brokeUnder, ms: Date.now() - brokeAt });
@@ -170,8 +171,7 @@ export class WatcherPool {
       this.stats.broken++;
       await this.close(s);
       await this.checkTakeover(s, brokeAt);
-      if (brokeUnder === 'none')
-        this.checker.violation('session-dropped', `SOL session of ${this.name(uuid)} on ${s.conductor} ended (${how}) with no fault going on`, { node: uuid, key: `${uuid}|${brokeAt}` });
+      if (brokeUnder === 'none') this.checker.drops.push({ t: brokeAt, node: uuid, detail: `SOL session of ${this.name(uuid)} on ${s.conductor} ended (${how}) with no fault going on` });
     }
   }
 

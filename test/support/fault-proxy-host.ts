@@ -81,7 +81,7 @@ export class FaultProxyHost {
   /** Close every proxy and end the worker (idempotent). */
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.call({ op: 'close' }).catch(() => undefined);
+    await Promise.race([this.call({ op: 'close' }).catch(() => undefined), new Promise((r) => setTimeout(r, 5000).unref())]);
     this.closed = true;
     await this.worker.terminate();
   }

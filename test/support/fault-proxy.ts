@@ -247,6 +247,13 @@ export class FaultProxy {
     for (const c of [...this.conns]) c.close();
     const server = this.server;
     this.server = undefined;
-    if (server) await new Promise<void>((r) => server.close(() => r()));
+    // close() waits for every accepted connection to end; all are destroyed above, but do not hang on a straggler
+    if (server) await new Promise<void>((r) => {
+      const t = setTimeout(r, 2000);
+      server.close(() => {
+        clearTimeout(t);
+        r();
+      });
+    });
   }
 }
