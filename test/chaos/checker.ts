@@ -104,6 +104,8 @@ export interface NodeView {
 
 export interface CheckerOptions {
   sampleMs: number;
+  /** How often the API's node list is read (in the background). */
+  apiSampleMs: number;
   /** A conductor's lease: heartbeat timeout − interval (it must have fenced itself by lease + grace). */
   leaseMs: number;
   fenceGraceMs: number;
@@ -132,7 +134,13 @@ export class Checker {
   readonly resources: ResourceSample[] = [];
   readonly view = new Map<string, NodeView>();
   samples = 0;
+  apiSamples = 0;
   apiSamplesFailed = 0;
+  sampleMsTotal = 0;
+  /** The latest API answer per node. */
+  private readonly api = new Map<string, { running: boolean; port?: number; owner: string | null; iface?: string }>();
+  private apiInFlight: Promise<void> | undefined;
+  private apiAt = 0;
   bmc = { activations: 0, refused: 0, maxConcurrent: 0, checks: 0 };
   maxListenersPerNode = 0;
   private readonly open = new Map<string, Outage>();
@@ -223,16 +231,40 @@ export class Checker {
     while (this.running) {
       const t0 = Date.now();
       try {
+        if (!this.apiInFlight && t0 - this.apiAt >= this.opts.apiSampleMs) {
+          // the API view (what Nova sees) refreshes in the background, about once a second
+          this.apiInFlight = this.fetchNodes()
+            .then((r) => this.onApi(r))
+            .finally(() => (this.apiInFlight = undefined));
+          this.apiAt = t0;
+        }
         await this.sample();
         this.scanLogs();
-        if (this.tick % 8 === 0) this.checkProcesses();
+        if (this.tick % 12 === 0) this.checkProcesses();
         if (this.tick % 20 === 0) await Promise.all([this.sampleResources(), this.checkBmcs()]);
       } catch (e) {
         this.opts.log(`checker: sample failed: ${e instanceof Error ? e.message : String(e)}`);
       }
       this.tick++;
+      this.sampleMsTotal += Date.now() - t0;
       await sleep(Math.max(10, this.opts.sampleMs - (Date.now() - t0)));
     }
+    await this.apiInFlight;
+  }
+
+  /** What the API answered (or that it did not): ring owners, and API availability during Redis faults. */
+  private onApi(api: Map<string, { running: boolean; port?: number; owner: string | null; iface?: string }> | undefined): void {
+    const t = Date.now();
+    const win = this.active;
+    const redisFault = win && (win.kind === 'redis-restart' || win.kind === 'sentinel-failover');
+    if (!api) {
+      this.apiSamplesFailed++;
+      if (redisFault) win.apiFailures++;
+      return;
+    }
+    this.apiSamples++;
+    if (redisFault && win.apiFailures > 0 && win.apiBackAt === undefined) win.apiBackAt = t;
+    for (const [uuid, a] of api) this.api.set(uuid, a);
   }
 
   /** New lines of each conductor's log: self-fences nobody planned. */
@@ -327,39 +359,35 @@ export class Checker {
     }
   }
 
-  /** Where each node's console runs, as its owner wrote it (url = tcp://127.0.0.K:P). */
-  private async readConsoleAddrs(): Promise<(string | undefined)[] | undefined> {
+  /** Each node's observed console state, as its owner wrote it (url = tcp://127.0.0.K:P). */
+  private async readStatuses(): Promise<{ running: boolean; addr?: string }[] | undefined> {
     if (this.redis.status !== 'ready') return undefined;
     try {
       const st = await Promise.race([this.statuses.getMany(this.nodes.map((n) => n.uuid)), sleep(2000).then(() => undefined)]);
-      return st?.map((s) => (s.url ? /^tcp:\/\/(.+)$/.exec(s.url)?.[1] : undefined));
+      return st?.map((x) => ({ running: x.state === 'running', addr: x.url ? /^tcp:\/\/(.+)$/.exec(x.url)?.[1] : undefined }));
     } catch {
       return undefined;
     }
   }
 
-  /** One look at the world: API, console addresses, claims, socket table, claims again. */
+  /**
+   * One look at the world: observed states and claims from Redis, the kernel's socket table, the
+   * claims again (a listener is judged against claims read before and after it was seen).
+   * With Redis away only the socket table is read: a console whose listener is gone is down.
+   */
   async sample(): Promise<void> {
-    const api = await this.fetchNodes();
-    const addrs = await this.readConsoleAddrs();
-    const claims1 = await this.readClaims();
+    const statuses = await this.readStatuses();
+    const claims1 = statuses ? await this.readClaims() : undefined;
     const sockets = await readListeningSockets();
     const tS = Date.now();
-    const claims2 = await this.readClaims();
+    const claims2 = claims1 ? await this.readClaims() : undefined;
     this.samples++;
     this.lastSampleAt = tS;
-    const win = this.active;
-    // API availability is a figure of the Redis faults (during conductor faults the others answer)
-    const redisFault = win && (win.kind === 'redis-restart' || win.kind === 'sentinel-failover');
-    if (!api) {
-      this.apiSamplesFailed++;
-      if (redisFault) win.apiFailures++;
-    } else if (redisFault && win.apiFailures > 0 && win.apiBackAt === undefined) win.apiBackAt = tS;
 
     const ids = this.topo.conductors.map((c) => c.opts.id);
     for (const [i, node] of this.nodes.entries()) {
-      const a = api?.get(node.uuid);
-      const addr = addrs?.[i];
+      const st = statuses?.[i];
+      const addr = st?.addr;
       if (addr) {
         // ports are per conductor address: "127.0.0.K:P" names one console of one node
         const prev = this.nodeOfAddr.get(addr);
@@ -409,20 +437,29 @@ export class Checker {
           this.violation('partitioned-not-fenced', `${id} still listens for ${node.name} ${tS - since} ms into its partition from Redis (lease ${this.opts.leaseMs} ms)`, { node: node.uuid, conductor: id });
       }
 
-      if (!a) continue; // API unknown: keep the last view
-      const current = addr ? `c${/^127\.0\.0\.(\d+):/.exec(addr)?.[1]}` : undefined;
-      // A listener of a conductor that is not fully healthy still serves while that conductor holds the
-      // claim: one paused or cut off from Redis until its lease runs out, one coming back (restarted,
-      // resumed, reconnected) as soon as it has its claims again.
-      const stillOwner = (id: string) => {
-        if (!claimsKnown || c1?.member !== id || c2?.member !== id) return false;
-        const h = this.health.now(id);
-        if (h === 'resuming') return true;
-        return (h === 'paused' || h === 'partitioned') && tS - this.health.since(id) < this.opts.leaseMs;
-      };
-      const servingOn = (current && healthy.includes(current) ? current : healthy[0]) ?? listeners.find(stillOwner);
-      const serving = a.running && servingOn !== undefined;
-      this.view.set(node.uuid, { serving, conductor: serving ? servingOn : undefined, apiOwner: a.owner, port: a.port, consoleInterface: a.iface });
+      let serving: boolean;
+      let servingOn: string | undefined;
+      if (st) {
+        const current = addr ? `c${/^127\.0\.0\.(\d+):/.exec(addr)?.[1]}` : undefined;
+        // A listener of a conductor that is not fully healthy still serves while that conductor holds the
+        // claim: one paused or cut off from Redis until its lease runs out, one coming back (restarted,
+        // resumed, reconnected) as soon as it has its claims again.
+        const stillOwner = (id: string) => {
+          if (!claimsKnown || c1?.member !== id || c2?.member !== id) return false;
+          const h = this.health.now(id);
+          if (h === 'resuming') return true;
+          return (h === 'paused' || h === 'partitioned') && tS - this.health.since(id) < this.opts.leaseMs;
+        };
+        servingOn = (current && healthy.includes(current) ? current : healthy[0]) ?? listeners.find(stillOwner);
+        serving = st.running && servingOn !== undefined;
+      } else {
+        // Redis unreadable: a console whose listeners are all gone is down; one still listening keeps its state
+        const prev = this.view.get(node.uuid);
+        if (listeners.length > 0 || !prev) continue;
+        serving = false;
+      }
+      const a = this.api.get(node.uuid);
+      this.view.set(node.uuid, { serving, conductor: serving ? servingOn : undefined, apiOwner: a?.owner, port: a?.port, consoleInterface: a?.iface });
       const o = this.open.get(node.uuid);
       if (serving && o) {
         o.end = tS;

@@ -59,7 +59,7 @@ export function formatReport(r: ChaosReport): string {
   const o = r.options;
   out.push(
     `chaos run, seed ${r.seed} (replay: SOLGATE_CHAOS_SEED=${r.seed}): ${o.conductors} conductors, ${o.nodes} console-enabled nodes on the fleet simulator ` +
-      `(${Math.round(o.nativeShare * 100)}% native-ipmi-socat), ${o.watchers} console watchers; setup ${(r.setupMs / 1000).toFixed(0)} s, faults ${(r.runMs / 1000).toFixed(0)} s, ${r.samples} samples`,
+      `(${Math.round(o.nativeShare * 100)}% native-ipmi-socat), ${o.watchers} console watchers; setup ${(r.setupMs / 1000).toFixed(0)} s, faults ${(r.runMs / 1000).toFixed(0)} s; the checker looked ${r.samples} times (${r.sampleMeanMs} ms per look), the API answered it ${r.apiSamples} times`,
   );
   out.push('');
   out.push(`faults injected: ${r.faults.length} (${kinds.map((k) => `${k.kind} ${k.faults}`).join(', ')})`);

@@ -50,6 +50,9 @@ export interface ChaosReport {
   probes: ProbeOutcome[];
   bmc: { activations: number; refused: number; maxConcurrent: number; checks: number };
   samples: number;
+  /** Mean time one look at the world took (ms). */
+  sampleMeanMs: number;
+  apiSamples: number;
   maxListenersPerNode: number;
   resources: ResourceSample[];
   nodeRecords: { before: number; after: number; changed: number };
@@ -86,6 +89,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   try {
     checker = new Checker(topo, {
       sampleMs: o.sampleMs ?? 250,
+      apiSampleMs: 1000,
       leaseMs: TIMING.heartbeatTimeoutMs - TIMING.heartbeatIntervalMs,
       fenceGraceMs: 2000,
       resumeGraceMs: 2000,
@@ -143,6 +147,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       probes: watchers.probes,
       bmc: checker.bmc,
       samples: checker.samples,
+      sampleMeanMs: Math.round(checker.sampleMsTotal / Math.max(1, checker.samples)),
+      apiSamples: checker.apiSamples,
       maxListenersPerNode: checker.maxListenersPerNode,
       resources: checker.resources,
       nodeRecords: { before: before.size, after: after.size, changed },
