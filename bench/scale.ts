@@ -1,10 +1,12 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
+import { CONFIG_VARIABLES } from '#libs/config';
 import { ConsoleStatusRepository } from '#libs/nodes';
 import { Keys } from '#libs/redis';
 import { LocalCluster } from '../test/support/cluster.js';
 import { listeningSockets, urlListens } from '../test/support/net.js';
 import { listProcesses } from '../test/support/procs.js';
+import { spawnFloor } from './spawn-floor.js';
 import { table } from './stats.js';
 
 /**
@@ -12,13 +14,18 @@ import { table } from './stats.js';
  * survivor keep heartbeating and its event loop responsive? c1 runs every console; c2 is a member
  * but drained (owns nothing). Then c1 is killed and c2 undrained at once, so c2 takes all of them
  * over. Figures read from c2's /metrics (reset by a scrape just before) and the process table.
- * Nodes use a BMC address that is never contacted (no client connects).
+ * Nodes use a BMC address that is never contacted (no client connects). Then, in the same run, the
+ * floor: as many bare socat listeners started through launchers with the same concurrency and no
+ * conductor at all (bench/spawn-floor.ts), so a noisy machine shows in both figures.
  * Usage: node dist/bench/scale.js [consoles=1000]
+ * (BENCH_CONCURRENCY overrides SOLGATE_START_CONCURRENCY, BENCH_LOGS=<file> keeps c2's log,
+ * BENCH_PROFILE=<dir> profiles c2.)
  */
 const n = Number(process.argv[2] ?? 1000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const cluster = await LocalCluster.start({ name: 'sc', conductors: 1, dummyNodes: n, env: { SOLGATE_LOG_LEVEL: 'warn', SOLGATE_PORT_RANGE: '20000:22000' } });
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? CONFIG_VARIABLES.SOLGATE_START_CONCURRENCY);
+const cluster = await LocalCluster.start({ name: 'sc', conductors: 1, dummyNodes: n, env: { SOLGATE_LOG_LEVEL: process.env.BENCH_LOGS ? 'info' : 'warn', SOLGATE_PORT_RANGE: '20000:22000', SOLGATE_START_CONCURRENCY: String(concurrency), ...(process.env.BENCH_PUT_WAIT ? { SOLGATE_CONSOLE_PUT_WAIT: process.env.BENCH_PUT_WAIT } : {}) } });
 const redis = new Redis(cluster.redis.url);
 const keys = new Keys(cluster.prefix);
 const statuses = new ConsoleStatusRepository(redis, keys);
@@ -55,8 +62,8 @@ function memoryOf(pid: number): { rssMb: number; privateMb: number } {
 try {
   const c1 = cluster.conductor('c1');
   const rss0 = memoryOf(c1.pid!);
+  let t0 = performance.now(); // PUT answers once the owner has acted: time the enables too
   await cluster.enableAll();
-  let t0 = performance.now();
   await until(async () => (await serving()) === n, 120_000);
   const startMs = performance.now() - t0;
   await sleep(1500);
@@ -84,11 +91,18 @@ try {
   const m2 = await metrics('c2');
   rows.push([`${n} consoles taken over by c2 (kill -9 c1)`, `${(takeoverMs / 1000).toFixed(1)} s`, `${Math.round(m2.solgate_heartbeat_max_gap_seconds * 1000)} ms`, `${Math.round(m2.solgate_nodejs_eventloop_lag_max_seconds * 1000)} ms`]);
   console.log(`c2 heartbeat failures during the burst: ${m2.solgate_heartbeat_failures}; takeovers counted: ${m2.solgate_takeovers_total - (before.solgate_takeovers_total ?? 0)}; still registered: ${m2.solgate_registered === 1}`);
-  void c2;
+  if (process.env.BENCH_LOGS) writeFileSync(process.env.BENCH_LOGS, c2.logs);
 } finally {
   redis.disconnect();
   await cluster.stop();
 }
+
+const floor = await spawnFloor(n, concurrency, 2);
+const takeover = rows[1] ? Number(String(rows[1][1]).replace(' s', '')) * 1000 : NaN;
+rows.push([`floor: ${n} bare socat listeners, ${concurrency} in flight, 2 launchers`, `${(floor.wallMs / 1000).toFixed(1)} s`, '', '']);
+console.log(
+  `floor CPU per console: launcher ${floor.cpuMs.launcher.toFixed(2)} ms, socat ${floor.cpuMs.socat.toFixed(2)} ms; takeover / floor = ${(takeover / floor.wallMs).toFixed(2)}`,
+);
 
 console.log(`\n${n} consoles on one conductor (heartbeat interval 1 s, timeout 5 s; lease 4 s)\n`);
 console.log(table(['event', 'until all serve', 'longest heartbeat gap', 'event-loop delay max'], rows));

@@ -1,27 +1,40 @@
 #!/usr/bin/env bash
 # Installs what solgate needs on a Debian machine, only what is missing, then npm ci and a build.
 #   scripts/prereqs.sh demo   # runtime: redis-server, socat, ipmitool, ipmi_sim, setpriv
-#   scripts/prereqs.sh test   # + redis-sentinel, python3-ironicclient (baremetal), pyghmi (fakebmc)
+#   scripts/prereqs.sh test   # + redis-sentinel, python3-ironicclient (baremetal), python3-openstacksdk, pyghmi (fakebmc), websockify,
+#                             #   python3-ironic and haproxy (test/e2e/ironic), podman/runc/mmdebstrap (the image, scripts/image.sh),
+#                             #   promtool (chart alerts)
+#                             #   chromium (web console tests, driven by playwright-core), script (util-linux), tmux
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=${1:-demo}
 
 # command -> Debian package
-declare -A need=([redis-server]=redis-server [socat]=socat [ipmitool]=ipmitool [ipmi_sim]=openipmi [setpriv]=util-linux)
+declare -A need=([redis-server]=redis-server [socat]=socat [ipmitool]=ipmitool [ipmi_sim]=openipmi [setpriv]=util-linux [perl]=perl-base [stdbuf]=coreutils)
+# python module (of Debian's /usr/bin/python3) -> Debian package
+declare -A need_py=()
 if [ "$profile" = test ]; then
-  need+=([redis-sentinel]=redis-sentinel [baremetal]=python3-ironicclient [fakebmc]=python3-pyghmi)
+  need+=([redis-sentinel]=redis-sentinel [baremetal]=python3-ironicclient [fakebmc]=python3-pyghmi [websockify]=websockify [haproxy]=haproxy)
+  need_py+=([openstack]=python3-openstacksdk [ironic]=python3-ironic)
+  need+=([podman]=podman [runc]=runc [mmdebstrap]=mmdebstrap [promtool]=prometheus)
+  need+=([chromium]=chromium [script]=bsdutils [tmux]=tmux)
 fi
 missing=()
 for cmd in "${!need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
 done
+for mod in "${!need_py[@]}"; do
+  /usr/bin/python3 -c "import $mod" >/dev/null 2>&1 || missing+=("${need_py[$mod]}")
+done
 if [ "${#missing[@]}" -gt 0 ]; then
   sudo=; [ "$(id -u)" -eq 0 ] || sudo=sudo
   echo "prereqs: installing Debian packages: ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 || {
-    $sudo apt-get update -q >/dev/null
-    $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+  # other jobs may hold the dpkg lock for a while: wait for it rather than fail
+  apt=($sudo apt-get -o DPkg::Lock::Timeout=600)
+  "${apt[@]}" install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 || {
+    "${apt[@]}" update -q >/dev/null
+    "${apt[@]}" install -y -q --no-install-recommends "${missing[@]}" >/dev/null
   }
 fi
 

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { packageRoot } from '#libs/common';
-import { canBind } from '#libs/console';
+import { canBind } from '../support/ports.js';
 import { LocalCluster } from '../support/cluster.js';
 import type { ConductorProcess } from '../support/conductor-process.js';
 import { FaultProxyHost } from '../support/fault-proxy-host.js';

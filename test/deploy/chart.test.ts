@@ -57,7 +57,7 @@ async function helmFails(opts: RenderOptions): Promise<string> {
 describe('helm chart deploy/helm/solgate', () => {
   it('has ci values variants for the supported set-ups', () => {
     expect(CI_FILES).toEqual(
-      expect.arrayContaining(['ci/default-values.yaml', 'ci/sentinel-values.yaml', 'ci/hostnetwork-values.yaml', 'ci/existing-secret-values.yaml']),
+      expect.arrayContaining(['ci/default-values.yaml', 'ci/sentinel-values.yaml', 'ci/hostnetwork-values.yaml', 'ci/existing-secret-values.yaml', 'ci/monitoring-values.yaml']),
     );
   });
 
@@ -332,6 +332,22 @@ describe('helm chart deploy/helm/solgate', () => {
       const api = objectsOfKind(objects, 'Service').find((s) => s.metadata.labels?.['solgate.io/service'] === 'api')!;
       expect(script).toContain(`http://${api.metadata.name}.metal.svc.cluster.local:${api.spec.ports[0].port}/v1`);
     });
+  });
+
+  it('monitoring: the ServiceMonitor scrapes the headless Service the PrometheusRule selects; the dashboard ConfigMap carries the JSON', () => {
+    const objects = rendered.get('ci/monitoring-values.yaml')!;
+    const sm = findObject(objects, 'ServiceMonitor');
+    const headless = objectsOfKind(objects, 'Service').find((s) => s.spec.clusterIP === 'None' && s.metadata.labels?.['app.kubernetes.io/component'] === 'conductor')!;
+    expect(selects(sm.spec.selector.matchLabels, headless.metadata.labels!)).toBe(true);
+    expect(headless.spec.ports.map((p: any) => p.name)).toContain(sm.spec.endpoints[0].port);
+    expect(sm.spec.endpoints[0].path).toBe('/metrics');
+    const rule = findObject(objects, 'PrometheusRule');
+    expect(rule.metadata.labels?.release).toBe('prometheus');
+    const exprs = rule.spec.groups.flatMap((g: any) => g.rules.map((r: any) => r.expr)).join('\n');
+    expect(exprs).toContain(`namespace="metal", service="${headless.metadata.name}"`);
+    const dashboard = objectsOfKind(objects, 'ConfigMap').find((c) => c.metadata.labels?.grafana_dashboard === '1')!;
+    expect(Object.keys(dashboard.data)).toEqual(['solgate.json']);
+    expect(JSON.parse(dashboard.data['solgate.json']).panels.length).toBeGreaterThan(10);
   });
 
   it('renders durations as the conductor reads them, also fractions given with --set', async () => {

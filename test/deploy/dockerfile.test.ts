@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { CHART_DIR, REPO_ROOT } from './helm.js';
 
-// No Docker engine runs in CI: the image is checked by reading deploy/docker/Dockerfile and the
-// .dockerignore build context, and by cross-checking them with the chart and the repository layout.
+// Static checks of deploy/docker/Dockerfile and the .dockerignore build context, cross-checked with the
+// chart and the repository layout. The image itself is built and run by test/deploy/container.test.ts.
 
 interface Instruction {
   line: number;
@@ -89,26 +89,47 @@ describe('deploy/docker/Dockerfile', () => {
     expect(copies).toContainEqual(expect.stringMatching(new RegExp(`^--from=${build} `)));
   });
 
-  it('pins the base image to an exact Node 20 bookworm-slim release', () => {
-    const arg = instructions.find((i) => i.instr === 'ARG' && i.args.startsWith('NODE_IMAGE='));
-    expect(arg?.args).toMatch(/^NODE_IMAGE=(docker\.io\/library\/)?node:20\.\d+\.\d+-bookworm-slim(@sha256:[a-f0-9]{64})?$/);
+  it('pins the default bases: an exact official Node 20 release and a Debian point release of the same Debian', () => {
+    const arg = (name: string) => instructions.find((i) => i.instr === 'ARG' && i.args.startsWith(`${name}=`))?.args ?? '';
+    expect(arg('NODE_IMAGE')).toMatch(/^NODE_IMAGE=(docker\.io\/library\/)?node:20\.\d+\.\d+-bookworm-slim(@sha256:[a-f0-9]{64})?$/);
+    expect(arg('RUNTIME_IMAGE')).toMatch(/^RUNTIME_IMAGE=(docker\.io\/library\/)?debian:12\.\d+-slim(@sha256:[a-f0-9]{64})?$/);
     for (const from of instructions.filter((i) => i.instr === 'FROM')) {
       expect(from.args).not.toMatch(/:latest\b/);
-      expect(from.args).toMatch(/^(\$\{NODE_IMAGE\}|\S+:\S+) AS \S+$/i);
+      expect(from.args).toMatch(/^(\$\{(NODE_IMAGE|RUNTIME_IMAGE)\}|\S+:\S+) AS \S+$/i);
     }
+    // build and deps stages run on NODE_IMAGE, the runtime on RUNTIME_IMAGE
+    const froms = Object.fromEntries(instructions.filter((i) => i.instr === 'FROM').map((i) => [i.stage, i.args.split(' ')[0]]));
+    expect(froms[finalStage]).toBe('${RUNTIME_IMAGE}');
+    for (const s of stages.filter((x) => x !== finalStage)) expect(froms[s]).toBe('${NODE_IMAGE}');
+    // the official image's self-contained node binary reaches the runtime; a prepared base brings its own
+    expect(runs('deps')).toMatch(/cp \/usr\/local\/bin\/node \/node-bin\//);
+    expect(inStage(finalStage, 'COPY').map((i) => i.args)).toContain('--from=deps /node-bin/ /usr/local/bin/');
+    expect(runs(finalStage)).toMatch(/node --version/);
   });
 
-  it('installs socat, ipmitool, util-linux (setpriv) and tini without recommends, and cleans the apt lists', () => {
+  it('installs socat, ipmitool, util-linux (setpriv) and tini when the base lacks them, without recommends, and cleans apt in the same layer', () => {
     const apt = inStage(finalStage, 'RUN').filter((i) => /apt-get install/.test(i.args));
     expect(apt).toHaveLength(1);
     const run = apt[0].args;
-    for (const pkg of ['socat', 'ipmitool', 'util-linux', 'tini']) expect(run.split(/\s+/)).toContain(pkg);
+    for (const [cmd, pkg] of [['socat', 'socat'], ['ipmitool', 'ipmitool'], ['tini', 'tini'], ['setpriv', 'util-linux']]) expect(run).toContain(`${cmd}:${pkg}`);
+    expect(run).toMatch(/command -v/);
     expect(run).toMatch(/apt-get install -y --no-install-recommends/);
     // every RUN that installs also updates and removes the lists in the same layer
     for (const i of instructions.filter((x) => x.instr === 'RUN' && /apt-get install/.test(x.args))) {
       expect(i.args).toMatch(/apt-get update/);
       expect(i.args).toMatch(/rm -rf \/var\/lib\/apt\/lists\/\*/);
     }
+  });
+
+  it('keeps npm out of the runtime stage and prunes the production dependencies', () => {
+    expect(runs(finalStage)).not.toMatch(/\bnpm\b|\bnpx\b/);
+    const deps = runs('deps');
+    expect(deps).toMatch(/npm ci --omit=dev --ignore-scripts/);
+    for (const d of ['test', 'docs', 'examples']) expect(deps).toContain(` ${d} `);
+    expect(deps).toMatch(/-name '\*\.map'/);
+    expect(deps).toMatch(/-name '\*\.d\.ts'/);
+    // the npm cache is a cache mount, never part of a layer
+    for (const i of instructions.filter((x) => x.instr === 'RUN' && /npm ci/.test(x.args))) expect(i.args).toMatch(/^--mount=type=cache,target=\/root\/\.npm/);
   });
 
   it('runs as a numeric non-root user, the same the chart sets, with tini as PID 1', () => {
@@ -121,8 +142,9 @@ describe('deploy/docker/Dockerfile', () => {
     expect(uid).toBe(values.podSecurityContext.runAsUser);
     expect(uid).toBe(values.containerSecurityContext.runAsUser);
     if (gid !== undefined) expect(gid).toBe(values.podSecurityContext.runAsGroup);
-    // the user is created with that uid
-    expect(runs(finalStage)).toMatch(new RegExp(`useradd .*--uid ${uid}\\b`));
+    // the user and group are created with those ids (written directly: a minimal base has no useradd)
+    expect(runs(finalStage)).toContain(`solgate:x:${uid}:${gid ?? uid}:`);
+    expect(runs(finalStage)).toContain(`solgate:x:${gid ?? uid}:`);
 
     const entrypoint = inStage(finalStage, 'ENTRYPOINT').at(-1)!.args;
     expect(JSON.parse(entrypoint)).toEqual(['/usr/bin/tini', '--']);
@@ -185,8 +207,13 @@ describe('deploy/docker/Dockerfile', () => {
     expect(dockerfile).not.toMatch(/SOLGATE_(AUTH_TOKEN|REDIS_URL)=/);
   });
 
-  it('has a HEALTHCHECK on /healthz (for plain docker run)', () => {
+  it('has a HEALTHCHECK on /healthz (for plain docker run), OCI labels, and the tools on PATH', () => {
     const hc = inStage(finalStage, 'HEALTHCHECK').at(-1)?.args ?? '';
     expect(hc).toContain('/healthz');
+    expect(hc).toContain('SOLGATE_API_HOST'); // a conductor bound to one address is probed there
+    const labels = inStage(finalStage, 'LABEL').map((i) => i.args).join(' ');
+    for (const l of ['title', 'description', 'version', 'revision', 'licenses', 'source']) expect(labels).toContain(`org.opencontainers.image.${l}=`);
+    const env = inStage(finalStage, 'ENV').map((i) => i.args).join(' ');
+    expect(env).toMatch(/PATH=\/app\/bin:/);
   });
 });

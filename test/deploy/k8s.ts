@@ -28,6 +28,23 @@ const CUSTOM_KINDS: Record<string, (o: K8sObject) => string[]> = {
     }
     return problems;
   },
+  // promtool checks the rules themselves (test/deploy/monitoring.test.ts); this checks the envelope.
+  'monitoring.coreos.com/v1/PrometheusRule': (o) => {
+    const problems: string[] = [];
+    if (!Array.isArray(o.spec?.groups) || o.spec.groups.length === 0) problems.push('spec.groups missing');
+    for (const g of o.spec?.groups ?? []) {
+      if (typeof g.name !== 'string' || !g.name) problems.push('spec.groups[].name missing');
+      for (const r of g.rules ?? []) {
+        const known = ['alert', 'record', 'expr', 'for', 'keep_firing_for', 'labels', 'annotations'];
+        for (const k of Object.keys(r)) if (!known.includes(k)) problems.push(`rule ${r.alert ?? r.record}: ${k} is not a rule field`);
+        if (typeof r.expr !== 'string' || !r.expr) problems.push(`rule ${r.alert ?? r.record}: expr missing`);
+        if (!r.alert === !r.record) problems.push(`rule ${r.alert ?? r.record}: exactly one of alert and record`);
+        if (r.for !== undefined && !/^([0-9]+(ms|s|m|h|d|w|y))+$/.test(String(r.for))) problems.push(`rule ${r.alert}: for ${r.for} is not a duration`);
+        for (const [k, v] of Object.entries({ ...(r.labels ?? {}), ...(r.annotations ?? {}) })) if (typeof v !== 'string') problems.push(`rule ${r.alert ?? r.record}: ${k} is not a string`);
+      }
+    }
+    return problems;
+  },
 };
 
 export function describeObject(o: K8sObject): string {

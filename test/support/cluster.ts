@@ -5,6 +5,7 @@ import { uniquePrefix } from './fixtures.js';
 import { FleetSimProcess } from './fleet-sim.js';
 import { IpmiSimBmc } from './ipmi-sim.js';
 import { listeningSockets, urlListens } from './net.js';
+import { portBlockFor } from './ports.js';
 import { listProcesses } from './procs.js';
 import { RedisServer } from './redis-server.js';
 import { SentinelSetup, type SentinelOptions } from './sentinel.js';
@@ -25,13 +26,13 @@ export interface ClusterOptions {
   fleetConsoleInterface?: (i: number) => string;
   /** Redis behind Sentinel (a master, a replica, one sentinel) instead of one redis-server. */
   sentinel?: boolean | SentinelOptions;
-  /** Console ports of every conductor (default 20000:21000). */
+  /** Console ports of every conductor (default: a block derived from the key prefix). */
   portRange?: { start: number; stop: number };
   /** Conductors write their logs to `<logDir>/c<N>.log` instead of keeping them in memory. */
   logDir?: string;
-  /** Extra environment and node options for conductor N (e.g. routing its Redis links through a fault proxy). */
-  /** How long each conductor may take to become ready (default 15 s). */
+  /** How long each conductor may take to become ready (default 60 s). */
   readyTimeoutMs?: number;
+  /** Extra environment and node options for conductor N (e.g. routing its Redis links through a fault proxy). */
   conductorSetup?: (n: number, cluster: LocalCluster) => Promise<{ env?: Record<string, string>; nodeArgs?: string[] }>;
 }
 
@@ -140,7 +141,7 @@ export class LocalCluster {
       address: `127.0.0.${n}`,
       redisUrl: this.redisUrl,
       prefix: this.prefix,
-      portRange: this.opts.portRange ?? { start: 20000, stop: 21000 },
+      portRange: this.opts.portRange ?? portBlockFor(this.prefix),
       env: { SOLGATE_LOG_LEVEL: 'info', ...this.opts.env, ...setup.env, ...env },
       logFile: this.opts.logDir ? join(this.opts.logDir, `c${n}.log`) : undefined,
       readyTimeoutMs: this.opts.readyTimeoutMs,

@@ -3,7 +3,7 @@ import { createWriteStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '#libs/common';
-import { freeTcpPort } from './ports.js';
+import { freeTcpPort, portBlockFor } from './ports.js';
 import { isAlive } from './procs.js';
 import { waitFor } from './wait.js';
 
@@ -14,13 +14,14 @@ export interface ConductorOptions {
   /** Loopback address for the API and consoles (127.0.0.1, 127.0.0.2, ...). */
   address?: string;
   apiPort?: number;
+  /** Console ports (default: a block derived from the key prefix, the same for every conductor of a cluster). */
   portRange?: { start: number; stop: number };
   env?: Record<string, string>;
   /** Extra node options (e.g. ['--cpu-prof'] to profile a conductor). */
   nodeArgs?: string[];
   /** Append the conductor's log lines to this file instead of keeping them in memory. */
   logFile?: string;
-  /** How long start() waits for /readyz (default 15 s; a loaded machine may need more). */
+  /** How long start() waits for /readyz (default 60 s: a loaded machine starts Node slowly). */
   readyTimeoutMs?: number;
 }
 
@@ -73,7 +74,7 @@ export class ConductorProcess {
       SOLGATE_API_HOST: this.address,
       SOLGATE_API_PORT: String(this.apiPort),
       SOLGATE_SOCAT_ADDRESS: this.address,
-      SOLGATE_PORT_RANGE: o.portRange ? `${o.portRange.start}:${o.portRange.stop}` : '20000:30000',
+      SOLGATE_PORT_RANGE: `${(o.portRange ?? portBlockFor(o.prefix)).start}:${(o.portRange ?? portBlockFor(o.prefix)).stop}`,
       SOLGATE_TERMINAL_PID_DIR: this.pidDir,
       SOLGATE_LOG_LEVEL: 'debug',
       ...o.env,
@@ -101,12 +102,14 @@ export class ConductorProcess {
     });
     await waitFor(
       async () => {
-        if (this.exitCode !== undefined) throw new Error(`conductor ${this.opts.id} exited (${this.exitCode ?? this.exitSignal}):\n${this.logs.slice(-3000)}`);
+        if (this.exitCode !== undefined) return true; // reported below, at once
         const r = await fetch(`${this.apiUrl}/readyz`).catch(() => undefined);
         return r?.status === 200;
       },
-      { timeoutMs: this.opts.readyTimeoutMs ?? 15_000, intervalMs: 25, what: `conductor ${this.opts.id} to become ready` },
+      // generous by default: a loaded CI box starts Node slowly
+      { timeoutMs: this.opts.readyTimeoutMs ?? 60_000, intervalMs: 25, what: `conductor ${this.opts.id} to become ready` },
     );
+    if (this.exitCode !== undefined) throw new Error(`conductor ${this.opts.id} exited (${this.exitCode ?? this.exitSignal}):\n${this.logs.slice(-3000)}`);
   }
 
   /** Ironic API call with python-ironicclient's microversion. */

@@ -31,7 +31,7 @@ export async function waitConsoleUrl(c: ConductorProcess, ident: string, timeout
   );
 }
 
-/** socat and ipmitool processes that mention a node (its uuid appears in their pid/argv file paths). */
+/** socat, ipmitool and client relay processes that mention a node (its uuid appears in their pid/argv/socket paths). */
 export function consoleProcessesOf(uuid: string) {
-  return findProcesses(uuid).filter((p) => /socat|ipmitool|sol-session/.test(p.argv.join(' ')));
+  return findProcesses(uuid).filter((p) => /socat|ipmitool|sol-session|console-relay/.test(p.argv.join(' ')));
 }

@@ -1,6 +1,14 @@
 import { createServer, createConnection } from 'node:net';
-import { canBind } from '#libs/console';
 import { createSocket } from 'node:dgram';
+
+/** Whether `host:port` can be bound right now (binds and closes at once). */
+export function canBind(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen({ port, host, exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}
 
 /** A TCP port the kernel says is free right now on `host` (tiny race before the caller binds it). */
 export function freeTcpPort(host = '127.0.0.1'): Promise<number> {
@@ -26,6 +34,19 @@ export function freeUdpPort(host = '127.0.0.1'): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * The console port range of a test cluster, derived from its key prefix: every conductor of one
+ * cluster gets the same range (they must: sticky ports are cluster-wide), while clusters of other
+ * suites, on this machine at the same time, most likely get another block. Below the ephemeral range.
+ */
+export function portBlockFor(prefix: string, size = 1000): { start: number; stop: number } {
+  let h = 0;
+  for (const ch of prefix) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+  const blocks = Math.floor((32000 - 12000) / size);
+  const start = 12000 + (h % blocks) * size;
+  return { start, stop: start + size };
 }
 
 /** A contiguous block of `count` TCP ports below the ephemeral range (32768+), checked free on `host`. */

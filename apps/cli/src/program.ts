@@ -3,6 +3,7 @@ import { registerConductorsCommands } from './commands/conductors.command.js';
 import { registerConsoleCommands } from './commands/console.command.js';
 import { registerDoctorCommands } from './commands/doctor.command.js';
 import { registerDrainCommands } from './commands/drain.command.js';
+import { registerIronicCommands } from './commands/ironic.command.js';
 import { registerNodesCommands } from './commands/nodes.command.js';
 import { registerPowerCommands } from './commands/power.command.js';
 import { registerRingCommands } from './commands/ring.command.js';
@@ -41,5 +42,6 @@ Examples:
   registerDoctorCommands(program);
   registerSolCommands(program);
   registerPowerCommands(program);
+  registerIronicCommands(program);
   return program;
 }

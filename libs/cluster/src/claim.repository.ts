@@ -19,7 +19,8 @@ export interface Claim {
 
 /**
  * Per-node claims: the right to run the node's console, changed only by Lua compare-and-set with
- * a cluster-wide increasing epoch (acquireClaim-5.lua, releaseClaim-1.lua).
+ * a cluster-wide increasing epoch (acquireClaim-5.lua). A claim is given up together with the
+ * final observed-state write (writeConsoleStatus-2.lua, libs/nodes).
  */
 export class ClaimRepository {
   constructor(
@@ -38,11 +39,6 @@ export class ClaimRepository {
       [member, incarnation, timeoutMs],
     );
     return { status: status as ClaimStatus, epoch: Number(epoch), previous: previous ?? '' };
-  }
-
-  async release(uuid: string, member: string, incarnation: string, epoch: number): Promise<boolean> {
-    const res = await runScript<number>(this.redis, 'releaseClaim', [this.keys.claim(uuid)], [member, incarnation, epoch, this.keys.events(), uuid]);
-    return res === 1;
   }
 
   async get(uuid: string): Promise<Claim | undefined> {

@@ -1,11 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { createConnection } from 'node:net';
-import type { Redis } from 'ioredis';
 import { errorMessage } from '#libs/common';
 import type { Logger } from '#libs/logging';
-import { listSolgateConnections } from './client-list.js';
+import type { ClusterView } from './cluster-view.js';
 import type { MembershipRepository } from './membership.repository.js';
-import type { MembershipService } from './membership.service.js';
 
 export type ProbeResult = 'refused' | 'accepted' | 'timeout';
 
@@ -48,12 +46,14 @@ export class FailureDetector extends EventEmitter {
   detected = 0;
 
   constructor(
-    private readonly redis: Redis,
-    private readonly prefix: string,
-    private readonly membership: MembershipService,
-    private readonly repo: MembershipRepository,
+    /** What this conductor knows of the cluster (MembershipService). */
+    private readonly membership: { readonly registered: boolean; readonly view: ClusterView; readonly memberId: string },
+    /** Redis: the named connections and the removal (MembershipRepository on the heartbeat connection). */
+    private readonly repo: Pick<MembershipRepository, 'connections' | 'remove'>,
     private readonly intervalMs: number,
     private readonly log: Logger,
+    /** The second channel (a TCP connect to the member's API). */
+    private readonly probe: (url: string, timeoutMs: number) => Promise<ProbeResult> = probeTcp,
   ) {
     super();
   }
@@ -74,7 +74,7 @@ export class FailureDetector extends EventEmitter {
       const view = this.membership.view;
       const others = view.members.filter((m) => m.alive && m.id !== this.membership.memberId);
       if (others.length === 0) return;
-      const conns = await listSolgateConnections(this.redis, this.prefix);
+      const conns = await this.repo.connections();
       const connected = new Set(conns.filter((c) => c.role === 'hb').map((c) => `${c.memberId}/${c.incarnation}`));
       const now = Date.now();
       await Promise.all(
@@ -84,11 +84,12 @@ export class FailureDetector extends EventEmitter {
             const key = `${m.id}/${m.incarnation}`;
             if (now - (this.lastProbe.get(key) ?? 0) < 250) return;
             this.lastProbe.set(key, now);
-            const probe = await probeTcp(m.apiUrl, 300);
+            const probe = await this.probe(m.apiUrl, 300);
             if (probe !== 'refused') return;
             if (await this.repo.remove(m.id, m.incarnation, 'dead')) {
               this.detected++;
-              this.log.warn({ member: m.id, incarnation: m.incarnation, api: m.apiUrl }, 'conductor crashed (Redis connection gone, API refuses): taking over its nodes');
+              // `crashed`, not `member`: the logger's own `member` says who detected it
+              this.log.warn({ crashed: m.id, incarnation: m.incarnation, api: m.apiUrl }, 'conductor crashed (Redis connection gone, API refuses): taking over its nodes');
               this.emit('dead', m.id);
             }
           }),

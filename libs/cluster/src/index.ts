@@ -6,3 +6,5 @@ export * from './cluster-view.js';
 export * from './lease-file.js';
 export * from './failure-detector.js';
 export * from './client-list.js';
+export * from './membership.state.js';
+export * from './cluster-settings.js';

@@ -8,7 +8,8 @@ export interface MemberDetails {
   version: string;
 }
 
-export type MemberState = 'alive' | 'leaving';
+/** alive (heartbeating), leaving (stopping on purpose), dead (its crash was detected; kept listed until it rejoins). */
+export type MemberState = 'alive' | 'leaving' | 'dead';
 
 /** One member as the cluster sees it at a given Redis time. */
 export interface MemberView extends MemberDetails {
@@ -19,7 +20,7 @@ export interface MemberView extends MemberDetails {
   drained: boolean;
   lastHeartbeatMs: number;
   joinedAtMs: number;
-  /** Heartbeat within the timeout, by Redis's clock. */
+  /** Registered (not crashed) and a heartbeat within the timeout, by Redis's clock. */
   alive: boolean;
 }
 

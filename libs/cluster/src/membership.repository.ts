@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { Keys, registerLuaScripts, runScript } from '#libs/redis';
+import { listSolgateConnections, type NamedConnection } from './client-list.js';
 import type { ClusterSnapshot, MemberDetails, MemberState, MemberView } from './member.model.js';
 
 export interface HeartbeatResult {
@@ -23,7 +24,14 @@ export class MembershipRepository {
     registerLuaScripts(redis);
   }
 
-  async heartbeat(id: string, incarnation: string, details: MemberDetails, timeoutMs: number, newClusterIncarnation: string): Promise<HeartbeatResult> {
+  async heartbeat(
+    id: string,
+    incarnation: string,
+    details: MemberDetails,
+    timeoutMs: number,
+    newClusterIncarnation: string,
+    hbClientId = '',
+  ): Promise<HeartbeatResult> {
     const fields = [
       'api_url', details.apiUrl,
       'console_address', details.consoleAddress,
@@ -38,12 +46,15 @@ export class MembershipRepository {
       this.redis,
       'heartbeatMember',
       [k.members(), k.memberIncarnations(), k.member(id), k.clusterIncarnation(), k.drained()],
-      [id, incarnation, timeoutMs, newClusterIncarnation, k.events(), ...fields],
+      [id, incarnation, timeoutMs, newClusterIncarnation, k.events(), hbClientId, ...fields],
     );
     return { status: status as HeartbeatResult['status'], redisNowMs: Number(now), clusterIncarnation: ci, joined: joined === 1, drained: drained === 1 };
   }
 
-  /** Remove `id` if it still is `incarnation`; true when removed. */
+  /**
+   * Take `id` out if it still is `incarnation`; true when done. 'left' forgets it; 'dead' keeps it
+   * listed (alive: false) until it rejoins.
+   */
   async remove(id: string, incarnation: string, reason: 'left' | 'dead'): Promise<boolean> {
     const k = this.keys;
     const res = await runScript<number>(this.redis, 'removeMember', [k.members(), k.memberIncarnations(), k.member(id)], [id, incarnation, k.events(), reason]);
@@ -99,6 +110,8 @@ export class MembershipRepository {
     const details = ids.length ? ((await pipe.exec()) ?? []) : [];
     const members: MemberView[] = ids.map((id, i) => {
       const h = (details[i]?.[1] ?? {}) as Record<string, string>;
+      // live = its incarnation is registered (a detected crash unregisters it) and its heartbeat is recent
+      const registered = incarnations[id] !== undefined;
       return {
         id,
         incarnation: incarnations[id] ?? h.incarnation ?? '',
@@ -108,14 +121,54 @@ export class MembershipRepository {
         hostname: h.hostname ?? '',
         pid: Number(h.pid ?? 0),
         version: h.version ?? '',
-        state: h.state === 'leaving' ? 'leaving' : 'alive',
+        state: !registered ? 'dead' : h.state === 'leaving' ? 'leaving' : 'alive',
         drained: drained.has(id),
         lastHeartbeatMs: scores[i],
         joinedAtMs: Number(h.joined_at ?? scores[i]),
-        alive: nowMs - scores[i] <= timeoutMs,
+        alive: registered && nowMs - scores[i] <= timeoutMs,
       };
     });
     return { nowMs, members, takeoverHold };
+  }
+
+  /**
+   * Is `id` alive with exactly `incarnation` right now? Read fresh (not from a cached view), and the
+   * member's heartbeat connection must still be there: a killed process's connections vanish at once,
+   * well before the failure detector confirms the crash. API answers that hand out console URLs use it.
+   */
+  async isLiveNow(id: string, incarnation: string, timeoutMs: number): Promise<boolean> {
+    const k = this.keys;
+    const res = await this.redis.pipeline().time().hget(k.memberIncarnations(), id).zscore(k.members(), id).hget(k.member(id), 'hb_client').exec();
+    if (!res) return false;
+    for (const [err] of res) if (err) throw err;
+    const [sec, usec] = res[0][1] as [string, string];
+    const nowMs = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
+    const score = res[2][1] as string | null;
+    if (res[1][1] !== incarnation || score === null || nowMs - Number(score) > timeoutMs) return false;
+    const clientId = res[3][1] as string | null;
+    if (!clientId) return true; // not reported (yet): the heartbeat alone decides
+    try {
+      const line = (await this.redis.call('CLIENT', 'LIST', 'ID', clientId)) as string;
+      return line.includes(` name=solgate:${k.prefix}:${id}:`);
+    } catch {
+      return true; // CLIENT LIST not allowed for this user: the heartbeat alone decides
+    }
+  }
+
+  /** This connection's CLIENT ID (reported with heartbeats, see isLiveNow). */
+  async clientId(): Promise<string> {
+    return String(await this.redis.client('ID'));
+  }
+
+  /** The Redis server's run_id (changes when Redis restarts or fails over). */
+  async redisRunId(): Promise<string | undefined> {
+    const info = (await this.redis.info('server')) as string;
+    return /run_id:(\w+)/.exec(info)?.[1];
+  }
+
+  /** Connections that carry a solgate conductor's name (the failure detector's first channel). */
+  async connections(): Promise<NamedConnection[]> {
+    return listSolgateConnections(this.redis, this.keys.prefix);
   }
 
   async incarnationOf(id: string): Promise<string | null> {

@@ -1,45 +1,63 @@
 import { EventEmitter } from 'node:events';
-import type { Redis } from 'ioredis';
-import { errorMessage, monotonicMs, newIncarnation } from '#libs/common';
+import { errorMessage, newIncarnation, systemClock, type Clock, type ClockTimer } from '#libs/common';
 import type { Logger } from '#libs/logging';
 import { ClusterView } from './cluster-view.js';
-import type { LeaseFile } from './lease-file.js';
-import { listSolgateConnections } from './client-list.js';
 import type { ClusterSnapshot, MemberDetails } from './member.model.js';
 import type { MembershipRepository } from './membership.repository.js';
+import { heartbeating, leaseValid, MembershipState, nextMembershipState, type MembershipEvent } from './membership.state.js';
 
 export interface MembershipOptions {
   memberId: string;
-  keyPrefix: string;
   details: MemberDetails;
   heartbeatIntervalMs: number;
+  /** The cluster's (see cluster-settings.ts). */
   heartbeatTimeoutMs: number;
+  /** The cluster's ring vnodes (see cluster-settings.ts). */
   vnodes: number;
 }
 
+/** What the service needs from Redis (MembershipRepository on the heartbeat connection). */
+export type MembershipStore = Pick<
+  MembershipRepository,
+  'heartbeat' | 'remove' | 'setState' | 'holdTakeovers' | 'snapshot' | 'incarnationOf' | 'clientId' | 'redisRunId' | 'connections'
+>;
+
+/** The per-connection lease check's file (lease-file.ts). */
+export interface LeaseGrant {
+  grant(deadlineMonotonicMs: number): void;
+  revoke(): void;
+}
+
 /**
+ * This conductor's membership: heartbeats on Redis's clock, the local lease, self-fencing, the
+ * cluster view. Its life cycle is the state machine of membership.state.ts; `transition()` is the
+ * one place that changes the state, logs it and emits it. Fencing happens only on the lease timer
+ * and in a heartbeat that comes back too late; `leaseValid()` is a pure query.
+ *
  * Events:
  *  - 'joined' (incarnation): registered (first time, or again after a fence)
  *  - 'fenced' (reason): the lease lapsed; every console must stop now
- *  - 'view' (ClusterView): membership changed
+ *  - 'view' (ClusterView): the rings changed
  *  - 'drained' (boolean): an operator drained/undrained this member
+ *  - 'newDataset': Redis came back empty (restarted without persistence): cluster-wide data must be published again
+ *  - 'heartbeat' (gapMs): a heartbeat succeeded, gapMs after the previous successful one (metrics)
  */
 export class MembershipService extends EventEmitter {
   /** Fresh per process start and again after every fence. */
   incarnation = newIncarnation();
-  private previousIncarnations: string[] = [];
-  private fenced = true;
-  private stopped = false;
-  private leaving = false;
+  private state = MembershipState.Idle;
+  private readonly previousIncarnations: string[] = [];
   private leaseDeadline = 0;
   private lastOkMs = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private fenceTimer: NodeJS.Timeout | undefined;
-  private expiryTimer: NodeJS.Timeout | undefined;
+  private beatTimer: ClockTimer | undefined;
+  private leaseTimer: ClockTimer | undefined;
+  private expiryTimer: ClockTimer | undefined;
   private clusterIncarnation: string | undefined;
   private redisRunId: string | undefined;
-  private runIdChecked = false;
-  private drainedFlag = false;
+  /** False between a Redis (re)connect and the check of its run_id (no takeovers in between). */
+  private redisChecked = false;
+  private hbClientId: string | undefined;
+  private drained = false;
   private currentView: ClusterView;
   /** Last measured heartbeat round trip, ms. */
   lastHeartbeatLatencyMs = 0;
@@ -56,20 +74,23 @@ export class MembershipService extends EventEmitter {
 
   constructor(
     private readonly opts: MembershipOptions,
-    /** Dedicated connection: no offline queue, command timeout, so a late heartbeat is never replayed. */
-    private readonly hbRedis: Redis,
-    private readonly repo: MembershipRepository,
+    /** On a dedicated connection: no offline queue, command timeout, so a late heartbeat is never replayed. */
+    private readonly repo: MembershipStore,
     private readonly log: Logger,
-    private readonly lease?: LeaseFile,
+    private readonly lease?: LeaseGrant,
+    private readonly clock: Clock = systemClock,
   ) {
     super();
     this.leaseMs = opts.heartbeatTimeoutMs - opts.heartbeatIntervalMs;
     this.currentView = ClusterView.empty(opts.vnodes);
-    hbRedis.on('ready', () => (this.runIdChecked = false));
   }
 
   get memberId() {
     return this.opts.memberId;
+  }
+
+  get membershipState(): MembershipState {
+    return this.state;
   }
 
   get view(): ClusterView {
@@ -77,50 +98,44 @@ export class MembershipService extends EventEmitter {
   }
 
   get isDrained() {
-    return this.drainedFlag;
+    return this.drained;
   }
 
-  /** May this conductor run consoles right now? (registered, lease not lapsed, not leaving) */
+  /** May this conductor run consoles right now? (a member whose lease has not lapsed) */
   leaseValid(): boolean {
-    if (this.fenced || this.stopped || this.leaving) return false;
-    if (monotonicMs() >= this.leaseDeadline) {
-      this.fence('lease lapsed: no successful heartbeat for ' + Math.round(monotonicMs() - this.lastOkMs) + ' ms');
-      return false;
-    }
-    return true;
+    return leaseValid(this.state, this.clock.monotonicMs(), this.leaseDeadline);
   }
 
   /** False between a Redis (re)connect and the check of its run_id (no takeovers in between). */
   get identityChecked(): boolean {
-    return this.runIdChecked;
+    return this.redisChecked;
   }
 
+  /** Registered and heartbeating (lease valid or about to be checked by its timer). */
   get registered(): boolean {
-    return !this.fenced && !this.stopped;
+    return this.state === MembershipState.Member;
   }
 
   start(): void {
-    this.stopped = false;
     this.lease?.revoke();
+    this.transition({ type: 'start' });
     void this.beat();
-    const check = Math.max(20, Math.min(250, this.opts.heartbeatIntervalMs / 4));
-    this.fenceTimer = setInterval(() => this.leaseValid(), check);
+  }
+
+  /** The heartbeat connection (re)connected: check Redis's identity and our client id again. */
+  onReconnect(): void {
+    this.redisChecked = false;
+    this.hbClientId = undefined;
   }
 
   /** Stop heartbeating (does not remove the membership: see leave()). */
   stop(): void {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    if (this.fenceTimer) clearInterval(this.fenceTimer);
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
-    this.timer = this.fenceTimer = this.expiryTimer = undefined;
-    this.lease?.revoke();
+    this.transition({ type: 'stop' });
   }
 
   /** Graceful leave, step 1: out of the ring (claims still held until the consoles are stopped). */
   async announceLeaving(): Promise<void> {
-    this.leaving = true;
-    this.lease?.revoke();
+    this.transition({ type: 'leave' });
     await this.repo.setState(this.opts.memberId, this.incarnation, 'leaving').catch((e) => this.log.warn({ err: errorMessage(e) }, 'could not announce leaving'));
   }
 
@@ -147,90 +162,134 @@ export class MembershipService extends EventEmitter {
     return view;
   }
 
+  /** The one place the state changes: apply the table, then log and emit what the change means. */
+  private transition(event: MembershipEvent): void {
+    const from = this.state;
+    const to = nextMembershipState(from, event);
+    if (to === from) return;
+    this.state = to;
+    switch (to) {
+      case MembershipState.Member:
+        this.log.info({ incarnation: this.incarnation, from }, 'joined the cluster');
+        this.emit('joined', this.incarnation);
+        break;
+      case MembershipState.Fenced: {
+        const reason = event.type === 'leaseExpired' ? event.reason : event.type;
+        this.lease?.revoke();
+        this.previousIncarnations.push(this.incarnation);
+        this.incarnation = newIncarnation();
+        this.clock.clearTimeout(this.leaseTimer);
+        this.log.error({ reason }, 'self-fenced: stopping every console until membership is renewed');
+        this.emit('fenced', reason);
+        break;
+      }
+      case MembershipState.Leaving:
+        this.lease?.revoke();
+        this.clearTimers();
+        this.log.info({ from }, 'leaving the cluster');
+        break;
+      case MembershipState.Stopped:
+        this.lease?.revoke();
+        this.clearTimers();
+        break;
+      default:
+        this.log.debug({ from, to }, 'membership state');
+    }
+  }
+
+  private clearTimers(): void {
+    for (const t of [this.beatTimer, this.leaseTimer, this.expiryTimer]) this.clock.clearTimeout(t);
+    this.beatTimer = this.leaseTimer = this.expiryTimer = undefined;
+  }
+
+  /** A successful heartbeat sent at `t0`: the lease runs until t0 + leaseMs (watched by the lease timer while a member). */
+  private renewLease(t0: number): void {
+    if (this.lastOkMs && this.state === MembershipState.Member) {
+      this.maxHeartbeatGapMs = Math.max(this.maxHeartbeatGapMs, t0 - this.lastOkMs);
+      this.emit('heartbeat', t0 - this.lastOkMs);
+    }
+    this.lastOkMs = t0;
+    this.leaseDeadline = t0 + this.leaseMs;
+    this.lease?.grant(this.leaseDeadline);
+  }
+
+  private armLeaseTimer(): void {
+    this.clock.clearTimeout(this.leaseTimer);
+    this.leaseTimer = this.clock.setTimeout(() => {
+      this.leaseTimer = undefined;
+      if (this.state !== MembershipState.Member) return;
+      const now = this.clock.monotonicMs();
+      if (now >= this.leaseDeadline) this.transition({ type: 'leaseExpired', reason: `lease lapsed: no successful heartbeat for ${Math.round(now - this.lastOkMs)} ms` });
+      else this.armLeaseTimer();
+    }, this.leaseDeadline - this.clock.monotonicMs());
+  }
+
   /**
    * A silent member is dead the moment its last heartbeat is `timeout` old (Redis's clock). Look
    * again right then rather than at the next periodic pass, so a silent failure costs the timeout
    * and not the timeout plus up to a reconcile interval.
    */
   private scheduleExpiryCheck(snap: ClusterSnapshot): void {
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.clock.clearTimeout(this.expiryTimer);
     this.expiryTimer = undefined;
-    if (this.stopped) return;
+    if (!heartbeating(this.state)) return;
     const expiries = snap.members.filter((m) => m.alive && m.id !== this.opts.memberId).map((m) => m.lastHeartbeatMs + this.opts.heartbeatTimeoutMs - snap.nowMs);
     if (expiries.length === 0) return;
-    const inMs = Math.max(0, Math.min(...expiries)) + 20;
-    this.expiryTimer = setTimeout(() => void this.refreshView().catch(() => undefined), inMs);
-    this.expiryTimer.unref();
+    this.expiryTimer = this.clock.setTimeout(() => void this.refreshView().catch(() => undefined), Math.max(0, Math.min(...expiries)) + 20);
   }
 
-  private fence(reason: string): void {
-    if (this.fenced) return;
-    this.fenced = true;
-    this.lease?.revoke();
-    this.previousIncarnations.push(this.incarnation);
-    this.incarnation = newIncarnation();
-    this.log.error({ member: this.opts.memberId, reason }, 'self-fenced: stopping every console until membership is renewed');
-    this.emit('fenced', reason);
+  private scheduleBeat(ms: number) {
+    if (!heartbeating(this.state)) return;
+    this.clock.clearTimeout(this.beatTimer);
+    this.beatTimer = this.clock.setTimeout(() => void this.beat(), Math.max(0, ms));
   }
 
-  private schedule(ms: number) {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => void this.beat(), Math.max(0, ms));
-  }
-
-  private async beat(): Promise<void> {
-    if (this.stopped) return;
-    const t0 = monotonicMs();
+  /** One heartbeat; schedules the next. Never throws. */
+  async beat(): Promise<void> {
+    if (!heartbeating(this.state)) return;
+    const t0 = this.clock.monotonicMs();
+    const incarnation = this.incarnation;
+    const retryMs = Math.min(200, this.opts.heartbeatIntervalMs);
     try {
-      if (!this.runIdChecked) await this.checkRedisIdentity();
-      const res = await this.repo.heartbeat(this.opts.memberId, this.incarnation, this.opts.details, this.opts.heartbeatTimeoutMs, newIncarnation());
-      if (this.stopped) return;
+      if (!this.redisChecked) await this.checkRedisIdentity();
+      this.hbClientId ??= await this.repo.clientId();
+      const res = await this.repo.heartbeat(this.opts.memberId, incarnation, this.opts.details, this.opts.heartbeatTimeoutMs, newIncarnation(), this.hbClientId);
+      if (!heartbeating(this.state)) return;
       if (res.status === 'ERR_DUPLICATE') {
         await this.resolveDuplicate();
-        this.schedule(Math.min(200, this.opts.heartbeatIntervalMs));
-        return;
+        return this.scheduleBeat(retryMs);
       }
-      this.lastHeartbeatLatencyMs = monotonicMs() - t0;
+      this.lastHeartbeatLatencyMs = this.clock.monotonicMs() - t0;
       this.heartbeatFailures = 0;
-      // Fence check first: after a pause the deadline may have passed even though Redis answered now.
-      if (!this.fenced && t0 >= this.leaseDeadline) this.fence('lease lapsed before this heartbeat was sent');
-      if (this.clusterIncarnation && res.clusterIncarnation !== this.clusterIncarnation) {
-        this.log.warn({ before: this.clusterIncarnation, now: res.clusterIncarnation }, 'a new, empty Redis dataset: holding takeovers for one heartbeat timeout');
-        await this.repo.holdTakeovers(this.opts.heartbeatTimeoutMs);
-      }
-      this.clusterIncarnation = res.clusterIncarnation;
-      if (this.leaving) return;
-      if (res.drained !== this.drainedFlag) {
-        this.drainedFlag = res.drained;
+      // After a pause the deadline may have passed even though Redis answered now: fence first.
+      if (this.state === MembershipState.Member && t0 >= this.leaseDeadline) this.transition({ type: 'leaseExpired', reason: 'lease lapsed before this heartbeat was sent' });
+      await this.noticeNewDataset(res.clusterIncarnation);
+      if (res.drained !== this.drained) {
+        this.drained = res.drained;
         this.emit('drained', res.drained);
       }
-      if (this.fenced) {
-        if (!res.joined) {
-          // Registered under an incarnation we no longer use; the next beat registers the new one.
-          this.schedule(0);
-          return;
-        }
-        this.fenced = false;
-        this.lastOkMs = t0;
-        this.leaseDeadline = t0 + this.leaseMs;
-        this.lease?.grant(this.leaseDeadline);
+      if (incarnation !== this.incarnation) return this.scheduleBeat(0); // fenced meanwhile: register the new incarnation
+      this.renewLease(t0);
+      if (this.state !== MembershipState.Member) {
         await this.refreshView().catch(() => undefined);
-        this.log.info({ member: this.opts.memberId, incarnation: this.incarnation }, 'joined the cluster');
-        this.emit('joined', this.incarnation);
-      } else {
-        this.maxHeartbeatGapMs = Math.max(this.maxHeartbeatGapMs, t0 - this.lastOkMs);
-        this.lastOkMs = t0;
-        this.leaseDeadline = t0 + this.leaseMs;
-        this.lease?.grant(this.leaseDeadline);
+        this.transition({ type: 'registered' });
       }
-      this.schedule(this.opts.heartbeatIntervalMs - (monotonicMs() - t0));
+      if (this.state === MembershipState.Member) this.armLeaseTimer();
+      this.scheduleBeat(this.opts.heartbeatIntervalMs - (this.clock.monotonicMs() - t0));
     } catch (e) {
       this.heartbeatFailures++;
-      if (this.heartbeatFailures === 1 || this.heartbeatFailures % 20 === 0)
-        this.log.warn({ err: errorMessage(e), failures: this.heartbeatFailures }, 'heartbeat failed');
-      this.leaseValid();
-      this.schedule(Math.min(200, this.opts.heartbeatIntervalMs));
+      if (this.heartbeatFailures === 1 || this.heartbeatFailures % 20 === 0) this.log.warn({ err: errorMessage(e), failures: this.heartbeatFailures }, 'heartbeat failed');
+      this.scheduleBeat(retryMs);
     }
+  }
+
+  private async noticeNewDataset(clusterIncarnation: string): Promise<void> {
+    const before = this.clusterIncarnation;
+    this.clusterIncarnation = clusterIncarnation;
+    if (!before || before === clusterIncarnation) return;
+    this.log.warn({ before, now: clusterIncarnation }, 'a new, empty Redis dataset: holding takeovers for one heartbeat timeout');
+    await this.repo.holdTakeovers(this.opts.heartbeatTimeoutMs);
+    this.emit('newDataset');
   }
 
   /**
@@ -242,27 +301,23 @@ export class MembershipService extends EventEmitter {
     const holder = await this.repo.incarnationOf(this.opts.memberId);
     if (!holder) return;
     let dead = this.previousIncarnations.includes(holder);
-    if (!dead) {
-      const conns = await listSolgateConnections(this.hbRedis, this.opts.keyPrefix);
-      dead = !conns.some((c) => c.memberId === this.opts.memberId && c.incarnation === holder);
-    }
+    if (!dead) dead = !(await this.repo.connections()).some((c) => c.memberId === this.opts.memberId && c.incarnation === holder);
     if (dead) {
-      this.log.warn({ member: this.opts.memberId, stale: holder }, 'removing a dead previous incarnation of this member');
+      this.log.warn({ stale: holder }, 'removing a dead previous incarnation of this member');
       await this.repo.remove(this.opts.memberId, holder, 'dead');
     } else {
-      this.log.error({ member: this.opts.memberId, other: holder }, 'another live conductor uses this SOLGATE_CONDUCTOR_ID; not joining');
+      this.log.error({ other: holder }, 'another live conductor uses this SOLGATE_CONDUCTOR_ID; not joining');
     }
   }
 
   /** After every (re)connect: a changed run_id means a restarted or failed-over Redis. */
   private async checkRedisIdentity(): Promise<void> {
-    const info = (await this.hbRedis.info('server')) as string;
-    const runId = /run_id:(\w+)/.exec(info)?.[1];
+    const runId = await this.repo.redisRunId();
     if (runId && this.redisRunId && runId !== this.redisRunId) {
       this.log.warn({ before: this.redisRunId, now: runId }, 'Redis restarted or failed over: holding takeovers for one heartbeat timeout');
       await this.repo.holdTakeovers(this.opts.heartbeatTimeoutMs);
     }
     this.redisRunId = runId;
-    this.runIdChecked = true;
+    this.redisChecked = true;
   }
 }

@@ -32,6 +32,30 @@ export interface SolgateConfig {
   startConcurrency: number;
   failureDetectorIntervalMs: number;
   redisConnectTimeoutMs: number;
+  /** How long PUT …/states/console waits for the owner to act before answering 202 (0 = answer at once). */
+  consolePutWaitMs: number;
+  /** The periodic Ironic sync (docs/ironic.md); undefined when neither SOLGATE_IRONIC_URL nor SOLGATE_IRONIC_CLOUD is set. */
+  ironicSync: IronicSyncConfig | undefined;
+  /** Console broker (one SOL session per node, many viewers): the viewers' escape character, null = escapes off. */
+  escapeChar: string | null;
+  consoleHistoryBytes: number;
+  consoleReplayBytes: number;
+  consoleCapture: 'on-demand' | 'always';
+  consoleLingerMs: number;
+  /** Cap of a node's console log in Redis (approximate); 0 = no console log in Redis. */
+  consoleLogBytes: number;
+  /** Full console logs as rotated files per node; '' = none. */
+  consoleLogDir: string;
+  consoleLogFileBytes: number;
+  consoleLogFileCount: number;
+  consoleMaxViewers: number;
+}
+
+export interface IronicSyncConfig {
+  url: string | undefined;
+  intervalMs: number;
+  token: string | undefined;
+  cloud: { name: string; file: string } | undefined;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -77,6 +101,22 @@ export const CONFIG_VARIABLES: Record<string, string> = {
   SOLGATE_START_CONCURRENCY: '8',
   SOLGATE_FAILURE_DETECTOR_INTERVAL: '0.1',
   SOLGATE_REDIS_CONNECT_TIMEOUT: '5',
+  SOLGATE_CONSOLE_PUT_WAIT: '2',
+  SOLGATE_IRONIC_URL: '',
+  SOLGATE_IRONIC_SYNC_INTERVAL: '60',
+  SOLGATE_IRONIC_TOKEN: '',
+  SOLGATE_IRONIC_CLOUD: '',
+  SOLGATE_IRONIC_CLOUDS_FILE: '/etc/openstack/clouds.yaml',
+  SOLGATE_ESCAPE_CHAR: '~',
+  SOLGATE_CONSOLE_HISTORY_BYTES: '65536',
+  SOLGATE_CONSOLE_REPLAY_BYTES: '4096',
+  SOLGATE_CONSOLE_CAPTURE: 'on-demand',
+  SOLGATE_CONSOLE_LINGER: '10',
+  SOLGATE_CONSOLE_LOG_BYTES: '131072',
+  SOLGATE_CONSOLE_LOG_DIR: '',
+  SOLGATE_CONSOLE_LOG_FILE_BYTES: '10485760',
+  SOLGATE_CONSOLE_LOG_FILE_COUNT: '5',
+  SOLGATE_CONSOLE_MAX_VIEWERS: '128',
 };
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -226,6 +266,43 @@ export function loadConfig(env: Env = process.env): Readonly<SolgateConfig> {
   const startConcurrency = r.int('SOLGATE_START_CONCURRENCY', 8, 1, 1024);
   const failureDetectorIntervalMs = r.seconds('SOLGATE_FAILURE_DETECTOR_INTERVAL', 0.1, 0.01, 60);
   const redisConnectTimeoutMs = r.seconds('SOLGATE_REDIS_CONNECT_TIMEOUT', 5, 0.1, 120);
+  const consolePutWaitMs = r.seconds('SOLGATE_CONSOLE_PUT_WAIT', 2, 0, 60);
+
+  const ironicUrl = r.raw('SOLGATE_IRONIC_URL');
+  if (ironicUrl !== undefined && !/^https?:\/\/[^\s@/]+(\/\S*)?$/.test(ironicUrl))
+    r.problems.push(`SOLGATE_IRONIC_URL=${JSON.stringify(ironicUrl)}: must be http(s)://host[:port][/path] without credentials`);
+  const ironicCloud = r.string('SOLGATE_IRONIC_CLOUD', '', /^[A-Za-z0-9_.-]{0,64}$/, 'a clouds.yaml cloud name: letters, digits, _ . -');
+  const ironicToken = r.raw('SOLGATE_IRONIC_TOKEN');
+  if (ironicToken !== undefined && ironicCloud !== '') r.problems.push('SOLGATE_IRONIC_TOKEN and SOLGATE_IRONIC_CLOUD: set one of them, not both');
+  const ironicCloudsFile = r.string('SOLGATE_IRONIC_CLOUDS_FILE', '/etc/openstack/clouds.yaml', /^\/\S*$/, 'an absolute path');
+  const ironicIntervalMs = r.seconds('SOLGATE_IRONIC_SYNC_INTERVAL', 60, 1, 86400);
+  const ironicSync: IronicSyncConfig | undefined =
+    ironicUrl !== undefined || ironicCloud !== ''
+      ? Object.freeze({
+          url: ironicUrl,
+          intervalMs: ironicIntervalMs,
+          token: ironicToken,
+          cloud: ironicCloud !== '' ? Object.freeze({ name: ironicCloud, file: ironicCloudsFile }) : undefined,
+        })
+      : undefined;
+
+  const escapeRaw = r.raw('SOLGATE_ESCAPE_CHAR') ?? '~';
+  let escapeChar: string | null = '~';
+  if (escapeRaw === 'none') escapeChar = null;
+  else if (escapeRaw.length === 1 && escapeRaw.charCodeAt(0) >= 0x21 && escapeRaw.charCodeAt(0) <= 0x7e) escapeChar = escapeRaw;
+  else r.problems.push(`SOLGATE_ESCAPE_CHAR=${JSON.stringify(escapeRaw)}: one printable ASCII character, or "none" to turn escapes off`);
+  const consoleHistoryBytes = r.int('SOLGATE_CONSOLE_HISTORY_BYTES', 65536, 1024, 16 * 1024 * 1024);
+  const consoleReplayBytes = r.int('SOLGATE_CONSOLE_REPLAY_BYTES', 4096, 0, 16 * 1024 * 1024);
+  if (consoleReplayBytes > consoleHistoryBytes)
+    r.problems.push(`SOLGATE_CONSOLE_REPLAY_BYTES (${consoleReplayBytes}) must not exceed SOLGATE_CONSOLE_HISTORY_BYTES (${consoleHistoryBytes})`);
+  const consoleCapture = r.string('SOLGATE_CONSOLE_CAPTURE', 'on-demand', /^(on-demand|always)$/, 'on-demand or always') as SolgateConfig['consoleCapture'];
+  const consoleLingerMs = r.seconds('SOLGATE_CONSOLE_LINGER', 10, 0, 3600);
+  const consoleLogBytes = r.int('SOLGATE_CONSOLE_LOG_BYTES', 131072, 0, 64 * 1024 * 1024);
+  const consoleLogDir = r.raw('SOLGATE_CONSOLE_LOG_DIR') ?? '';
+  if (consoleLogDir !== '' && !SAFE_PATH_RE.test(consoleLogDir)) r.problems.push(`SOLGATE_CONSOLE_LOG_DIR=${JSON.stringify(consoleLogDir)}: must be an absolute path of letters, digits, _ . - and / (or empty: no log files)`);
+  const consoleLogFileBytes = r.int('SOLGATE_CONSOLE_LOG_FILE_BYTES', 10 * 1024 * 1024, 4096, 1024 * 1024 * 1024);
+  const consoleLogFileCount = r.int('SOLGATE_CONSOLE_LOG_FILE_COUNT', 5, 1, 100);
+  const consoleMaxViewers = r.int('SOLGATE_CONSOLE_MAX_VIEWERS', 128, 1, 10000);
 
   if (r.problems.length > 0) throw new ConfigError(r.problems);
 
@@ -253,5 +330,17 @@ export function loadConfig(env: Env = process.env): Readonly<SolgateConfig> {
     startConcurrency,
     failureDetectorIntervalMs,
     redisConnectTimeoutMs,
+    consolePutWaitMs,
+    ironicSync,
+    escapeChar,
+    consoleHistoryBytes,
+    consoleReplayBytes,
+    consoleCapture,
+    consoleLingerMs,
+    consoleLogBytes,
+    consoleLogDir,
+    consoleLogFileBytes,
+    consoleLogFileCount,
+    consoleMaxViewers,
   });
 }

@@ -60,8 +60,13 @@ function shutdown() {
   for (const pid of groups) killGroup(pid);
   process.exit(0);
 }
-// the conductor died (parent-death signal) or went away
-process.on('SIGTERM', shutdown);
+// the conductor died (parent-death signal: its main thread is gone; its sockets close when its last
+// thread has exited, so wait for our channel to close too, briefly) or went away
+process.on('SIGTERM', () => {
+  if (!process.connected) return shutdown();
+  process.once('disconnect', shutdown);
+  setTimeout(shutdown, 200).unref();
+});
 process.on('SIGINT', shutdown);
 process.on('SIGHUP', shutdown);
 process.on('disconnect', shutdown);

@@ -116,3 +116,23 @@ describe('buildSocatArgv', () => {
 
 // keep execFileSync referenced for environments that lack socat: fail loudly, never skip
 execFileSync('socat', ['-V']);
+
+describe('buildSocatArgv with the broker relay', () => {
+  it('runs the relay itself for each client (nofork), many at once, with a listen backlog', () => {
+    const argv = buildSocatArgv({
+      address: '127.0.0.1',
+      port: 31000,
+      pidFile: '/run/sg/n.pid',
+      terminalTimeoutS: 0,
+      peer: { relay: ['perl', '/opt/solgate/libs/console/assets/console-relay.pl', '/run/sg/lease', '/run/sg/n.sock'], maxClients: 136 },
+    });
+    expect(argv.slice(-2)).toEqual([
+      'TCP4-LISTEN:31000,bind=127.0.0.1,reuseaddr,fork,max-children=136,backlog=136',
+      'EXEC:perl /opt/solgate/libs/console/assets/console-relay.pl /run/sg/lease /run/sg/n.sock,nofork',
+    ]);
+  });
+
+  it('refuses relay arguments socat would parse as syntax', () => {
+    expect(() => buildSocatArgv({ address: '127.0.0.1', port: 1, pidFile: '/p', terminalTimeoutS: 0, peer: { relay: ['perl', '/a b'], maxClients: 2 } })).toThrow(/blanks/);
+  });
+});

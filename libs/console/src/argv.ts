@@ -74,7 +74,12 @@ export interface SocatListenSpec {
   peer: SocatPeer;
 }
 
-export type SocatPeer = { exec: string[] } | { unixSocket: string };
+/**
+ * `relay`: the console broker's relay (console-relay.pl), run by socat's per-connection child itself
+ * (EXEC …,nofork: the client's TCP socket is its stdin/stdout, its peer in SOCAT_PEERADDR/PORT);
+ * many clients at once, at most `maxClients`.
+ */
+export type SocatPeer = { exec: string[] } | { unixSocket: string } | { relay: string[]; maxClients: number };
 
 /**
  * socat's argv (Ironic's shape, improved): one client at a time, the listener survives disconnects,
@@ -89,9 +94,15 @@ export function buildSocatArgv(spec: SocatListenSpec): string[] {
   const argv = ['-d', '-d'];
   if (spec.terminalTimeoutS > 0) argv.push(`-T${spec.terminalTimeoutS}`);
   argv.push(`-L${spec.pidFile}`);
-  argv.push(`${family}:${spec.port},bind=${bind},reuseaddr,fork,max-children=1`);
   const peer = spec.peer;
-  argv.push('exec' in peer ? `EXEC:${peer.exec.map(socatToken).join(' ')},pty,raw,echo=0,stderr` : `UNIX-CONNECT:${socatToken(peer.unixSocket)}`);
+  // broker relays: many clients share the node's one SOL session (the broker holds it)
+  const maxChildren = 'relay' in peer ? peer.maxClients : 1;
+  if (!Number.isInteger(maxChildren) || maxChildren < 1) throw invalidInput(`invalid max clients ${maxChildren}`);
+  // socat's default listen backlog is 5: clients arriving together would wait for SYN retries
+  const backlog = 'relay' in peer ? `,backlog=${Math.min(1024, Math.max(16, maxChildren))}` : '';
+  argv.push(`${family}:${spec.port},bind=${bind},reuseaddr,fork,max-children=${maxChildren}${backlog}`);
+  if ('relay' in peer) argv.push(`EXEC:${peer.relay.map(socatToken).join(' ')},nofork`);
+  else argv.push('exec' in peer ? `EXEC:${peer.exec.map(socatToken).join(' ')},pty,raw,echo=0,stderr` : `UNIX-CONNECT:${socatToken(peer.unixSocket)}`);
   return argv;
 }
 

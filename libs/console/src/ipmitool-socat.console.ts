@@ -1,58 +1,96 @@
+import { rm } from 'node:fs/promises';
 import { execa } from 'execa';
 import { errorMessage } from '#libs/common';
-import type { Logger } from '#libs/logging';
 import type { NodeRecord } from '#libs/nodes';
-import { buildIpmitoolArgv, ipmitoolTarget, passwordFileContent, type SocatPeer } from './argv.js';
-import type { ConsoleDriver } from './console-driver.js';
-import type { PidDirectory } from './pid-dir.js';
+import { buildIpmitoolArgv, ipmitoolTarget, passwordFileContent } from './argv.js';
+import { BrokeredConsoleDriver, type BrokerContext } from './broker/brokered-console.driver.js';
+import { openIpmitoolSolLink } from './broker/ipmitool-sol-link.js';
+import type { SolLinkOpener } from './broker/ports.js';
+import type { ProcessLauncher } from './process-launcher.js';
+
+export interface IpmitoolSocatOptions {
+  /** Starts the node's one ipmitool (through socat and sol-session.sh) off the conductor's heap. */
+  launcher: ProcessLauncher;
+  ipmitool?: string;
+  /** How long activation may take; default 15 s (ipmitool retries a silent BMC). */
+  openTimeoutMs?: number;
+  /** How long stopping waits for ipmitool to deactivate before killing it; default 3 s. */
+  closeTimeoutMs?: number;
+}
 
 /**
- * `ipmitool-socat` (Ironic's IPMISocatConsole): for each client socat runs sol-session.sh, which
- * checks the conductor's lease, clears a stale SOL session and execs `ipmitool ... sol activate`.
- * The ipmitool command line is written to `<uuid>.argv`, the password to `<uuid>.pw` (0600).
+ * `ipmitool-socat` (Ironic's IPMISocatConsole), brokered: socat relays every client to the node's
+ * console broker, which runs ONE `ipmitool … sol activate` for the node (broker/ipmitool-sol-link.ts)
+ * and fans it out. The ipmitool command line is written to `<uuid>.argv` (behind `stdbuf -oL`, so
+ * ipmitool flushes what it prints at once), the password to `<uuid>.pw` (0600); sol-session.sh
+ * checks the lease and clears a stale SOL session before every activation.
  */
-export class IpmitoolSocatConsole implements ConsoleDriver {
+export class IpmitoolSocatConsole extends BrokeredConsoleDriver {
   readonly name = 'ipmitool-socat' as const;
+  private readonly ipmitool: string;
 
   constructor(
-    private readonly pidDir: PidDirectory,
-    private readonly log: Logger,
-    private readonly ipmitool = 'ipmitool',
-  ) {}
-
-  async prepare(node: NodeRecord): Promise<SocatPeer> {
-    const target = ipmitoolTarget(node.driver_info);
-    const pw = this.pidDir.passwordFile(node.uuid);
-    const argv = buildIpmitoolArgv(target, pw, this.ipmitool);
-    await Promise.all([
-      this.pidDir.writePrivate(pw, passwordFileContent(node.driver_info.ipmi_password)),
-      this.pidDir.writePrivate(this.pidDir.argvFile(node.uuid), argv.join('\n') + '\n'),
-    ]);
-    return { exec: [this.pidDir.solSessionScript, this.pidDir.leaseFile, this.pidDir.argvFile(node.uuid)] };
+    ctx: BrokerContext,
+    private readonly opts: IpmitoolSocatOptions,
+  ) {
+    super(ctx);
+    this.ipmitool = opts.ipmitool ?? 'ipmitool';
   }
 
-  async cleanup(node: NodeRecord, { sessionWasActive }: { sessionWasActive: boolean }): Promise<void> {
-    try {
-      if (sessionWasActive) await this.deactivate(node);
-    } finally {
-      await this.pidDir.removeNodeFiles(node.uuid);
-    }
+  protected validate(node: NodeRecord): void {
+    ipmitoolTarget(node.driver_info);
+  }
+
+  protected override async beforeServe(node: NodeRecord): Promise<void> {
+    await this.writeFiles(node);
+  }
+
+  private async writeFiles(node: NodeRecord): Promise<void> {
+    const pidDir = this.ctx.pidDir;
+    const pw = pidDir.passwordFile(node.uuid);
+    const argv = ['stdbuf', '-oL', ...buildIpmitoolArgv(ipmitoolTarget(node.driver_info), pw, this.ipmitool)];
+    await Promise.all([pidDir.writePrivate(pw, passwordFileContent(node.driver_info.ipmi_password)), pidDir.writePrivate(pidDir.argvFile(node.uuid), argv.join('\n') + '\n')]);
+  }
+
+  private solSocketPath(uuid: string): string {
+    return this.ctx.pidDir.socketPath(uuid).replace(/\.sock$/, '.sol.sock');
+  }
+
+  protected opener(uuid: string, current: () => NodeRecord): SolLinkOpener {
+    return async () => {
+      const node = current();
+      await this.writeFiles(node); // the files may have been removed by a restart in between
+      return openIpmitoolSolLink({
+        uuid,
+        socketPath: this.solSocketPath(uuid),
+        solSession: { script: this.ctx.pidDir.solSessionScript, leaseFile: this.ctx.pidDir.leaseFile, argvFile: this.ctx.pidDir.argvFile(uuid) },
+        launcher: this.opts.launcher,
+        openTimeoutMs: this.opts.openTimeoutMs ?? 15_000,
+        closeTimeoutMs: this.opts.closeTimeoutMs ?? 3000,
+        deactivate: () => this.deactivate(node),
+        log: this.ctx.log,
+      });
+    };
+  }
+
+  protected override async afterClose(node: NodeRecord): Promise<void> {
+    await rm(this.solSocketPath(node.uuid), { force: true });
   }
 
   /**
-   * `sol deactivate`, as Ironic runs after stopping a console: the killed ipmitool could not end its
+   * `sol deactivate`, as Ironic runs after stopping a console: a killed ipmitool could not end its
    * session, and the BMC would refuse the next one for half a minute. Exit status 1 ("already
    * de-activated") is fine.
    */
   private async deactivate(node: NodeRecord): Promise<void> {
-    const pw = this.pidDir.passwordFile(node.uuid);
+    const pw = this.ctx.pidDir.passwordFile(node.uuid);
     try {
-      await this.pidDir.writePrivate(pw, passwordFileContent(node.driver_info.ipmi_password));
+      await this.ctx.pidDir.writePrivate(pw, passwordFileContent(node.driver_info.ipmi_password));
       const argv = buildIpmitoolArgv(ipmitoolTarget(node.driver_info), pw, this.ipmitool);
-      const r = await execa(argv[0], [...argv.slice(1), '-N', '1', '-R', '2', 'sol', 'deactivate'], { reject: false, timeout: 8000, stdin: 'ignore' });
-      if (r.exitCode !== 0 && r.exitCode !== 1) this.log.warn({ node: node.uuid, code: r.exitCode }, 'sol deactivate failed');
+      const r = await execa(argv[0]!, [...argv.slice(1), '-N', '1', '-R', '2', 'sol', 'deactivate'], { reject: false, timeout: 8000, stdin: 'ignore' });
+      if (r.exitCode !== 0 && r.exitCode !== 1) this.ctx.log.warn({ node: node.uuid, code: r.exitCode }, 'sol deactivate failed');
     } catch (e) {
-      this.log.warn({ node: node.uuid, err: errorMessage(e) }, 'sol deactivate failed');
+      this.ctx.log.warn({ node: node.uuid, err: errorMessage(e) }, 'sol deactivate failed');
     }
   }
 }

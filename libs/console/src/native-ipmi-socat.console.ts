@@ -1,14 +1,11 @@
 import { errorMessage, invalidInput } from '#libs/common';
 import { IpmiSession, IpmiTransport, isIpmiError, resolveSessionOptions, type IpmiSessionOptions } from '#libs/ipmi';
-import type { Logger } from '#libs/logging';
 import type { DriverInfo, NodeRecord } from '#libs/nodes';
-import { ipmitoolTarget, type SocatPeer } from './argv.js';
-import type { ConsoleDriver } from './console-driver.js';
-import type { PidDirectory } from './pid-dir.js';
-import { SolBridge, type SolSessionOpener } from './sol-bridge.js';
-
-/** sockaddr_un.sun_path holds 108 bytes including the terminating NUL. */
-const MAX_UNIX_SOCKET_PATH_BYTES = 107;
+import { ipmitoolTarget } from './argv.js';
+import { BrokeredConsoleDriver, type BrokerContext } from './broker/brokered-console.driver.js';
+import { openNativeSolLink } from './broker/native-sol-link.js';
+import type { SolLinkOpener } from './broker/ports.js';
+import type { SolSessionOpener } from './sol-bridge.js';
 
 /**
  * IPMI session options from driver_info, validated like the ipmitool driver's (INVALID_INPUT naming
@@ -33,34 +30,23 @@ export function nativeSessionTarget(info: DriverInfo): IpmiSessionOptions {
 }
 
 export interface NativeIpmiSocatOptions {
-  /** The conductor's lease (MembershipService.leaseValid): checked for every connection. */
-  leaseValid: () => boolean;
   /** How sessions are opened (tests); default IpmiSession.open on the driver's shared transport. */
   open?: SolSessionOpener;
-  /** How long cleanup waits for a session to end on the BMC; default 3000 ms. */
-  closeTimeoutMs?: number;
 }
 
 /**
- * `native-ipmi-socat` (Ironic's NativeIPMISocatConsole): socat still owns the TCP port Nova talks to
- * (same URL, supervision, claims and takeover as ipmitool-socat) but connects each client to
- * `UNIX-CONNECT:<pid dir>/<uuid>.sock`, a SOL bridge inside the conductor (sol-bridge.ts) that holds
- * the IPMI session in-process: no ipmitool, no shell per client, one UDP socket for every session
- * of this conductor.
+ * `native-ipmi-socat` (Ironic's NativeIPMISocatConsole): socat owns the TCP port Nova talks to and
+ * relays every client to the node's console broker in the conductor (broker/), which holds ONE
+ * native IPMI SOL session per node (libs/ipmi) and fans it out: no ipmitool, no shell, one UDP
+ * socket for every session of this conductor.
  */
-export class NativeIpmiSocatConsole implements ConsoleDriver {
+export class NativeIpmiSocatConsole extends BrokeredConsoleDriver {
   readonly name = 'native-ipmi-socat' as const;
-  onSessionError?: (uuid: string, message: string) => void;
-  private readonly bridges = new Map<string, SolBridge>();
   private transport: Promise<IpmiTransport> | undefined;
-  private closed = false;
   private readonly open: SolSessionOpener;
 
-  constructor(
-    private readonly pidDir: PidDirectory,
-    private readonly log: Logger,
-    private readonly opts: NativeIpmiSocatOptions,
-  ) {
+  constructor(ctx: BrokerContext, opts: NativeIpmiSocatOptions = {}) {
+    super(ctx);
     this.open = opts.open ?? (async (target) => IpmiSession.open({ ...target, transport: await this.sharedTransport() }));
   }
 
@@ -77,75 +63,19 @@ export class NativeIpmiSocatConsole implements ConsoleDriver {
     return this.transport;
   }
 
-  /** Number of nodes with a bridge (tests, metrics). */
-  get bridgeCount(): number {
-    return this.bridges.size;
+  protected validate(node: NodeRecord): void {
+    nativeSessionTarget(node.driver_info);
   }
 
-  async prepare(node: NodeRecord): Promise<SocatPeer> {
-    if (this.closed) throw new Error('the native console driver is closed');
-    const target = nativeSessionTarget(node.driver_info);
-    const path = this.pidDir.socketPath(node.uuid);
-    if (Buffer.byteLength(path) > MAX_UNIX_SOCKET_PATH_BYTES)
-      throw invalidInput(`the console socket path ${path} is longer than ${MAX_UNIX_SOCKET_PATH_BYTES} bytes: use a shorter SOLGATE_TERMINAL_PID_DIR`);
-    const existing = this.bridges.get(node.uuid);
-    if (existing && (await existing.intact())) {
-      // socat restarted (same node): keep the bridge and any session on it, take the new parameters
-      existing.retarget(target);
-      return { unixSocket: path };
-    }
-    if (existing) await existing.close();
-    const bridge = new SolBridge({
-      uuid: node.uuid,
-      socketPath: path,
-      target,
-      leaseValid: this.opts.leaseValid,
-      open: this.open,
-      log: this.log,
-      onSessionError: (uuid, message) => this.onSessionError?.(uuid, message),
-      closeTimeoutMs: this.opts.closeTimeoutMs,
-    });
-    this.bridges.set(node.uuid, bridge);
-    try {
-      await bridge.listen();
-    } catch (e) {
-      if (this.bridges.get(node.uuid) === bridge) this.bridges.delete(node.uuid);
-      await bridge.close();
-      throw new Error(`cannot listen on ${path}: ${errorMessage(e)}`);
-    }
-    return { unixSocket: path };
+  protected opener(uuid: string, current: () => NodeRecord): SolLinkOpener {
+    return () => openNativeSolLink({ target: nativeSessionTarget(current().driver_info), open: this.open, leaseValid: this.ctx.leaseValid, log: this.ctx.log, uuid });
   }
 
-  /** After socat is gone: end the node's SOL session (deactivate + close), stop its bridge, remove its files. */
-  async cleanup(node: NodeRecord): Promise<void> {
-    const bridge = this.bridges.get(node.uuid);
-    this.bridges.delete(node.uuid);
-    try {
-      await bridge?.close();
-    } catch (e) {
-      this.log.warn({ node: node.uuid, err: errorMessage(e) }, 'closing the SOL bridge failed');
-    } finally {
-      await this.pidDir.removeNodeFiles(node.uuid);
-    }
-  }
-
-  /** Conductor shutdown: every bridge and session closed, then the transport. Idempotent. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    const bridges = [...this.bridges.entries()];
-    this.bridges.clear();
-    await Promise.all(
-      bridges.map(async ([uuid, b]) => {
-        try {
-          await b.close();
-        } catch (e) {
-          this.log.warn({ node: uuid, err: isIpmiError(e) ? e.code : errorMessage(e) }, 'closing the SOL bridge failed');
-        }
-      }),
-    );
+  /** Conductor shutdown: every broker and session closed, then the transport. Idempotent. */
+  override async close(): Promise<void> {
+    await super.close();
     const t = this.transport;
     this.transport = undefined;
-    if (t) await (await t.catch(() => undefined))?.close();
+    if (t) await (await t.catch(() => undefined))?.close().catch((e: unknown) => this.ctx.log.warn({ err: isIpmiError(e) ? e.code : errorMessage(e) }, 'closing the IPMI transport failed'));
   }
 }

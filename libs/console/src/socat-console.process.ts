@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { monotonicMs, sleep } from '#libs/common';
 import { buildConsoleCommand, buildSocatArgv, type SocatListenSpec } from './argv.js';
+import { SocatStartError } from './console-errors.js';
 import { childrenOf, isAlive } from './proc.js';
 import type { LaunchedProcess, ProcessLauncher } from './process-launcher.js';
 
@@ -47,7 +48,7 @@ export class SocatConsoleProcess extends EventEmitter {
     return this.spec.port;
   }
 
-  /** Spawn and wait until socat listens; rejects (after cleaning up) if it exits or times out first. */
+  /** Spawn and wait until socat listens; rejects with a SocatStartError (after cleaning up) if it exits or times out first. */
   async start(timeoutMs: number): Promise<void> {
     const { command, args } = buildConsoleCommand(buildSocatArgv(this.spec));
     this.startedAtMs = monotonicMs();
@@ -79,9 +80,13 @@ export class SocatConsoleProcess extends EventEmitter {
     if (first === 'ready') return;
     if (first === 'timeout') {
       await this.stop(0);
-      throw new Error(`socat did not listen within ${timeoutMs} ms${this.reason()}`);
+      throw new SocatStartError('TIMEOUT', this.spec.port, `socat did not listen within ${timeoutMs} ms${this.reason()}`);
     }
-    throw new Error(`socat exited before listening (${describeExit(first)})${this.reason()}`);
+    // socat says why in its last error line, e.g. "E bind(5, {AF=2 127.0.0.1:20000}, 16): Address already in use"
+    const inUse = this.lines.some((l) => / E .*Address already in use/i.test(l));
+    if (inUse)
+      throw new SocatStartError('ADDRESS_IN_USE', this.spec.port, `console port ${this.spec.port} on ${this.spec.address} is in use by another program`);
+    throw new SocatStartError('EXITED', this.spec.port, `socat exited before listening (${describeExit(first)})${this.reason()}`);
   }
 
   /** Whether a client is connected (socat has forked a per-connection child). */
@@ -117,6 +122,11 @@ export class SocatConsoleProcess extends EventEmitter {
 
   get isStopping(): boolean {
     return this.stopping;
+  }
+
+  /** How it ended, once it has. */
+  get exitInfo(): SocatExit | undefined {
+    return this.exited;
   }
 
   private reason(): string {

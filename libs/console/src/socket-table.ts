@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
 
 /**
  * TCP sockets in LISTEN state, from the kernel's tables (/proc/net/tcp, /proc/net/tcp6), as
- * "addr:port" ("[v6addr]:port" for IPv6). Lets the supervisor check that a console really listens
+ * "addr:port" ("[v6addr]:port" for IPv6). Lets the reconciler check that a console really listens
  * without connecting to it (a connection would start a SOL session).
  */
 export function listeningSockets(): Set<string> {

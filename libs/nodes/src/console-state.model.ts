@@ -1,5 +1,9 @@
-/** Observed state of a node's console, written only by the conductor that runs (or last ran) it. */
-export const CONSOLE_STATES = ['stopped', 'starting', 'running', 'restarting', 'error'] as const;
+/**
+ * Observed state of a node's console, written only by the conductor that runs (or last ran) it.
+ * `stopping` is written before a console is killed on purpose (disable, handover, shutdown), so no
+ * reader is handed its URL while it goes away.
+ */
+export const CONSOLE_STATES = ['stopped', 'starting', 'running', 'restarting', 'error', 'stopping'] as const;
 export type ConsoleState = (typeof CONSOLE_STATES)[number];
 
 export interface ConsoleStatus {
@@ -21,6 +25,8 @@ export interface ConsoleStatus {
   restarts: number;
   started_at: number | null;
   updated_at: number | null;
+  /** Viewers attached to the console's broker (counted by the incarnation that reports the state), null if unknown. */
+  viewers: number | null;
 }
 
 export const STOPPED_STATUS: ConsoleStatus = {
@@ -37,4 +43,5 @@ export const STOPPED_STATUS: ConsoleStatus = {
   restarts: 0,
   started_at: null,
   updated_at: null,
+  viewers: null,
 };

@@ -36,8 +36,11 @@ export class ConsoleStatusRepository {
     });
   }
 
-  /** Write (part of) the status; false when the fence no longer holds. */
-  async write(uuid: string, fence: ClaimFence, patch: Partial<ConsoleStatus>): Promise<boolean> {
+  /**
+   * Write (part of) the status; false when the fence no longer holds. `releaseClaim`: give the
+   * claim up in the same step (the console stopped for good; its next owner is nudged).
+   */
+  async write(uuid: string, fence: ClaimFence, patch: Partial<ConsoleStatus>, { releaseClaim = false } = {}): Promise<boolean> {
     const args: string[] = [];
     const full: Partial<ConsoleStatus> = { ...patch, conductor: fence.member, incarnation: fence.incarnation, epoch: fence.epoch };
     for (const [k, v] of Object.entries(full)) args.push(k, v === null || v === undefined ? '' : String(v));
@@ -45,6 +48,9 @@ export class ConsoleStatusRepository {
       fence.member,
       fence.incarnation,
       fence.epoch,
+      releaseClaim ? '1' : '0',
+      this.keys.events(),
+      uuid,
       ...args,
     ]);
     return res === 1;
@@ -72,5 +78,7 @@ export function parseStatus(h: Record<string, string> | null | undefined): Conso
     restarts: num(h.restarts, 0),
     started_at: numOrNull(h.started_at),
     updated_at: numOrNull(h.updated_at),
+    // counted by the broker of the incarnation that reports the state (a predecessor's count is stale)
+    viewers: h.viewers !== undefined && h.viewers_by === h.incarnation ? num(h.viewers, 0) : null,
   };
 }

@@ -3,4 +3,7 @@ export * from './console-state.model.js';
 export * from './node.validation.js';
 export * from './node.repository.js';
 export * from './console-status.repository.js';
+export * from './console-port.repository.js';
 export * from './node.service.js';
+export * from './node-catalog.js';
+export * from './console-log.repository.js';

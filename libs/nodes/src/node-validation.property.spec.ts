@@ -199,7 +199,7 @@ describe('JSON Patch documents (PATCH /v1/nodes/{id}, solgate nodes update): pro
     driver_info: { ipmi_address: '10.0.0.5', ipmi_username: 'admin', ipmi_password: 'secret', ipmi_port: 623 },
     extra: { rack: 'r1' },
   });
-  const node: NodeRecord = { ...base, console_enabled: true, console_generation: 1, provision_state: 'enroll', created_at: 1, updated_at: null, rev: 1 };
+  const node: NodeRecord = { ...base, console_enabled: true, console_generation: 1, provision_state: 'enroll', created_at: 1, updated_at: null, rev: 1, console_rev: 1 };
 
   const PATHS = [
     ...WRITABLE_FIELDS.map((f) => `/${f}`),

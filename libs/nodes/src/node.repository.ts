@@ -1,15 +1,23 @@
 import type { Redis } from 'ioredis';
 import { isUuid, SolgateError } from '#libs/common';
 import { Keys, registerLuaScripts, runScript } from '#libs/redis';
-import type { NodeRecord } from './node.model.js';
+import { CONSOLE_SPEC_FIELDS, fixedConsolePort, nodeFieldDefaults, type NodeRecord } from './node.model.js';
 import type { WritableNodeFields } from './node.validation.js';
 
 /** What is stored as JSON in the node hash's `spec` field. */
 type StoredSpec = WritableNodeFields & { provision_state: string; created_at: number };
 
+/** Nodes read per pipeline when a whole fleet is read (10,000 nodes are 10 round trips). */
+const READ_BATCH = 1000;
+
+/** Entries the node-changes log keeps; a reader further behind than this re-reads every node. */
+export const NODE_CHANGES_KEPT = 100_000;
+
 /**
- * Node records in Redis (the system of record for intent). Hash fields: spec (JSON), rev, name,
- * enabled, generation, updated_at. Every multi-key change goes through a Lua script.
+ * Node records in Redis (the system of record for intent). Hash fields: spec (JSON), rev, crev
+ * (console spec revision), name, instance, enabled, generation, updated_at, port (its sticky console
+ * port). Every multi-key change goes through a Lua script, which also keeps the name, instance_uuid
+ * and console port indexes unique.
  */
 export class NodeRepository {
   constructor(
@@ -21,15 +29,41 @@ export class NodeRepository {
 
   async create(fields: WritableNodeFields, provisionState: string, nowMs = Date.now()): Promise<NodeRecord> {
     const spec: StoredSpec = { ...fields, provision_state: provisionState, created_at: nowMs };
-    const res = await runScript<string>(
+    const port = fixedConsolePort(fields);
+    const res = await runScript<string | [string, string]>(
       this.redis,
       'createNode',
-      [this.keys.node(fields.uuid), this.keys.nodes(), this.keys.nodeNames()],
-      [fields.uuid, fields.name ?? '', JSON.stringify(spec), nowMs],
+      [
+        this.keys.node(fields.uuid),
+        this.keys.nodes(),
+        this.keys.nodeNames(),
+        this.keys.nodeInstances(),
+        this.keys.nodesVersion(),
+        this.keys.nodeChanges(),
+        this.keys.consolePorts(),
+      ],
+      [fields.uuid, fields.name ?? '', JSON.stringify(spec), nowMs, fields.instance_uuid ?? '', NODE_CHANGES_KEPT, port ?? ''],
     );
     if (res === 'ERR_UUID') throw new SolgateError('CONFLICT', `A node with UUID ${fields.uuid} already exists.`);
     if (res === 'ERR_NAME') throw new SolgateError('CONFLICT', `A node with name ${fields.name} already exists.`);
-    return { ...spec, console_enabled: false, console_generation: 0, updated_at: null, rev: 1 };
+    if (res === 'ERR_INSTANCE') throw await this.instanceTaken(fields.instance_uuid!, fields.uuid);
+    if (Array.isArray(res)) throw portTaken(port!, res[1]);
+    return { ...spec, console_enabled: false, console_generation: 0, updated_at: null, rev: 1, console_rev: 1, allocated_port: port ?? null };
+  }
+
+  /** Ironic's InstanceAssociated (409), naming the node that holds the instance. */
+  private async instanceTaken(instanceUuid: string, uuid: string): Promise<SolgateError> {
+    const holder = (await this.redis.hget(this.keys.nodeInstances(), instanceUuid)) ?? 'another node';
+    return new SolgateError(
+      'CONFLICT',
+      `Instance ${instanceUuid} is already associated with a node, it cannot be associated with this other node ${uuid}`,
+      { holder },
+    );
+  }
+
+  /** The node an instance is deployed on (one HGET: Nova looks nodes up by instance_uuid on every call). */
+  async uuidForInstance(instanceUuid: string): Promise<string | undefined> {
+    return (await this.redis.hget(this.keys.nodeInstances(), instanceUuid.toLowerCase())) ?? undefined;
   }
 
   /** Resolve a uuid or a name to a uuid; undefined when unknown. */
@@ -54,40 +88,53 @@ export class NodeRepository {
     return node;
   }
 
-  /** Many nodes at once (one round trip); missing ones are skipped. */
+  /** Many nodes at once (one round trip per READ_BATCH nodes); missing ones are skipped. */
   async getMany(uuids: string[]): Promise<NodeRecord[]> {
-    if (uuids.length === 0) return [];
-    const pipe = this.redis.pipeline();
-    for (const u of uuids) pipe.hgetall(this.keys.node(u));
-    const res = (await pipe.exec()) ?? [];
     const out: NodeRecord[] = [];
-    for (const [err, h] of res) {
-      if (err) throw err;
-      const n = parseNodeHash(h as Record<string, string>);
-      if (n) out.push(n);
+    for (let i = 0; i < uuids.length; i += READ_BATCH) {
+      const pipe = this.redis.pipeline();
+      for (const u of uuids.slice(i, i + READ_BATCH)) pipe.hgetall(this.keys.node(u));
+      for (const [err, h] of (await pipe.exec()) ?? []) {
+        if (err) throw err;
+        const n = parseNodeHash(h as Record<string, string>);
+        if (n) out.push(n);
+      }
     }
     return out;
   }
 
-  /** Node uuids in creation order, paginated by marker (uuid) and limit. */
-  async listUuids({ limit, marker }: { limit?: number; marker?: string } = {}): Promise<string[]> {
+  /** Every node, in creation order (batched pipelines, never a round trip per node). */
+  async all(): Promise<NodeRecord[]> {
+    return this.getMany(await this.redis.zrange(this.keys.nodes(), '0', '-1'));
+  }
+
+  /**
+   * Node uuids in creation order (or its reverse), paginated by marker (uuid) and limit: the page is
+   * read by rank, so a page costs the same at any fleet size. An unknown marker is Ironic's 404.
+   */
+  async listUuids({ limit, marker, descending = false }: { limit?: number; marker?: string; descending?: boolean } = {}): Promise<string[]> {
     let start = 0;
     if (marker) {
-      const rank = await this.redis.zrank(this.keys.nodes(), marker);
-      if (rank === null) throw new SolgateError('INVALID_INPUT', `Marker ${marker} does not exist.`);
+      const rank = descending ? await this.redis.zrevrank(this.keys.nodes(), marker) : await this.redis.zrank(this.keys.nodes(), marker);
+      if (rank === null) throw new SolgateError('NODE_NOT_FOUND', `Node ${marker} could not be found.`);
       start = rank + 1;
     }
-    const stop = limit ? start + limit - 1 : -1;
-    return this.redis.zrange(this.keys.nodes(), String(start), String(stop));
+    const stop = String(limit ? start + limit - 1 : -1);
+    return descending ? this.redis.zrevrange(this.keys.nodes(), String(start), stop) : this.redis.zrange(this.keys.nodes(), String(start), stop);
   }
 
   async count(): Promise<number> {
     return this.redis.zcard(this.keys.nodes());
   }
 
-  /** Changes so far that matter to a reconciler (see nodesVersion in keys.ts). */
+  /** Changes to node records so far (see nodesVersion in keys.ts). */
   async version(): Promise<number> {
     return Number((await this.redis.get(this.keys.nodesVersion())) ?? 0);
+  }
+
+  /** uuids of the nodes changed (created, written, deleted) after nodes version `since`. */
+  async changedSince(since: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.keys.nodeChanges(), `(${since}`, '+inf');
   }
 
   /** uuids whose console the user wants enabled. */
@@ -96,38 +143,65 @@ export class NodeRepository {
   }
 
   /**
-   * A change stamp per node ("<rev>.<generation>", null when the node is gone): one cheap round
-   * trip that tells a reconciler which cached specs to re-read.
+   * A console change stamp per node ("<console rev>.<generation>", null when the node is gone): one
+   * cheap round trip that tells a reconciler which cached specs to re-read.
    */
   async stamps(uuids: string[]): Promise<(string | null)[]> {
     if (uuids.length === 0) return [];
     const pipe = this.redis.pipeline();
-    for (const u of uuids) pipe.hmget(this.keys.node(u), 'rev', 'generation');
+    for (const u of uuids) pipe.hmget(this.keys.node(u), 'rev', 'crev', 'generation');
     const res = (await pipe.exec()) ?? [];
     return res.map(([err, v]) => {
       if (err) throw err;
-      const [rev, gen] = v as (string | null)[];
-      return rev === null ? null : `${rev}.${gen ?? 0}`;
+      const [rev, crev, gen] = v as (string | null)[];
+      return rev === null ? null : `${crev ?? rev}.${gen ?? 0}`;
     });
   }
 
+  /** Changes when the console must be rebuilt: its spec (CONSOLE_SPEC_FIELDS) or a disable→enable. */
   static stampOf(node: NodeRecord): string {
-    return `${node.rev}.${node.console_generation}`;
+    return `${node.console_rev}.${node.console_generation}`;
   }
 
   /** Compare-and-set update of the writable fields. */
   async update(node: NodeRecord, fields: WritableNodeFields, nowMs = Date.now()): Promise<NodeRecord> {
     const spec: StoredSpec = { ...fields, provision_state: node.provision_state, created_at: node.created_at };
-    const res = await runScript<number | string>(
+    const consoleChanged = CONSOLE_SPEC_FIELDS.some((f) => JSON.stringify(node[f]) !== JSON.stringify(fields[f]));
+    const port = fixedConsolePort(fields);
+    const oldPort = fixedConsolePort(node);
+    const res = await runScript<number | string | [string, string]>(
       this.redis,
       'updateNode',
-      [this.keys.node(node.uuid), this.keys.nodeNames(), this.keys.nodesVersion()],
-      [node.uuid, node.rev, JSON.stringify(spec), fields.name ?? '', nowMs, this.keys.events()],
+      [
+        this.keys.node(node.uuid),
+        this.keys.nodeNames(),
+        this.keys.nodesVersion(),
+        this.keys.nodeInstances(),
+        this.keys.nodeChanges(),
+        this.keys.consolePorts(),
+        this.keys.consolePortsFree(),
+      ],
+      [
+        node.uuid,
+        node.rev,
+        JSON.stringify(spec),
+        fields.name ?? '',
+        nowMs,
+        this.keys.events(),
+        fields.instance_uuid ?? '',
+        consoleChanged ? '1' : '0',
+        NODE_CHANGES_KEPT,
+        port ?? '',
+        oldPort ?? '',
+      ],
     );
     if (res === 'ERR_GONE') throw new SolgateError('NODE_NOT_FOUND', `Node ${node.uuid} could not be found.`);
     if (res === 'ERR_REV') throw new SolgateError('CONFLICT', `Node ${node.uuid} was changed by another request; retry.`);
     if (res === 'ERR_NAME') throw new SolgateError('CONFLICT', `A node with name ${fields.name} already exists.`);
-    return { ...node, ...spec, rev: Number(res), updated_at: nowMs };
+    if (res === 'ERR_INSTANCE') throw await this.instanceTaken(fields.instance_uuid!, node.uuid);
+    if (Array.isArray(res)) throw portTaken(port!, res[1]);
+    const allocated = port ?? (oldPort !== undefined && node.allocated_port === oldPort ? null : node.allocated_port);
+    return { ...node, ...spec, rev: Number(res), console_rev: node.console_rev + (consoleChanged ? 1 : 0), updated_at: nowMs, allocated_port: allocated };
   }
 
   /** Record the console intent; returns whether it changed and the console generation. */
@@ -135,8 +209,8 @@ export class NodeRepository {
     const res = await runScript<[number, number] | string>(
       this.redis,
       'setConsoleIntent',
-      [this.keys.node(uuid), this.keys.consoleEnabled(), this.keys.nodesVersion()],
-      [uuid, enabled ? '1' : '0', nowMs, this.keys.events()],
+      [this.keys.node(uuid), this.keys.consoleEnabled(), this.keys.nodesVersion(), this.keys.nodeChanges()],
+      [uuid, enabled ? '1' : '0', nowMs, this.keys.events(), NODE_CHANGES_KEPT],
     );
     if (res === 'ERR_GONE') throw new SolgateError('NODE_NOT_FOUND', `Node ${uuid} could not be found.`);
     const [changed, generation] = res as [number, number];
@@ -147,8 +221,20 @@ export class NodeRepository {
     const res = await runScript<number>(
       this.redis,
       'deleteNode',
-      [this.keys.node(uuid), this.keys.nodes(), this.keys.nodeNames(), this.keys.consoleEnabled(), this.keys.consoleState(uuid), this.keys.claim(uuid), this.keys.nodesVersion()],
-      [uuid, this.keys.events()],
+      [
+        this.keys.node(uuid),
+        this.keys.nodes(),
+        this.keys.nodeNames(),
+        this.keys.consoleEnabled(),
+        this.keys.consoleState(uuid),
+        this.keys.claim(uuid),
+        this.keys.nodesVersion(),
+        this.keys.nodeInstances(),
+        this.keys.nodeChanges(),
+        this.keys.consolePorts(),
+        this.keys.consolePortsFree(),
+      ],
+      [uuid, this.keys.events(), NODE_CHANGES_KEPT],
     );
     return res === 1;
   }
@@ -156,12 +242,21 @@ export class NodeRepository {
 
 export function parseNodeHash(h: Record<string, string> | null | undefined): NodeRecord | undefined {
   if (!h || !h.spec) return undefined;
-  const spec = JSON.parse(h.spec) as StoredSpec;
+  // Records written before a field existed read as its default.
+  const spec = { ...nodeFieldDefaults(), ...(JSON.parse(h.spec) as StoredSpec) };
+  const rev = Number(h.rev ?? 1);
   return {
     ...spec,
     console_enabled: h.enabled === '1',
     console_generation: Number(h.generation ?? 0),
     updated_at: h.updated_at ? Number(h.updated_at) : null,
-    rev: Number(h.rev ?? 1),
+    rev,
+    console_rev: h.crev ? Number(h.crev) : rev,
+    allocated_port: h.port ? Number(h.port) : null,
   };
+}
+
+/** 409: two nodes never share a console port (DESIGN decision 11). */
+function portTaken(port: number, holder: string): SolgateError {
+  return new SolgateError('CONFLICT', `Console port ${port} (driver_info.ipmi_terminal_port) is already allocated to node ${holder}.`, { port, holder });
 }

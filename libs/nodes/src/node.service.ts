@@ -2,7 +2,7 @@ import jsonpatch from 'fast-json-patch';
 import { invalidInput } from '#libs/common';
 import { WRITABLE_FIELDS, type NodeRecord } from './node.model.js';
 import type { NodeRepository } from './node.repository.js';
-import { validateNodeFields, type WritableNodeFields } from './node.validation.js';
+import { assertManagedFields, validateNodeFields, validateTraits, type WritableNodeFields } from './node.validation.js';
 
 export interface PatchOperation {
   op: string;
@@ -11,7 +11,30 @@ export interface PatchOperation {
 }
 
 /** Fields Ironic reports but no client may write. */
-const READ_ONLY = new Set(['console_enabled', 'created_at', 'updated_at', 'provision_state', 'conductor', 'links', 'driver_internal_info', 'last_error', 'power_state', 'reservation']);
+const READ_ONLY = new Set([
+  'console_enabled',
+  'created_at',
+  'updated_at',
+  'provision_state',
+  'provision_updated_at',
+  'target_provision_state',
+  'target_power_state',
+  'conductor',
+  'links',
+  'driver_internal_info',
+  'last_error',
+  'power_state',
+  'reservation',
+  'fault',
+  'allocation_uuid',
+  'inspection_started_at',
+  'inspection_finished_at',
+  'clean_step',
+  'deploy_step',
+  'raid_config',
+  'target_raid_config',
+]);
+const PATCHABLE = WRITABLE_FIELDS.filter((f) => f !== 'uuid');
 
 /**
  * Node writes shared by the API and the CLI: validation on the edge, then the repository.
@@ -28,6 +51,18 @@ export class NodeService {
   async patch(node: NodeRecord, ops: unknown): Promise<NodeRecord> {
     const patched = applyNodePatch(node, ops);
     return this.repo.update(node, patched);
+  }
+
+  /** Ironic's PUT /v1/nodes/{node}/maintenance (reason optional) and DELETE (clears the reason too). */
+  async setMaintenance(node: NodeRecord, maintenance: boolean, reason: string | null = null): Promise<NodeRecord> {
+    const fields = writableView(node);
+    return this.repo.update(node, validateNodeFields({ ...fields, maintenance, maintenance_reason: maintenance ? reason : null }));
+  }
+
+  /** Ironic's traits endpoints: replace the whole set, add one, remove one or all. */
+  async setTraits(node: NodeRecord, traits: unknown): Promise<NodeRecord> {
+    const fields = writableView(node);
+    return this.repo.update(node, { ...fields, traits: validateTraits(traits) });
   }
 }
 
@@ -47,11 +82,13 @@ export function applyNodePatch(node: NodeRecord, ops: unknown): WritableNodeFiel
     const top = op.path.split('/')[1] ?? '';
     if (op.path === '/uuid') throw invalidInput("'/uuid' is an internal attribute and can not be updated");
     if (READ_ONLY.has(top)) throw invalidInput(`'/${top}' is an internal attribute and can not be updated`);
-    if (!(WRITABLE_FIELDS as readonly string[]).includes(top)) throw invalidInput(`Invalid patch path ${JSON.stringify(op.path)}: no such field.`);
+    assertManagedFields([top]);
+    if (!(WRITABLE_FIELDS as readonly string[]).includes(top))
+      throw invalidInput(`Cannot patch ${op.path}. Only the following can be updated: ${PATCHABLE.join(', ')}`);
   }
   const doc = writableView(node) as unknown as Record<string, unknown>;
   // Ironic lets `add` create missing parents (e.g. /extra/foo); JSON Patch needs them present.
-  for (const k of ['driver_info', 'extra', 'properties']) if (doc[k] === null || doc[k] === undefined) doc[k] = {};
+  for (const k of ['driver_info', 'extra', 'properties', 'instance_info']) if (doc[k] === null || doc[k] === undefined) doc[k] = {};
   let result: Record<string, unknown>;
   try {
     result = jsonpatch.applyPatch(doc, ops as jsonpatch.Operation[], true, false, true).newDocument;
@@ -59,7 +96,7 @@ export function applyNodePatch(node: NodeRecord, ops: unknown): WritableNodeFiel
     throw invalidInput(`Invalid patch: ${(e as Error).message.split('\n')[0]}`);
   }
   if (result.uuid !== node.uuid) throw invalidInput("'/uuid' is an internal attribute and can not be updated");
-  // A removed optional field means "back to the default".
-  for (const k of ['name', 'conductor_group', 'description', 'console_interface'] as const) if (!(k in result)) result[k] = null;
+  // A removed optional field means "back to the default" (validation fills in every default).
+  for (const k of PATCHABLE) if (!(k in result)) result[k] = null;
   return validateNodeFields(result);
 }

@@ -5,7 +5,9 @@ import {
   DEFAULT_CONSOLE_INTERFACE,
   DRIVERS,
   LEGACY_DRIVERS,
+  MAX_TRAITS_PER_NODE,
   PRIV_LEVELS,
+  UNMANAGED_FIELDS,
   WRITABLE_FIELDS,
   type ConsoleInterface,
   type Driver,
@@ -25,6 +27,8 @@ export const IPMI_USERNAME_RE = /^[A-Za-z0-9_.@+-]{1,16}$/;
 /** Ironic's logical names: RFC 3986 unreserved characters. */
 const NAME_RE = /^[A-Za-z0-9\-._~]{1,255}$/;
 const GROUP_RE = /^[A-Za-z0-9_.-]{0,255}$/;
+/** Placement trait names: CUSTOM_* or a standard (os-traits) name; both are upper case, digits and underscores. */
+const TRAIT_RE = /^[A-Z][A-Z0-9_]{0,254}$/;
 const MAX_JSON_BYTES = 64 * 1024;
 
 export function isValidHost(value: string): boolean {
@@ -40,7 +44,7 @@ function port(field: string, value: unknown): number | string {
   return value as number | string; // keep the JSON type as sent, as Ironic does
 }
 
-/** Validate driver_info; returns a copy. `existing` supplies the stored password when a PATCH leaves it out. */
+/** Validate driver_info; returns a copy. */
 export function validateDriverInfo(value: unknown): DriverInfo {
   if (value === null || value === undefined) return {};
   if (typeof value !== 'object' || Array.isArray(value)) throw invalidInput('Invalid driver_info: must be an object.');
@@ -78,6 +82,9 @@ export function validateDriverInfo(value: unknown): DriverInfo {
         if (!Number.isInteger(n) || n < 0 || n > 17) throw invalidInput(`Invalid ipmi_cipher_suite ${JSON.stringify(v)}: an integer from 0 to 17.`);
         break;
       }
+      case 'solgate_console_capture':
+        if (v !== 'on-demand' && v !== 'always') throw invalidInput(`Invalid solgate_console_capture ${JSON.stringify(v)}: on-demand or always.`);
+        break;
       default:
         if (!/^[A-Za-z0-9_.-]{1,64}$/.test(k)) throw invalidInput(`Invalid driver_info key ${JSON.stringify(k)}.`);
     }
@@ -126,12 +133,42 @@ function group(value: unknown): string {
   return value.toLowerCase();
 }
 
+/** Ironic's instance_uuid check (args.uuid), stored lower-case. */
+export function validateInstanceUuid(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string' || !isUuid(value)) throw invalidInput(`Expected UUID for instance_uuid: ${String(value)}`);
+  return value.toLowerCase();
+}
+
+export function validateTraits(value: unknown): string[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw invalidInput('Invalid traits: must be a list of trait names.');
+  const out: string[] = [];
+  for (const t of value) {
+    if (typeof t !== 'string' || !TRAIT_RE.test(t))
+      throw invalidInput(`Invalid trait ${JSON.stringify(t)}: a CUSTOM_* or standard trait name (A-Z, 0-9 and _, at most 255 characters).`);
+    if (!out.includes(t)) out.push(t);
+  }
+  if (out.length > MAX_TRAITS_PER_NODE) throw invalidInput(`Invalid traits: a node may have at most ${MAX_TRAITS_PER_NODE} traits, ${out.length} given.`);
+  return out.sort(); // Ironic keeps them sorted
+}
+
 export type WritableNodeFields = Pick<NodeRecord, (typeof WRITABLE_FIELDS)[number]>;
+
+/** Refuse Ironic fields this service shows with defaults but does not manage, saying so (not "unknown field"). */
+export function assertManagedFields(fields: string[]): void {
+  const unmanaged = fields.filter((k) => (UNMANAGED_FIELDS as readonly string[]).includes(k));
+  if (unmanaged.length > 0)
+    throw invalidInput(
+      `Setting ${unmanaged.map((k) => `'${k}'`).join(', ')} is not supported by this service: solgate keeps Ironic's node records for serial consoles and shows ${unmanaged.length === 1 ? 'this field' : 'these fields'} with Ironic's defaults only.`,
+    );
+}
 
 /** Fields of a POST body or of a patched node, validated and normalized. */
 export function validateNodeFields(body: unknown): WritableNodeFields {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalidInput('Schema error for node: the body must be a JSON object.');
   const obj = body as Record<string, unknown>;
+  assertManagedFields(Object.keys(obj));
   const unknown = Object.keys(obj).filter((k) => !(WRITABLE_FIELDS as readonly string[]).includes(k));
   if (unknown.length > 0)
     throw invalidInput(
@@ -141,6 +178,7 @@ export function validateNodeFields(body: unknown): WritableNodeFields {
   if (uuid === undefined || uuid === null) uuid = newUuid();
   if (typeof uuid !== 'string' || !isUuid(uuid)) throw invalidInput(`Invalid uuid ${JSON.stringify(uuid)}: must be a UUID.`);
   const { driver, console_interface } = resolveDriver(obj.driver, obj.console_interface);
+  const maintenance = obj.maintenance === undefined || obj.maintenance === null ? false : parseIronicBoolean('maintenance', obj.maintenance);
   return {
     uuid: uuid.toLowerCase(),
     name: validateName(obj.name),
@@ -151,6 +189,16 @@ export function validateNodeFields(body: unknown): WritableNodeFields {
     description: stringOrNull('description', obj.description, 4096),
     extra: jsonObject('extra', obj.extra),
     properties: jsonObject('properties', obj.properties),
+    instance_uuid: validateInstanceUuid(obj.instance_uuid),
+    instance_info: jsonObject('instance_info', obj.instance_info),
+    maintenance,
+    // Ironic clears the reason whenever maintenance is off (conductor's update_node).
+    maintenance_reason: maintenance ? stringOrNull('maintenance_reason', obj.maintenance_reason, 4096) : null,
+    resource_class: stringOrNull('resource_class', obj.resource_class, 80),
+    owner: stringOrNull('owner', obj.owner),
+    lessee: stringOrNull('lessee', obj.lessee),
+    traits: validateTraits(obj.traits),
+    shard: stringOrNull('shard', obj.shard),
   };
 }
 

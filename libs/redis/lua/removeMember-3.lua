@@ -1,6 +1,9 @@
 --[[
-  Remove a member if it still is the given incarnation (graceful leave, or a crash confirmed by
-  the failure detector). Its claims stay behind and become takeable: their holder is no longer live.
+  Take a member out of the cluster if it still is the given incarnation: a graceful leave, or a
+  crash confirmed by the failure detector. Either way it stops being live at once (its incarnation
+  is no longer registered), so its claims become takeable. A member that left is forgotten; a
+  crashed one stays listed (state 'dead', last heartbeat kept) until it rejoins, as Ironic keeps a
+  dead conductor in its list with alive=false.
 
   KEYS[1] members sorted set       <prefix>:members
   KEYS[2] incarnations hash        <prefix>:member-incarnations
@@ -12,8 +15,13 @@
   Output: 1 removed | 0 not that incarnation (already gone or restarted)
 ]]
 if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
-redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
-redis.call('DEL', KEYS[3])
+if ARGV[4] == 'dead' then
+  local t = redis.call('TIME')
+  redis.call('HSET', KEYS[3], 'state', 'dead', 'departed_at', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), 'hb_client', '')
+else
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  redis.call('DEL', KEYS[3])
+end
 redis.call('PUBLISH', ARGV[3], 'member:' .. ARGV[1] .. ':' .. ARGV[4])
 return 1

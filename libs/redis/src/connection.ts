@@ -24,6 +24,11 @@ export interface RedisClientOptions {
   /** Give up connecting after this many attempts (CLI); undefined = retry forever (conductor). */
   maxConnectAttempts?: number;
   lazyConnect?: boolean;
+  /**
+   * Send the commands issued in one event-loop turn as one write (ioredis enableAutoPipelining): a
+   * takeover's thousand claim and status scripts then cost a few round trips, not a thousand writes.
+   */
+  autoPipelining?: boolean;
 }
 
 export interface ParsedRedisUrl {
@@ -93,6 +98,7 @@ export function createRedisClient(url: string, opts: RedisClientOptions = {}): R
     commandTimeout: opts.commandTimeoutMs,
     connectTimeout: opts.connectTimeoutMs ?? 5000,
     lazyConnect: opts.lazyConnect ?? false,
+    enableAutoPipelining: opts.autoPipelining ?? false,
     // Conductors retry forever with a short, capped delay; the CLI gives up after a few attempts.
     retryStrategy: (times) => (maxAttempts !== undefined && times >= maxAttempts ? null : Math.min(50 * times, 500)),
     sentinelRetryStrategy: (times) => (maxAttempts !== undefined && times >= maxAttempts ? null : Math.min(50 * times, 500)),

@@ -1,8 +1,6 @@
 /**
  * Every Redis key solgate uses is built here and nowhere else: `<prefix>:<entity>[:<id>[:<facet>]]`.
- * Lua scripts receive all the keys they touch through KEYS; per-entity keys they must derive at run
- * time (e.g. a member's hash from its id) are documented in the script header and use the same
- * layout with the prefix passed in ARGV.
+ * Lua scripts receive every key they touch through KEYS (none derives a key at run time).
  */
 export class Keys {
   constructor(readonly prefix: string) {}
@@ -20,13 +18,38 @@ export class Keys {
   nodeNames() {
     return `${this.prefix}:node-names`;
   }
-  /** Counter bumped by every change that matters to a reconciler (intent, spec, deletion). */
+  /** Hash instance_uuid → node uuid (an instance is on one node at most, as in Ironic; Nova looks nodes up by it). */
+  nodeInstances() {
+    return `${this.prefix}:node-instances`;
+  }
+  /** Counter bumped by every change to a node record (creation, intent, spec, deletion). */
   nodesVersion() {
     return `${this.prefix}:nodes-version`;
+  }
+  /**
+   * Sorted set: node uuid scored by the nodes version of its last change (the newest entries only):
+   * lets a reader holding every node in memory re-read just what changed since the version it saw.
+   */
+  nodeChanges() {
+    return `${this.prefix}:node-changes`;
   }
   /** Set of uuids whose console the user wants enabled. */
   consoleEnabled() {
     return `${this.prefix}:console-enabled`;
+  }
+
+  // --- console ports (sticky, cluster-wide; the node hash's `port` field names a node's port) -
+  /** Hash port → uuid: who holds each console port (a port is held by at most one node). */
+  consolePorts() {
+    return `${this.prefix}:console-ports`;
+  }
+  /** Hash: the dynamic allocator's range (`start`, `stop`) and cursor (`next`: lowest never-handed-out port). */
+  consolePortPool() {
+    return `${this.prefix}:console-port-pool`;
+  }
+  /** Sorted set of released ports (score = port): handed out again, lowest first, before the cursor moves. */
+  consolePortsFree() {
+    return `${this.prefix}:console-ports-free`;
   }
 
   // --- consoles (observed state, written by the owning conductor) ---------------------------
@@ -43,6 +66,22 @@ export class Keys {
     return `${this.prefix}:claim-epoch`;
   }
 
+  /**
+   * Stream: the node's console log (fields o = offset of the first byte, d = bytes), appended by the
+   * owner's broker in ~50 ms batches and trimmed to SOLGATE_CONSOLE_LOG_BYTES (approximately).
+   */
+  consoleLog(uuid: string) {
+    return `${this.prefix}:node:${uuid}:console-log`;
+  }
+  /** Stream: the node's console audit trail (attach, detach, write lock, break, BMC session), capped. */
+  consoleAudit(uuid: string) {
+    return `${this.prefix}:node:${uuid}:console-audit`;
+  }
+  /** String (JSON): who is attached to the node's console, written by the owner's broker. */
+  consoleViewers(uuid: string) {
+    return `${this.prefix}:node:${uuid}:console-viewers`;
+  }
+
   // --- cluster membership -------------------------------------------------------------------
   /** Sorted set member id → last heartbeat (Redis TIME, ms). */
   members() {
@@ -52,7 +91,7 @@ export class Keys {
   memberIncarnations() {
     return `${this.prefix}:member-incarnations`;
   }
-  /** Hash: a member's incarnation, API URL, console address, group, state, started_at. */
+  /** Hash: a member's incarnation, API URL, console address, group, state (alive|leaving|dead), joined_at, heartbeat_at, hb_client (its heartbeat connection's CLIENT ID). */
   member(id: string) {
     return `${this.prefix}:member:${id}`;
   }
@@ -71,9 +110,35 @@ export class Keys {
   clusterIncarnation() {
     return `${this.prefix}:cluster-incarnation`;
   }
+  /**
+   * Hash: parameters every conductor must share (ring_vnodes, heartbeat_timeout_ms, port_range),
+   * published by the first conductor (publishClusterSettings-3.lua) and read by the CLI.
+   */
+  clusterSettings() {
+    return `${this.prefix}:cluster-settings`;
+  }
+
+  // --- leases (one holder in the cluster) ----------------------------------------------------
+  /** Hash: token, holder, epoch of a named lease (e.g. `ironic-sync`), expiring with the lease. */
+  lease(name: string) {
+    return `${this.prefix}:lease:${name}`;
+  }
+  /** Counter: fencing epochs of a named lease. */
+  leaseEpoch(name: string) {
+    return `${this.prefix}:lease:${name}:epoch`;
+  }
+
+  // --- web console ---------------------------------------------------------------------------
+  /** String: the cluster secret that signs WebSocket relays between conductors (created once, SET NX). */
+  uiRelaySecret() {
+    return `${this.prefix}:ui:relay-secret`;
+  }
 
   // --- pub/sub ------------------------------------------------------------------------------
-  /** Channel: node intent changes ("node:<uuid>") and membership changes ("member:<id>"). */
+  /**
+   * Channel: node changes and released claims ("node:<uuid>"), observed console state written
+   * ("console:<uuid>", wakes API calls waiting for the owner) and membership changes ("member:<id>:<what>").
+   */
   events() {
     return `${this.prefix}:events`;
   }

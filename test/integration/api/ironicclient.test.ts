@@ -51,5 +51,5 @@ describe('python-ironicclient against a conductor', () => {
     const node = JSON.parse(await baremetal('node', 'show', 'ic-node', '-f', 'json'));
     expect(node).toMatchObject({ name: 'ic-node', driver: 'ipmi', console_interface: 'ipmitool-socat', conductor: 'c-ic' });
     expect(node.driver_info.ipmi_password).toBe('******');
-  });
+  }, 180_000); // six baremetal runs: ~1 s each alone, up to ~10 s each on a loaded two-core box
 });

@@ -55,12 +55,13 @@ export function registerConductorsCommands(program: Command): void {
       'after',
       `
 NODES counts the nodes the ring assigns to a conductor (whatever their console intent); CONSOLES
-counts consoles it reports running (observed state). STATE is one of:
+counts consoles it runs (observed state, only on a live conductor). STATE is one of:
   alive      heartbeating and in the ring
   leaving    stopping on purpose, handing its consoles over
   draining   drained by an operator, still running or holding consoles
   drained    drained, owns and runs nothing (until \`solgate undrain\`)
-  dead       no heartbeat within --heartbeat-timeout (or drained and not registered)
+  dead       crashed (detected by the others), no heartbeat within the cluster's heartbeat
+             timeout, or drained and not registered; listed until it rejoins
 
 Examples:
   solgate conductors

@@ -1,15 +1,18 @@
 import type { Command } from 'commander';
 import { errorMessage } from '#libs/common';
-import type { NodeRecord } from '#libs/nodes';
+import { InvalidArgumentError } from 'commander';
+import { ConsoleLogRepository, type ConsoleLogEntry, type NodeRecord } from '#libs/nodes';
+import { plainConsoleText, parseDurationMs } from '../lib/console-log-text.js';
 import { withContext, type CliContext } from '../lib/context.js';
 import { mapLimit } from '../lib/concurrency.js';
 import { EXIT_FAILURE } from '../lib/errors.js';
-import { parseSeconds } from '../lib/global-options.js';
+import { parseInteger, parseSeconds } from '../lib/global-options.js';
 import { waitForConsoles, type WaitOutcome } from '../lib/console-wait.js';
 import { consoleJson, consoleStateLabel, type NodeFacts } from '../lib/node-view.js';
 import { stateColor, type Column, type Printer } from '../lib/output.js';
 import { progressBar } from '../lib/progress.js';
 import { selectorHelp } from '../lib/selector.js';
+import { registerConsoleAttach } from './console-attach.js';
 
 const consoleColumns: Column<NodeFacts>[] = [
   { header: 'NAME', value: (f) => f.node.name },
@@ -97,6 +100,71 @@ async function setIntent(ctx: CliContext, out: Printer, idents: string[], opts: 
   }
 }
 
+const durationOption = (v: string) => {
+  try {
+    return parseDurationMs(v);
+  } catch (e) {
+    throw new InvalidArgumentError(errorMessage(e));
+  }
+};
+
+/**
+ * `console log`: the node's console log from Redis (what its broker captured, across takeovers), no
+ * conductor involved. Plain text by default (escape sequences and control characters removed),
+ * exact bytes with --raw; --follow waits for more until interrupted.
+ */
+async function showLog(ctx: CliContext, out: Printer, ident: string, opts: { follow?: boolean; since?: number; raw?: boolean }): Promise<void> {
+  const node = await ctx.findNode(ident);
+  const repo = new ConsoleLogRepository(ctx.redis, ctx.keys);
+  const from = opts.since === undefined ? 0 : (await repo.now()) - opts.since;
+  const structured = ctx.options.output === 'json' || ctx.options.output === 'yaml';
+  const print = (entries: ConsoleLogEntry[]) => {
+    if (structured) return;
+    for (const e of entries) process.stdout.write(opts.raw ? e.data : plainConsoleText(e.data));
+  };
+  let entries: ConsoleLogEntry[] = [];
+  let lastId = '0';
+  for (;;) {
+    const page = await repo.since(node.uuid, from, 10_000);
+    const fresh = page.filter((e) => e.id > lastId || lastId === '0');
+    entries = entries.concat(fresh);
+    if (page.length) lastId = page[page.length - 1]!.id;
+    if (page.length < 10_000) break;
+  }
+  if (structured) {
+    out.list(entries, [], (e) => ({ at: new Date(e.at).toISOString(), offset: e.offset, bytes: e.data.length, text: opts.raw ? e.data.toString('latin1') : plainConsoleText(e.data) }));
+    return;
+  }
+  print(entries);
+  if (!opts.follow) return;
+  const reader = ctx.redis.duplicate();
+  let stop = false;
+  const onSignal = () => {
+    stop = true;
+    reader.disconnect();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    let after = entries.length ? entries[entries.length - 1]!.id : '$';
+    while (!stop) {
+      let more: ConsoleLogEntry[];
+      try {
+        more = await repo.follow(reader, node.uuid, after, 1000);
+      } catch (e) {
+        if (stop) break;
+        throw e;
+      }
+      if (more.length) after = more[more.length - 1]!.id;
+      print(more);
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    reader.disconnect();
+  }
+}
+
 export function registerConsoleCommands(program: Command): void {
   const group = program
     .command('console')
@@ -107,7 +175,9 @@ export function registerConsoleCommands(program: Command): void {
 Examples:
   solgate console show node-17
   solgate console enable -l group=rack1 --wait
-  solgate console disable --all --wait --timeout 120`,
+  solgate console disable --all --wait --timeout 120
+  solgate console log node-17 --since 15m
+  solgate console who node-17`,
     );
 
   selectionOptions(
@@ -135,6 +205,86 @@ Examples:
         const facts = await ctx.factsOf(nodes);
         if (idents.length === 1) out.item(facts[0], consoleColumns, consoleJson);
         else out.list(facts, consoleColumns, consoleJson);
+      }),
+    );
+
+  group
+    .command('log')
+    .description('print a node’s console log from Redis (what its broker captured; survives takeover)')
+    .argument('<node>', 'node uuid or name')
+    .option('-f, --follow', 'keep printing new output until interrupted')
+    .option('--since <duration>', 'only output of the last DURATION (90s, 15m, 2h, 1d)', durationOption)
+    .option('--raw', 'the exact bytes (escape sequences and CR included) instead of plain text')
+    .addHelpText(
+      'after',
+      `
+The owner's console broker appends the node's output to a capped Redis Stream in ~50 ms batches
+(SOLGATE_CONSOLE_LOG_BYTES per node), so this works with no conductor involved and shows what a
+previous owner captured before a takeover. With SOLGATE_CONSOLE_CAPTURE=always (or the node's
+driver_info.solgate_console_capture) output is captured with nobody watching. -o json prints one
+object per batch (at, offset, bytes, text). Full logs are files on the owning conductor
+(SOLGATE_CONSOLE_LOG_DIR).
+
+Examples:
+  solgate console log node-17
+  solgate console log node-17 --since 15m
+  solgate console log node-17 --follow --raw`,
+    )
+    .action(async (ident: string, opts: { follow?: boolean; since?: number; raw?: boolean }, cmd: Command) => withContext(cmd, (ctx, out) => showLog(ctx, out, ident, opts)));
+
+  group
+    .command('who')
+    .description('show who is attached to a node’s console and who holds its write lock')
+    .argument('<node>', 'node uuid or name')
+    .option('--audit [count]', 'also print the last COUNT audit events (attach, detach, write lock, break, BMC session)', parseInteger('--audit', 1, 1000))
+    .addHelpText(
+      'after',
+      `
+Read from Redis, where the node's console broker publishes its viewers (fenced by the node's claim:
+a previous owner's list is not shown). WRITER marks the write-lock holder.
+
+Examples:
+  solgate console who node-17
+  solgate console who node-17 --audit 20 -o json`,
+    )
+    .action(async (ident: string, opts: { audit?: number | true }, cmd: Command) =>
+      withContext(cmd, async (ctx, out) => {
+        const node = await ctx.findNode(ident);
+        const repo = new ConsoleLogRepository(ctx.redis, ctx.keys);
+        const [published, status] = await Promise.all([repo.viewers(node.uuid), ctx.statuses.get(node.uuid)]);
+        const current = published && status.incarnation === published.incarnation && status.state !== 'stopped' ? published : null;
+        const viewers = current?.viewers ?? [];
+        const count = opts.audit === undefined ? 0 : opts.audit === true ? 20 : opts.audit;
+        const audit = count ? await repo.audit(node.uuid, count) : [];
+        const structured = ctx.options.output === 'json' || ctx.options.output === 'yaml';
+        if (structured) {
+          out.item({ node, viewers, audit }, [], (r) => ({
+            uuid: r.node.uuid,
+            name: r.node.name,
+            conductor: current?.conductor ?? null,
+            viewers: r.viewers.map((v) => ({ name: v.name, address: v.address, via: v.via, writer: v.writer, read_only: v.readOnly, attached_at: new Date(v.attachedAt).toISOString() })),
+            ...(count ? { audit: r.audit.map((a) => ({ at: new Date(a.at).toISOString(), event: a.event, client: a.client, name: a.name, via: a.via, offset: a.offset, detail: a.detail })) } : {}),
+          }));
+          return;
+        }
+        if (viewers.length === 0) process.stderr.write(`no viewers on node ${node.name ?? node.uuid}\n`);
+        out.list(viewers, [
+          { header: 'NAME', value: (v) => v.name },
+          { header: 'ADDRESS', value: (v) => v.address },
+          { header: 'VIA', value: (v) => v.via },
+          { header: 'WRITER', value: (v) => (v.writer ? 'yes' : v.readOnly ? 'read-only' : 'no') },
+          { header: 'SINCE', value: (v) => new Date(v.attachedAt).toISOString() },
+        ], (v) => v);
+        if (count) {
+          process.stdout.write('\n');
+          out.list(audit, [
+            { header: 'TIME', value: (a) => new Date(a.at).toISOString() },
+            { header: 'EVENT', value: (a) => a.event },
+            { header: 'CLIENT', value: (a) => a.client },
+            { header: 'OFFSET', value: (a) => a.offset },
+            { header: 'DETAIL', value: (a) => (a.detail ? JSON.stringify(a.detail) : null) },
+          ], (a) => a);
+        }
       }),
     );
 
@@ -167,4 +317,5 @@ Examples:
         withContext(cmd, (ctx, out) => setIntent(ctx, out, idents, opts, enabled)),
       );
   }
+  registerConsoleAttach(group);
 }

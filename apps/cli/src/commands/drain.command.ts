@@ -18,11 +18,9 @@ const remaining = (c: ConductorFacts | undefined) => (c ? Math.max(c.consolesRun
 /** Enabled consoles the ring gives this conductor that it does not serve yet (undrain is done at 0). */
 function notYetServed(f: FleetFacts, ctx: CliContext, id: string): number {
   let n = 0;
-  f.nodes.forEach((node, i) => {
-    if (!node.console_enabled || ctx.view.ownerOf(node.uuid, node.conductor_group) !== id) return;
-    const s = f.statuses[i];
-    const live = ctx.view.isLive(s.conductor, s.incarnation);
-    if (!(s.state === 'running' && s.conductor === id && live && s.generation === node.console_generation)) n++;
+  ctx.describe(f.nodes, f.statuses).forEach(({ node, console: v }) => {
+    if (!node.console_enabled || v.conductor !== id) return;
+    if (!(v.phase.serving && v.phase.reporter === id)) n++;
   });
   return n;
 }

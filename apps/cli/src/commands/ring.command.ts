@@ -25,8 +25,8 @@ export function registerRingCommands(program: Command): void {
       'after',
       `
 The ring is computed here exactly as the conductors compute it: from the sorted ids of the live,
-undrained conductors of each group, with --vnodes (SOLGATE_RING_VNODES) points per member. Use the
-same value as the conductors. MAX/MEAN is the busiest member's node count over the mean (1.00 is
+undrained conductors of each group, with the vnode count the conductors published in Redis
+(SOLGATE_RING_VNODES of the first conductor; every conductor must use the same). MAX/MEAN is the busiest member's node count over the mean (1.00 is
 perfect); a group with nodes but no live conductor is listed with no members.
 
 Examples:
@@ -49,7 +49,7 @@ Examples:
           .sort(([a], [b]) => a.localeCompare(b))
           .map(([group, uuids]) => {
             const r = view.ring(group);
-            if (!r) return { group, members: [], vnodes: ctx.options.vnodes, nodes: uuids.length, perMember: {}, maxOverMean: null };
+            if (!r) return { group, members: [], vnodes: ctx.settings.ringVnodes, nodes: uuids.length, perMember: {}, maxOverMean: null };
             const b = balance(r, uuids);
             return { group, members: [...r.members], vnodes: r.vnodes, nodes: uuids.length, perMember: b.perMember, maxOverMean: uuids.length ? Number(b.maxOverMean.toFixed(3)) : null };
           });

@@ -106,6 +106,7 @@ describe('node flags (nodes create / update): property-based', () => {
     created_at: 1,
     updated_at: null,
     rev: 1,
+    console_rev: 1,
   };
   const domainOnly = (fn: () => unknown) => {
     try {

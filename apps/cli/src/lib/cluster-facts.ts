@@ -48,6 +48,7 @@ export async function fleetFacts(ctx: CliContext): Promise<FleetFacts> {
   const view = await ctx.refreshView();
   const nodes = await ctx.allNodes();
   const [statuses, claims, drainedIds] = await Promise.all([ctx.statusesOf(nodes), claimsOf(ctx, nodes), ctx.membership.drainedIds()]);
+  const facts = ctx.describe(nodes, statuses);
   const ids = [...new Set([...view.members.map((m) => m.id), ...drainedIds])].sort();
   const owned = new Map<string, number>();
   const running = new Map<string, number>();
@@ -56,10 +57,11 @@ export async function fleetFacts(ctx: CliContext): Promise<FleetFacts> {
   nodes.forEach((n, i) => {
     const owner = view.ownerOf(n.uuid, n.conductor_group);
     if (owner) bump(owned, owner);
-    const s = statuses[i];
-    if (s.state === 'running' && s.conductor && view.member(s.conductor)?.incarnation === s.incarnation) bump(running, s.conductor);
+    // consolePhase: a console counts only on a conductor that is alive with that incarnation
+    const on = facts[i].console.phase.runningOn;
+    if (on) bump(running, on);
     const c = claims[i];
-    if (c && view.member(c.member)?.incarnation === c.incarnation) bump(held, c.member);
+    if (c && view.isLive(c.member, c.incarnation)) bump(held, c.member);
   });
   const drained = new Set(drainedIds);
   const conductors = ids.map((id): ConductorFacts => {

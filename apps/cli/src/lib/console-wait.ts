@@ -12,30 +12,10 @@ export interface WaitOutcome {
   facts?: NodeFacts;
 }
 
-/** Enabled: the console serves (ConsoleControl.describe). Disabled: it does not, and no live conductor reports it other than stopped. */
-export function settled(f: NodeFacts, enabled: boolean): boolean {
-  if (enabled) return f.console.serving;
-  return !f.console.serving && (f.console.status.state === 'stopped' || !f.runsOnLiveConductor);
-}
-
-/** A failure that waiting longer will not fix (the console went to `error` for the current generation, or the intent changed). */
-export function terminalFailure(f: NodeFacts, enabled: boolean): string | undefined {
-  if (f.node.console_enabled !== enabled) return `console intent changed to ${f.node.console_enabled ? 'enabled' : 'disabled'} meanwhile`;
-  const s = f.console.status;
-  if (enabled && s.state === 'error' && s.generation === f.node.console_generation && f.runsOnLiveConductor) return s.last_error ?? 'console in error';
-  return undefined;
-}
-
-/** Why a node has not settled (printed when --wait gives up). */
-export function pendingReason(f: NodeFacts, enabled: boolean): string {
-  const s = f.console.status;
-  if (!enabled) return `still ${s.state} on conductor ${s.conductor}`;
-  if (f.console.conductor === null) return `no live conductor in group '${f.node.conductor_group}'`;
-  if (s.state === 'error') return s.last_error ?? 'console in error';
-  if (s.state === 'starting' || s.state === 'restarting') return `still starting${s.last_error ? ` (last error: ${s.last_error})` : ''}`;
-  if (s.state === 'running') return `running on ${s.conductor}, waiting for ${f.console.conductor}`;
-  return `still starting: not started by ${f.console.conductor} yet`;
-}
+/** consolePhase decides (libs/console), as for the API: settled, a failure waiting will not fix, or why it is pending. */
+export const settled = (f: NodeFacts, enabled: boolean): boolean => f.console.phase.settled(enabled);
+export const terminalFailure = (f: NodeFacts, enabled: boolean): string | undefined => f.console.phase.terminalReason(enabled);
+export const pendingReason = (f: NodeFacts, enabled: boolean): string => f.console.phase.pendingReason(enabled);
 
 /**
  * Poll until every node's observed console state matches the intent, or the timeout passes.

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { Redis } from 'ioredis';
-import { ClaimRepository, ClusterView, MembershipRepository } from '#libs/cluster';
+import { ClaimRepository, ClusterSettingsRepository, ClusterView, MembershipRepository, type ClusterSettings } from '#libs/cluster';
+import { CONFIG_VARIABLES, DEFAULT_RING_VNODES } from '#libs/config';
 import { ConsoleControl } from '#libs/console';
 import { ConsoleStatusRepository, NodeRepository, NodeService, type ConsoleStatus, type NodeRecord } from '#libs/nodes';
 import { closeRedisClient, createRedisClient, Keys, redactRedisUrl } from '#libs/redis';
@@ -14,8 +15,6 @@ export interface GlobalOptions {
   redis: string;
   prefix: string;
   connectTimeoutMs: number;
-  heartbeatTimeoutMs: number;
-  vnodes: number;
   output: OutputFormat;
   headers: boolean;
   color: boolean;
@@ -28,8 +27,6 @@ export function globalOptions(cmd: Command): GlobalOptions {
     redis: o.redis as string,
     prefix: o.prefix as string,
     connectTimeoutMs: Math.round((o.connectTimeout as number) * 1000),
-    heartbeatTimeoutMs: Math.round((o.heartbeatTimeout as number) * 1000),
-    vnodes: o.vnodes as number,
     output: o.output as OutputFormat,
     headers: o.headers !== false,
     color: o.color !== false,
@@ -81,10 +78,18 @@ export async function connectRedis(url: string, prefix: string, connectTimeoutMs
   return client;
 }
 
+/** What the CLI assumes when no conductor has published the cluster's settings yet: the conductors' defaults. */
+export const DEFAULT_CLUSTER_SETTINGS: ClusterSettings = {
+  ringVnodes: DEFAULT_RING_VNODES,
+  heartbeatTimeoutMs: Number(CONFIG_VARIABLES.SOLGATE_HEARTBEAT_TIMEOUT) * 1000,
+  portRange: { start: Number(CONFIG_VARIABLES.SOLGATE_PORT_RANGE.split(':')[0]), stop: Number(CONFIG_VARIABLES.SOLGATE_PORT_RANGE.split(':')[1]) },
+};
+
 /**
  * What a command works with: the same repositories and Lua scripts the conductors use, on one
- * fail-fast connection, and a cluster view read on Redis's clock. The CLI never heartbeats and
- * never runs consoles.
+ * fail-fast connection, the cluster's settings (ring vnodes, heartbeat timeout) as the conductors
+ * published them, and a cluster view read on Redis's clock. The CLI never heartbeats and never runs
+ * consoles.
  */
 export class CliContext {
   readonly keys: Keys;
@@ -94,6 +99,11 @@ export class CliContext {
   readonly membership: MembershipRepository;
   readonly nodeService: NodeService;
   readonly consoles: ConsoleControl;
+  readonly settingsRepo: ClusterSettingsRepository;
+  /** The cluster's settings (DEFAULT_CLUSTER_SETTINGS until a conductor publishes them). */
+  settings: ClusterSettings = DEFAULT_CLUSTER_SETTINGS;
+  /** Whether a conductor has published the settings. */
+  settingsPublished = false;
   private currentView: ClusterView;
 
   private constructor(
@@ -106,7 +116,8 @@ export class CliContext {
     this.claims = new ClaimRepository(redis, this.keys);
     this.membership = new MembershipRepository(redis, this.keys);
     this.nodeService = new NodeService(this.nodes);
-    this.currentView = ClusterView.empty(options.vnodes);
+    this.settingsRepo = new ClusterSettingsRepository(redis, this.keys);
+    this.currentView = ClusterView.empty(this.settings.ringVnodes);
     this.consoles = new ConsoleControl(this.nodes, this.statuses, () => this.currentView);
   }
 
@@ -122,12 +133,15 @@ export class CliContext {
   }
 
   get heartbeatTimeoutMs(): number {
-    return this.options.heartbeatTimeoutMs;
+    return this.settings.heartbeatTimeoutMs;
   }
 
-  /** Re-read membership (one snapshot on Redis's clock) and rebuild the rings. */
+  /** Re-read the cluster's settings and membership (one snapshot on Redis's clock) and rebuild the rings. */
   async refreshView(): Promise<ClusterView> {
-    this.currentView = new ClusterView(await this.membership.snapshot(this.options.heartbeatTimeoutMs), this.options.vnodes);
+    const published = await this.settingsRepo.read();
+    this.settings = published ?? DEFAULT_CLUSTER_SETTINGS;
+    this.settingsPublished = !!published;
+    this.currentView = new ClusterView(await this.membership.snapshot(this.settings.heartbeatTimeoutMs), this.settings.ringVnodes, this.currentView);
     return this.currentView;
   }
 
@@ -155,11 +169,10 @@ export class CliContext {
 
   /** Console facts for nodes whose statuses were read already. */
   describe(nodes: NodeRecord[], statuses: ConsoleStatus[]): NodeFacts[] {
-    return nodes.map((node, i) => ({
-      node,
-      console: this.consoles.describe(node, statuses[i]),
-      runsOnLiveConductor: this.currentView.isLive(statuses[i].conductor, statuses[i].incarnation),
-    }));
+    return nodes.map((node, i) => {
+      const console = this.consoles.describe(node, statuses[i]);
+      return { node, console, runsOnLiveConductor: console.phase.reporterLive };
+    });
   }
 
   async factsOf(nodes: NodeRecord[]): Promise<NodeFacts[]> {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { ClusterView, type MemberView } from '#libs/cluster';
-import { STOPPED_STATUS, type ConsoleStatus, type NodeRecord } from '#libs/nodes';
+import { consolePhase } from '#libs/console';
+import { nodeFieldDefaults, STOPPED_STATUS, type ConsoleStatus, type NodeRecord } from '#libs/nodes';
 import { checkClaims, checkConductors, checkConsoles, checkRedis, compareVersions, parseInfo } from './doctor-checks.js';
 import type { NodeFacts } from './node-view.js';
 
@@ -32,6 +33,8 @@ const node = (over: Partial<NodeRecord> = {}): NodeRecord => ({
   description: null,
   extra: {},
   properties: {},
+  ...nodeFieldDefaults(),
+  console_rev: 1,
   console_enabled: true,
   console_generation: 1,
   provision_state: 'enroll',
@@ -42,9 +45,11 @@ const node = (over: Partial<NodeRecord> = {}): NodeRecord => ({
 });
 const facts = (n: NodeRecord, status: Partial<ConsoleStatus>, opts: { serving?: boolean; owner?: string | null; live?: boolean } = {}): NodeFacts => {
   const s = { ...STOPPED_STATUS, ...status };
+  const owner = opts.owner === undefined ? 'c1' : opts.owner;
+  const phase = consolePhase(n, s, { owner, reporterLive: opts.live ?? true });
   return {
     node: n,
-    console: { serving: !!opts.serving, url: opts.serving ? s.url : null, conductor: opts.owner === undefined ? 'c1' : opts.owner, status: s },
+    console: { serving: !!opts.serving, url: opts.serving ? s.url : null, conductor: owner, status: s, phase },
     runsOnLiveConductor: opts.live ?? true,
   };
 };

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { CONFIG_VARIABLES, DEFAULT_RING_VNODES, isValidRedisUrl } from '#libs/config';
+import { CONFIG_VARIABLES, isValidRedisUrl } from '#libs/config';
 import { redactRedisUrl } from '#libs/redis';
 import { OUTPUT_FORMATS } from './output.js';
 
@@ -24,7 +24,8 @@ export function parseInteger(what: string, min: number, max: number) {
 /**
  * Options every command accepts, wherever they appear on the line (`solgate -o json nodes list` and
  * `solgate nodes list -o json` are the same). Connection settings use the conductors' variables, so
- * a shell with a conductor's environment talks to the same Redis and key prefix.
+ * a shell with a conductor's environment talks to the same Redis and key prefix. The ring's vnodes
+ * and the heartbeat timeout are read from Redis, as the conductors published them.
  */
 export function addGlobalOptions(program: Command): Command {
   return program
@@ -51,18 +52,6 @@ export function addGlobalOptions(program: Command): Command {
         .env('SOLGATE_REDIS_CONNECT_TIMEOUT')
         .default(5)
         .argParser(parseSeconds('--connect-timeout', 0.1, 120)),
-    )
-    .addOption(
-      new Option('--heartbeat-timeout <seconds>', 'a conductor is dead after this long without a heartbeat (the conductors’ setting)')
-        .env('SOLGATE_HEARTBEAT_TIMEOUT')
-        .default(Number(CONFIG_VARIABLES.SOLGATE_HEARTBEAT_TIMEOUT))
-        .argParser(parseSeconds('--heartbeat-timeout', 0.2, 600)),
-    )
-    .addOption(
-      new Option('--vnodes <count>', 'ring vnodes per conductor (the conductors’ SOLGATE_RING_VNODES)')
-        .env('SOLGATE_RING_VNODES')
-        .default(DEFAULT_RING_VNODES)
-        .argParser(parseInteger('--vnodes', 1, 10000)),
     )
     .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
     .addOption(new Option('--no-headers', 'omit the header line of tables'))

@@ -1,7 +1,7 @@
 import type { ConsoleView } from '#libs/console';
 import type { NodeRecord } from '#libs/nodes';
-// The API's own document builder (pure; imported by relative path so the CLI's JSON cannot drift from the API's).
-import { nodeDocument, nodeLastError } from '../../../conductor/src/api/node-view.js';
+// The API's own document builder, so the CLI's JSON cannot drift from the API's.
+import { nodeDocument, nodeLastError } from '#libs/ironic';
 
 /** The microversion python-ironicclient speaks; CLI JSON matches the API's answer at this version. */
 const IRONIC_1_78 = { major: 1, minor: 78 };
@@ -12,13 +12,13 @@ const LINK_FIELDS = ['links', 'ports', 'states', 'portgroups', 'volume'];
 export interface NodeFacts {
   node: NodeRecord;
   console: ConsoleView;
-  /** Its observed status was written by a conductor that is alive with that incarnation. */
+  /** Its observed status was written by a conductor that is alive with that incarnation (console.phase.reporterLive). */
   runsOnLiveConductor: boolean;
 }
 
 /** `GET /v1/nodes/{id}` at 1.78, without the link fields. */
 export function nodeJson(node: NodeRecord, v: ConsoleView): Record<string, unknown> {
-  const doc = nodeDocument(node, { base: '', version: IRONIC_1_78, conductor: v.conductor, status: v.status, consoleServing: v.serving });
+  const doc = nodeDocument(node, { base: '', version: IRONIC_1_78, conductor: v.conductor, status: v.status, consoleServing: v.serving, consoleState: v.phase.label });
   for (const k of LINK_FIELDS) delete doc[k];
   return doc;
 }
@@ -49,17 +49,11 @@ export function consoleJson(f: NodeFacts): Record<string, unknown> {
 
 /**
  * One word for the console column: running (serving), starting, restarting, error, stopping,
- * stopped, or "no conductor" when the node's group has no live conductor.
+ * stopped, or "no conductor" when the node's group has no live conductor (consolePhase's label,
+ * the same word the API and metrics use).
  */
 export function consoleStateLabel(f: NodeFacts): string {
-  const { node, console: v } = f;
-  if (v.serving) return 'running';
-  if (node.console_enabled) {
-    if (v.conductor === null) return 'no conductor';
-    if (v.status.state === 'error' || v.status.state === 'restarting') return v.status.state;
-    return 'starting';
-  }
-  return v.status.state !== 'stopped' && f.runsOnLiveConductor ? 'stopping' : 'stopped';
+  return f.console.phase.label;
 }
 
 export { nodeLastError };

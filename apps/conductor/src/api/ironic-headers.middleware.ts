@@ -1,6 +1,6 @@
 import { randomUUID, createHash, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import { MAX_VERSION, MIN_VERSION, negotiate, versionString, type ApiVersion } from './api-version.js';
+import { MAX_VERSION, MIN_VERSION, negotiate, versionString, type ApiVersion } from '#libs/ironic';
 import { ironicErrorBody, sendJson } from './ironic-error.js';
 
 declare module 'express' {

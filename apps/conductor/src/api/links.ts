@@ -9,10 +9,3 @@ export function baseUrl(req: Request, fallback: string): string {
   if (host && /^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(host)) return `${req.protocol}://${host}`;
   return fallback;
 }
-
-export function links(base: string, path: string) {
-  return [
-    { href: `${base}/v1/${path}`, rel: 'self' },
-    { href: `${base}/${path}`, rel: 'bookmark' },
-  ];
-}

@@ -1,7 +1,7 @@
 import { Controller, Get, Inject, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { ConductorRuntime } from '../runtime/conductor.runtime.js';
-import { MAX_VERSION, MIN_VERSION } from './api-version.js';
+import { MAX_VERSION, MIN_VERSION } from '#libs/ironic';
 import { baseUrl } from './links.js';
 import { RUNTIME } from './tokens.js';
 

@@ -22,7 +22,7 @@ export class HealthController {
     } catch (e) {
       problems.push(`redis: ${errorMessage(e)}`);
     }
-    if (!this.rt.membership.registered) problems.push('membership: not registered');
+    if (!this.rt.membership.registered) problems.push(`membership: not registered (${this.rt.membership.membershipState})`);
     else if (!this.rt.membership.leaseValid()) problems.push('membership: lease lapsed (self-fenced)');
     res.status(problems.length ? 503 : 200).json({ status: problems.length ? 'not ready' : 'ready', member: this.rt.config.conductorId, problems });
   }

@@ -1,7 +1,7 @@
 import { Controller, Get, Inject, Res } from '@nestjs/common';
 import type { Response } from 'express';
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import { CONSOLE_STATES } from '#libs/nodes';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { CONSOLE_PHASES } from '#libs/console';
 import type { ConductorRuntime } from '../runtime/conductor.runtime.js';
 import { RUNTIME } from '../api/tokens.js';
 
@@ -13,27 +13,36 @@ export class MetricsController {
   constructor(@Inject(RUNTIME) rt: ConductorRuntime) {
     const r = this.registry;
     collectDefaultMetrics({ register: r, prefix: 'solgate_' });
-    const stats = () => rt.supervisor.stats();
+    const stats = () => rt.reconciler.stats();
     new Gauge({
       name: 'solgate_consoles',
-      help: 'Consoles this conductor runs, by observed state',
+      help: 'Consoles this conductor runs or retries, by phase (consolePhase: the API and the CLI use the same labels)',
       labelNames: ['state'],
       registers: [r],
       collect() {
         const s = stats();
-        for (const st of CONSOLE_STATES) this.set({ state: st }, s.byState[st]);
+        for (const st of CONSOLE_PHASES) if (st !== 'no conductor') this.set({ state: st }, s.byPhase[st]);
       },
     });
     new Gauge({ name: 'solgate_owned_nodes', help: 'Nodes whose console this conductor owns', registers: [r], collect() { this.set(stats().owned); } });
     const counter = (name: string, help: string, read: () => number) =>
       new Counter({ name, help, registers: [r], collect() { this.reset(); this.inc(read()); } });
     counter('solgate_takeovers_total', 'Consoles taken over from another conductor', () => stats().takeovers);
-    counter('solgate_console_restarts_total', 'Consoles restarted after socat exited unexpectedly', () => stats().restarts);
+    counter('solgate_console_restarts_total', 'Consoles restarted after socat exited unexpectedly or stopped listening', () => stats().restarts);
     counter('solgate_console_start_failures_total', 'Console starts that failed', () => stats().startFailures);
     counter('solgate_console_starts_total', 'Consoles started', () => stats().starts);
     counter('solgate_crashes_detected_total', 'Conductor crashes detected by the fast path', () => rt.failureDetector.detected);
     new Gauge({ name: 'solgate_heartbeat_latency_seconds', help: 'Round trip of the last heartbeat', registers: [r], collect() { this.set(rt.membership.lastHeartbeatLatencyMs / 1000); } });
     new Gauge({ name: 'solgate_heartbeat_max_gap_seconds', help: 'Longest time between two successful heartbeats since start', registers: [r], collect() { this.set(rt.membership.maxHeartbeatGapMs / 1000); } });
+    // Every gap between two successful heartbeats: the chart's alert on a gap nearing the heartbeat
+    // timeout reads it (the max gauge above never comes down, a scrape-time gauge misses short stalls).
+    const gaps = new Histogram({
+      name: 'solgate_heartbeat_gap_seconds',
+      help: 'Time between two successful heartbeats',
+      buckets: [0.5, 1, 1.5, 2, 2.5, 3, 4, 5, 7.5, 10, 15, 30],
+      registers: [r],
+    });
+    rt.membership.on('heartbeat', (gapMs: number) => gaps.observe(gapMs / 1000));
     new Gauge({ name: 'solgate_heartbeat_failures', help: 'Heartbeats failed in a row', registers: [r], collect() { this.set(rt.membership.heartbeatFailures); } });
     new Gauge({
       name: 'solgate_ring_members',
@@ -47,6 +56,19 @@ export class MetricsController {
       },
     });
     new Gauge({ name: 'solgate_registered', help: '1 while this conductor is a registered member with a valid lease', registers: [r], collect() { this.set(rt.membership.registered ? 1 : 0); } });
+    // console brokers (one BMC session per node, many viewers), per console interface
+    const brokerMetrics = () => [rt.ipmitoolConsoles, rt.nativeConsoles].map((d) => ({ iface: d.name, m: d.metrics }));
+    const perInterface = (name: string, help: string, type: 'gauge' | 'counter', read: (m: ReturnType<typeof brokerMetrics>[number]['m']) => number) => {
+      if (type === 'gauge')
+        new Gauge({ name, help, labelNames: ['interface'], registers: [r], collect() { for (const { iface, m } of brokerMetrics()) this.set({ interface: iface }, read(m)); } });
+      else
+        new Counter({ name, help, labelNames: ['interface'], registers: [r], collect() { this.reset(); for (const { iface, m } of brokerMetrics()) this.inc({ interface: iface }, read(m)); } });
+    };
+    perInterface('solgate_console_viewers', 'Viewers attached to console brokers', 'gauge', (m) => m.viewers);
+    perInterface('solgate_console_bmc_sessions', 'BMC SOL sessions held by console brokers', 'gauge', (m) => m.sessionsOpen);
+    perInterface('solgate_console_bytes_out_total', 'Node output bytes received by console brokers', 'counter', (m) => m.bytesOut);
+    perInterface('solgate_console_bytes_in_total', 'Keystroke bytes sent to nodes by console brokers', 'counter', (m) => m.bytesIn);
+    perInterface('solgate_console_bmc_session_drops_total', 'BMC SOL sessions that dropped (not closed by solgate)', 'counter', (m) => m.sessionDrops);
     new Gauge({ name: 'solgate_reconcile_pass_seconds', help: 'Duration of the last full reconcile pass', registers: [r], collect() { this.set(stats().lastPassMs / 1000); } });
   }
 

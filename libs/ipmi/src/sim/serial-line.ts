@@ -43,6 +43,22 @@ export class SimSerialLine extends EventEmitter {
     }
   }
 
+  /**
+   * The node prints `text` at `bytesPerSecond` (a UART's pace: 115200 baud ≈ 11,520 bytes/s), in
+   * chunks every `tickMs`. Resolves when all of it was printed (or lost, with no console attached).
+   */
+  async printPaced(text: string | Buffer, bytesPerSecond: number, tickMs = 10): Promise<void> {
+    const b = typeof text === 'string' ? Buffer.from(text, 'latin1') : text;
+    const per = Math.max(1, Math.round((bytesPerSecond * tickMs) / 1000));
+    const t0 = performance.now();
+    for (let at = 0; at < b.length; at += per) {
+      this.print(b.subarray(at, at + per));
+      const due = t0 + ((at + per) / bytesPerSecond) * 1000;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+
   /** Characters arriving from the SOL console. */
   input(data: Buffer): void {
     const text = data.toString('latin1');

@@ -187,6 +187,11 @@ export class SimBmc {
     return this.serial.waitReceived(text, timeoutMs);
   }
 
+  /** SOL activations so far: a test takes a mark, lets N viewers work, and expects mark + 1. */
+  get solActivations(): number {
+    return this.solHistory.length;
+  }
+
   get activeSessions(): number {
     return [...this.sessions.values()].filter((s) => s.state === 'active').length;
   }

@@ -1,0 +1,160 @@
+import type { Redis } from 'ioredis';
+import { Keys, registerLuaScripts, runScript } from '#libs/redis';
+
+/**
+ * A node's console history in Redis, so it survives takeover and can be read with no conductor
+ * involved (`solgate console log`, `solgate console who`):
+ *   - the console log: a Stream of output batches (o = absolute offset of the first byte, d = the
+ *     bytes; the entry id carries Redis's time), trimmed to a byte budget by the owner's broker;
+ *   - the audit trail: a capped Stream of attach/detach/lock/break/BMC session events;
+ *   - who is attached: a JSON string plus the count in the console status hash (fenced by the claim).
+ */
+export interface ConsoleLogEntry {
+  id: string;
+  /** Redis time of the append, ms. */
+  at: number;
+  offset: number;
+  data: Buffer;
+}
+
+export interface ConsoleAuditEntry {
+  id: string;
+  at: number;
+  event: string;
+  offset: number;
+  client: string | null;
+  name: string | null;
+  via: string | null;
+  detail: Record<string, unknown> | null;
+}
+
+export interface PublishedViewers {
+  conductor: string;
+  incarnation: string;
+  updated_at: number;
+  viewers: Array<{ id: string; name: string; address: string; via: string; attachedAt: number; writer: boolean; readOnly: boolean }>;
+}
+
+/** Per-entry bytes counted on top of the data when trimming to the budget (Redis's own overhead, roughly). */
+export const CONSOLE_LOG_ENTRY_OVERHEAD_BYTES = 64;
+export const CONSOLE_AUDIT_MAX_ENTRIES = 1000;
+
+const idTime = (id: string) => Number(id.split('-')[0]);
+
+function fieldsOf(raw: Buffer[]): Map<string, Buffer> {
+  const m = new Map<string, Buffer>();
+  for (let i = 0; i + 1 < raw.length; i += 2) m.set(raw[i]!.toString('latin1'), raw[i + 1]!);
+  return m;
+}
+
+function toEntry([id, fields]: [Buffer, Buffer[]]): ConsoleLogEntry {
+  const f = fieldsOf(fields);
+  const sid = id.toString('latin1');
+  return { id: sid, at: idTime(sid), offset: Number(f.get('o')?.toString('latin1') ?? 0), data: f.get('d') ?? Buffer.alloc(0) };
+}
+
+export class ConsoleLogRepository {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+  ) {
+    registerLuaScripts(redis);
+  }
+
+  /**
+   * Append one batch; `trim` keeps entries from that id on (approximately: Redis trims whole
+   * macro nodes) or, when undefined, only the newest entries. Returns the new entry's id.
+   */
+  async append(uuid: string, offset: number, data: Buffer, trim: { minId: string } | { maxLen: number }): Promise<string> {
+    const args: (string | Buffer)[] = 'minId' in trim ? ['MINID', '~', trim.minId] : ['MAXLEN', '~', String(trim.maxLen)];
+    const id = await this.redis.xadd(this.keys.consoleLog(uuid), ...args, '*', 'o', String(offset), 'd', data);
+    return id as string;
+  }
+
+  /** The newest entries whose bytes (plus overhead) add up to at most about `maxBytes`, oldest first. */
+  async tail(uuid: string, maxBytes: number): Promise<ConsoleLogEntry[]> {
+    const out: ConsoleLogEntry[] = [];
+    let total = 0;
+    let end = '+';
+    for (;;) {
+      const page = (await this.redis.xrevrangeBuffer(this.keys.consoleLog(uuid), end, '-', 'COUNT', 512)) as unknown as Array<[Buffer, Buffer[]]>;
+      if (page.length === 0) break;
+      for (const raw of page) {
+        const e = toEntry(raw);
+        total += e.data.length + CONSOLE_LOG_ENTRY_OVERHEAD_BYTES;
+        if (total > maxBytes && out.length > 0) return out.reverse();
+        out.push(e);
+      }
+      if (page.length < 512) break;
+      end = `(${out[out.length - 1]!.id}`;
+    }
+    return out.reverse();
+  }
+
+  /** Entries appended at or after `sinceMs` (Redis time), oldest first. */
+  async since(uuid: string, sinceMs: number, count = 10_000): Promise<ConsoleLogEntry[]> {
+    const page = (await this.redis.xrangeBuffer(this.keys.consoleLog(uuid), String(Math.max(0, Math.floor(sinceMs))), '+', 'COUNT', count)) as unknown as Array<[Buffer, Buffer[]]>;
+    return page.map(toEntry);
+  }
+
+  /** Wait (up to `blockMs`) for entries after `afterId` ('$' = only new ones). Use a dedicated connection. */
+  async follow(client: Redis, uuid: string, afterId: string, blockMs: number): Promise<ConsoleLogEntry[]> {
+    const res = (await client.xreadBuffer('BLOCK', blockMs, 'STREAMS', this.keys.consoleLog(uuid), afterId)) as unknown as Array<[Buffer, Array<[Buffer, Buffer[]]>]> | null;
+    return res?.[0]?.[1].map(toEntry) ?? [];
+  }
+
+  /** Redis's clock, ms (for --since: host clocks are not compared). */
+  async now(): Promise<number> {
+    const [s, us] = await this.redis.time();
+    return Number(s) * 1000 + Math.floor(Number(us) / 1000);
+  }
+
+  async recordAudit(uuid: string, e: { event: string; offset: number; client?: string; name?: string; via?: string; detail?: Record<string, unknown> }): Promise<void> {
+    const fields = ['e', e.event, 'o', String(e.offset)];
+    if (e.client) fields.push('c', e.client);
+    if (e.name) fields.push('n', e.name);
+    if (e.via) fields.push('v', e.via);
+    if (e.detail) fields.push('x', JSON.stringify(e.detail));
+    await this.redis.xadd(this.keys.consoleAudit(uuid), 'MAXLEN', '~', String(CONSOLE_AUDIT_MAX_ENTRIES), '*', ...fields);
+  }
+
+  async audit(uuid: string, count = 100): Promise<ConsoleAuditEntry[]> {
+    const page = (await this.redis.xrevrange(this.keys.consoleAudit(uuid), '+', '-', 'COUNT', count)) as Array<[string, string[]]>;
+    return page.reverse().map(([id, raw]) => {
+      const f = new Map<string, string>();
+      for (let i = 0; i + 1 < raw.length; i += 2) f.set(raw[i]!, raw[i + 1]!);
+      let detail: Record<string, unknown> | null = null;
+      try {
+        detail = f.has('x') ? (JSON.parse(f.get('x')!) as Record<string, unknown>) : null;
+      } catch {
+        detail = null;
+      }
+      return { id, at: idTime(id), event: f.get('e') ?? '', offset: Number(f.get('o') ?? 0), client: f.get('c') ?? null, name: f.get('n') ?? null, via: f.get('v') ?? null, detail };
+    });
+  }
+
+  /** Publish who is attached (fenced: only while `incarnation` holds the node's claim). */
+  async publishViewers(uuid: string, v: PublishedViewers): Promise<boolean> {
+    const r = await runScript<number>(this.redis, 'publishConsoleViewers', [this.keys.consoleState(uuid), this.keys.claim(uuid), this.keys.consoleViewers(uuid)], [
+      v.incarnation,
+      String(v.viewers.length),
+      JSON.stringify(v),
+    ]);
+    return r === 1;
+  }
+
+  async viewers(uuid: string): Promise<PublishedViewers | null> {
+    const raw = await this.redis.get(this.keys.consoleViewers(uuid));
+    if (!raw) return null;
+    try {
+      return JSON.parse(raw) as PublishedViewers;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Forget a node's console history (node deleted). */
+  async remove(uuid: string): Promise<void> {
+    await this.redis.del(this.keys.consoleLog(uuid), this.keys.consoleAudit(uuid), this.keys.consoleViewers(uuid));
+  }
+}
