@@ -140,6 +140,8 @@ export class Checker {
   /** The latest API answer per node. */
   private readonly api = new Map<string, { running: boolean; port?: number; owner: string | null; iface?: string }>();
   private apiInFlight: Promise<void> | undefined;
+  /** When the API answer behind the current ring owners was asked for (owners older than a rejoin are stale). */
+  apiViewFrom = 0;
   private apiAt = 0;
   bmc = { activations: 0, refused: 0, maxConcurrent: 0, checks: 0 };
   maxListenersPerNode = 0;
@@ -167,6 +169,10 @@ export class Checker {
   readonly unplannedFences: { t: number; conductor: string; reason: string; during?: string }[] = [];
   /** Console sessions that broke with no fault going on: judged at the end, against unplanned fences. */
   readonly drops: { t: number; node: string; detail: string }[] = [];
+  /** A watcher's session on a healthy owner that the BMC says another session took over: judged at the end. */
+  readonly takeovers: { node: string; name: string; conductor: string; health: Health; at: number }[] = [];
+  /** Every BMC session a conductor logged opening, per node (from the conductors' logs). */
+  readonly sessionOpens = new Map<string, { t: number; conductor: string }[]>();
   private readonly logOffsets = new Map<string, number>();
 
   constructor(
@@ -233,8 +239,9 @@ export class Checker {
       try {
         if (!this.apiInFlight && t0 - this.apiAt >= this.opts.apiSampleMs) {
           // the API view (what Nova sees) refreshes in the background, about once a second
+          const startedAt = t0;
           this.apiInFlight = this.fetchNodes()
-            .then((r) => this.onApi(r))
+            .then((r) => this.onApi(r, startedAt))
             .finally(() => (this.apiInFlight = undefined));
           this.apiAt = t0;
         }
@@ -253,7 +260,7 @@ export class Checker {
   }
 
   /** What the API answered (or that it did not): ring owners, and API availability during Redis faults. */
-  private onApi(api: Map<string, { running: boolean; port?: number; owner: string | null; iface?: string }> | undefined): void {
+  private onApi(api: Map<string, { running: boolean; port?: number; owner: string | null; iface?: string }> | undefined, startedAt: number): void {
     const t = Date.now();
     const win = this.active;
     const redisFault = win && (win.kind === 'redis-restart' || win.kind === 'sentinel-failover');
@@ -263,6 +270,7 @@ export class Checker {
       return;
     }
     this.apiSamples++;
+    this.apiViewFrom = startedAt;
     if (redisFault && win.apiFailures > 0 && win.apiBackAt === undefined) win.apiBackAt = t;
     for (const [uuid, a] of api) this.api.set(uuid, a);
   }
@@ -291,6 +299,11 @@ export class Checker {
       if (end < 0) continue;
       this.logOffsets.set(file, from + end + 1);
       for (const line of buf.subarray(0, end).toString('utf8').split('\n')) {
+        if (line.includes('"BMC session open"') || line.includes('"SOL session started"')) {
+          const m = /"time":"([^"]+)".*"node":"([^"]+)"/.exec(line);
+          if (m) this.sessionOpens.set(m[2], [...(this.sessionOpens.get(m[2]) ?? []), { t: Date.parse(m[1]), conductor: c.opts.id }]);
+          continue;
+        }
         if (!line.includes('self-fenced')) continue;
         let j: { time?: string; msg?: string; reason?: string };
         try {
@@ -329,7 +342,7 @@ export class Checker {
     const c = this.apiConductor();
     if (!c) return undefined;
     try {
-      const r = await fetch(`${c.apiUrl}/v1/nodes/detail?fields=uuid,console_enabled,console_interface,driver_internal_info,conductor`, {
+      const r = await fetch(`${c.apiUrl}/v1/nodes?fields=uuid,console_enabled,console_interface,driver_internal_info,conductor`, {
         headers: { 'X-OpenStack-Ironic-API-Version': '1.78' },
         signal: AbortSignal.timeout(2500),
       });

@@ -68,11 +68,17 @@ export const SOAK_WEIGHTS: readonly (readonly [FaultKind, number])[] = [
 ];
 
 /**
- * The schedule: first every kind once in a shuffled order (so even a short run covers them all),
- * then weighted random draws.
+ * The schedule: first every kind once in a shuffled order (so even a short run covers them all; its
+ * blackhole partition long enough for a takeover), then weighted random draws.
  */
 export function* schedule(rng: Rng, conductorIds: string[], kinds: readonly FaultKind[] = FAULT_KINDS): Generator<PlannedFault> {
-  for (const kind of rng.shuffle(kinds)) yield planFault(kind, rng, conductorIds);
+  for (const kind of rng.shuffle(kinds)) {
+    const f = planFault(kind, rng, conductorIds);
+    // the first blackhole outlasts the heartbeat timeout by far: the others take the victim's consoles
+    // over while its console ports stay reachable, and clients poke its stale listeners
+    if (kind === 'partition-blackhole') f.durationMs = rng.int(9000, 12_000);
+    yield f;
+  }
   const weights = SOAK_WEIGHTS.filter(([k]) => kinds.includes(k));
   for (;;) yield planFault(rng.weighted(weights), rng, conductorIds);
 }

@@ -87,7 +87,7 @@ export function formatReport(r: ChaosReport): string {
   const rec = groupBy(w.reconnects, (x) => x.kind);
   out.push(
     `console watchers: ${w.opened} SOL sessions opened, ${w.cleanCloses} closed by the client, ${w.broken} broken by faults, ${w.echoChecks} echo checks (${w.echoFailures} failed), ` +
-      `${w.takenOverFromDeadOwner} sessions a dead or fenced owner left were taken over, ${w.failedOpens} consoles unusable for 30 s`,
+      `${w.takenOverFromDeadOwner} sessions a dead or fenced owner left were taken over, ${w.reopenedByOwner} re-opened at the BMC by their own owner, ${w.failedOpens} consoles unusable for 30 s`,
   );
   if (rec.size) out.push(`  working session again after a break (worst ms): ${[...rec].map(([k, l]) => `${k} ${Math.max(...l.map((x) => x.ms))}`).join(', ')}`);
   const probes = groupBy(r.probes, (p) => p.result);

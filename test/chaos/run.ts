@@ -134,6 +134,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     checker.scanLogs();
     run.checkOutagesOutsideFaults(tRun);
     run.checkDrops();
+    run.checkTakeovers(watchers);
     run.checkResources();
     await checker.stop();
     return {
@@ -161,7 +162,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     // each step bounded: a teardown that hangs must not hide the result (or the error) of the run
     await bounded(watchers?.stop(), 20_000, 'stopping the watchers', o.log);
     await bounded(checker?.stop(), 10_000, 'stopping the checker', o.log);
-    await bounded(topo.stop(), 60_000, 'stopping the cluster', o.log);
+    await bounded(topo.stop(o.log), 90_000, 'stopping the cluster', o.log);
   }
 }
 
@@ -247,17 +248,22 @@ class Runner {
     return r?.status === 200;
   }
 
-  /** Wait until every conductor is ready and every console serves from its ring owner (two samples in a row). */
+  /**
+   * Wait until every conductor is ready and every console serves from its ring owner (three samples in
+   * a row), judged against ring owners the API gave after the wait began: owners read before a
+   * conductor rejoined would call the cluster settled before the rejoined one takes its share back.
+   */
   async settle(capMs: number): Promise<boolean> {
-    const deadline = Date.now() + capMs;
+    const from = Date.now();
+    const deadline = from + capMs;
     let streak = 0;
     let lastSample = -1;
     while (Date.now() < deadline) {
       if (this.checker.samples !== lastSample) {
         lastSample = this.checker.samples;
-        const ok = this.checker.settled().ok && (await Promise.all(this.topo.conductors.map((c) => this.ready(c)))).every(Boolean);
+        const ok = this.checker.apiViewFrom >= from && this.checker.settled().ok && (await Promise.all(this.topo.conductors.map((c) => this.ready(c)))).every(Boolean);
         streak = ok ? streak + 1 : 0;
-        if (streak >= 2) return true;
+        if (streak >= 3) return true;
       }
       await sleep(50);
     }
@@ -303,7 +309,7 @@ class Runner {
 
   async inject(plan: PlannedFault): Promise<FaultWindow> {
     const { topo, checker } = this;
-    const steady = checker.settled().ok && (await this.settle(60_000));
+    const steady = await this.settle(60_000);
     if (!steady) checker.violation('did-not-settle', `the cluster did not settle within 60 s before fault ${describeFault(plan)}: ${checker.describeUnsettled()}`, { key: describeFault(plan) });
     await checker.sampleResources('steady');
     const boundMs = recoveryBoundMs(plan, TIMING);
@@ -439,8 +445,28 @@ class Runner {
   }
 
   /**
-   * Leaks: a conductor that lived through faults must not hold more descriptors, processes or Redis
-   * connections at the end than at its first steady moment (same ring share, same consoles).
+   * A watcher's session on a healthy owner was taken over at the BMC: two conductors had a SOL session
+   * for one node, unless the session that took over was the owner's own (its broker re-opening the
+   * BMC session after a stall), as the conductors' logs tell (a conductor logs a BMC session once it is
+   * open, up to seconds after its `sol deactivate` took the old one over on a loaded machine).
+   */
+  checkTakeovers(watchers: WatcherPool): void {
+    const c = this.checker;
+    for (const t of c.takeovers) {
+      const near = (c.sessionOpens.get(t.node) ?? []).filter((o) => o.t >= t.at - 2000 && o.t <= t.at + 10_000);
+      const others = [...new Set(near.filter((o) => o.conductor !== t.conductor).map((o) => o.conductor))];
+      if (others.length === 0 && near.length > 0) {
+        watchers.stats.reopenedByOwner++;
+        continue;
+      }
+      const who = others.length ? `by a session ${others.join(' and ')} opened` : 'by a session no conductor logged';
+      c.violation('sol-session-stolen', `the SOL session of ${t.name} (${t.node}) held through ${t.conductor} (${t.health}) was taken over at the BMC at ${new Date(t.at).toISOString()} ${who} while its client was connected`, { node: t.node, key: `${t.node}|${t.at}` });
+    }
+  }
+
+  /**
+   * Leaks: a conductor that lived through faults must not hold more descriptors or Redis connections
+   * at the end than at its first steady moment (same ring share, same consoles), nor much more memory.
    */
   checkResources(): void {
     for (const [pid, list] of groupBy(this.checker.resources.filter((r) => r.label), (r) => `${r.id}/${r.pid}`)) {
@@ -449,6 +475,13 @@ class Runner {
       const last = list[list.length - 1];
       if (last.fds > first.fds + 20) this.checker.violation('fd-growth', `${pid}: ${first.fds} → ${last.fds} open descriptors between its first and last steady moments`, { key: pid });
       if (last.redisConns > first.redisConns && first.redisConns >= 0) this.checker.violation('redis-connection-growth', `${pid}: ${first.redisConns} → ${last.redisConns} Redis connections`, { key: pid });
+      // memory: the last steady RSS against the highest of the first half (warm-up, V8's heap settling),
+      // with room for a garbage collector's swing; a leak grows with the faults and crosses it in a soak
+      if (list.length >= 3) {
+        const early = Math.max(...list.slice(0, Math.ceil(list.length / 2)).map((r) => r.rssKb));
+        if (last.rssKb > early * 1.5 + 48 * 1024)
+          this.checker.violation('memory-growth', `${pid}: RSS ${Math.round(early / 1024)} MB (highest of its first half of steady moments) → ${Math.round(last.rssKb / 1024)} MB at its last`, { key: pid });
+      }
     }
   }
 }

@@ -84,10 +84,17 @@ export class ChaosTopology {
     return this.proxies.setMode(id, mode);
   }
 
-  async stop(): Promise<void> {
+  /** Tear down; `log` hears how long each part took (a teardown that hangs must say where). */
+  async stop(log: (line: string) => void = () => undefined): Promise<void> {
+    const step = async (what: string, p: Promise<unknown> | undefined) => {
+      const t0 = Date.now();
+      await p?.catch((e: unknown) => log(`chaos teardown: ${what} failed: ${e instanceof Error ? e.message : String(e)}`));
+      log(`chaos teardown: ${what} took ${Date.now() - t0} ms`);
+    };
     for (const c of this.cluster?.conductors ?? []) c.resume();
-    await this.cluster?.stop().catch(() => undefined);
-    await this.proxies.close().catch(() => undefined);
+    await step('stopping the conductors', this.cluster && Promise.all(this.cluster.conductors.map((c) => c.dispose())));
+    await step('stopping the cluster (BMC simulator, Redis, Sentinel)', this.cluster?.stop());
+    await step('closing the fault proxies', this.proxies.close());
   }
 }
 

@@ -100,6 +100,8 @@ export class ConductorProcess {
       this.exitCode = code;
       this.exitSignal = signal;
     });
+    // one log file stream per start: closed once the process's output has ended
+    if (sink) child.on('close', () => sink.end());
     await waitFor(
       async () => {
         if (this.exitCode !== undefined) return true; // reported below, at once

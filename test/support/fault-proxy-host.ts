@@ -50,7 +50,10 @@ export class FaultProxyHost {
   static start(): FaultProxyHost {
     const file = join(packageRoot(), 'dist', 'test', 'support', 'fault-proxy-host.js');
     if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\` before the integration tests`);
-    return new FaultProxyHost(new Worker(file, { workerData: { faultProxyWorker: true } }));
+    const worker = new Worker(file, { workerData: { faultProxyWorker: true } });
+    // the worker never keeps its process alive by itself: a teardown that could not end it must not hang the test run
+    worker.unref();
+    return new FaultProxyHost(worker);
   }
 
   private call<T>(req: WithoutId<Request>): Promise<T> {
@@ -83,7 +86,7 @@ export class FaultProxyHost {
     if (this.closed) return;
     await Promise.race([this.call({ op: 'close' }).catch(() => undefined), new Promise((r) => setTimeout(r, 5000).unref())]);
     this.closed = true;
-    await this.worker.terminate();
+    await Promise.race([this.worker.terminate(), new Promise((r) => setTimeout(r, 3000).unref())]);
   }
 }
 
