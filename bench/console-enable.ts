@@ -27,7 +27,7 @@ async function until(check: () => Promise<boolean>, timeoutMs = 15_000): Promise
 
 const redis = await RedisServer.start();
 const bmc = await IpmiSimBmc.start({ nodeName: 'bench-node' });
-const c = await ConductorProcess.start({ id: 'c-bench', redisUrl: redis.url, prefix: uniquePrefix('bench'), env: { SOLGATE_LOG_LEVEL: 'warn' } });
+const c = await ConductorProcess.start({ id: 'c-bench', redisUrl: redis.url, prefix: uniquePrefix('bench'), env: { SOLGATE_LOG_LEVEL: 'warn', SOLGATE_ALLOW_PORTS_OUTSIDE_RANGE: 'true' } }); // a fixed port from the kernel's free list
 const uuid = await enrol(c, bmc, { driver_info: bmc.driverInfo({ ipmi_terminal_port: await freeTcpPort() }) });
 const port = Number((await c.api('GET', `/v1/nodes/${uuid}`)).body.driver_info.ipmi_terminal_port);
 const serving = async () => (await c.api('GET', `/v1/nodes/${uuid}/states/console`)).body.console_enabled === true;

@@ -112,8 +112,22 @@ describeIfPodman('the image, built and run as the chart runs it (podman)', () =>
   /** Start conductor i from the rendered StatefulSet; returns seconds from `podman run` to /readyz 200. */
   async function startConductor(i: number): Promise<number> {
     const t0 = Date.now();
+    // the StatefulSet's console-logs volumeClaimTemplate: one host directory per replica, owned by the pod's fsGroup
+    const logs = join(scratch, `console-logs-${i}`);
+    if (!existsSync(logs)) {
+      mkdirSync(logs, { mode: 0o770 });
+      chownSync(logs, condPod.securityContext.runAsUser, condPod.securityContext.fsGroup);
+    }
     await podmanOk(
-      podmanRunArgs({ name: name(i), image, pod: condPod, container: condContainer, env: envs[i], labels: { 'io.solgate.test': PREFIX } }),
+      podmanRunArgs({
+        name: name(i),
+        image,
+        pod: condPod,
+        container: condContainer,
+        env: envs[i],
+        hostVolumes: { 'console-logs': logs },
+        labels: { 'io.solgate.test': PREFIX },
+      }),
     );
     containers.push(name(i));
     try {

@@ -23,7 +23,10 @@ export class AppModule {
       controllers: [RootController, NodesController, ConsoleController, ConductorsController, UnsupportedController, HealthController, MetricsController],
       providers: [
         { provide: RUNTIME, useValue: rt },
-        { provide: NODE_SERVICE, useValue: new NodeService(rt.nodes) },
+        {
+          provide: NODE_SERVICE,
+          useValue: new NodeService(rt.nodes, { range: rt.config.portRange, allowPrivileged: rt.config.allowPrivilegedPorts, allowOutsideRange: rt.config.allowPortsOutsideRange }),
+        },
         { provide: CONSOLE_CONTROL, useValue: rt.consoles },
         { provide: APP_FILTER, useFactory: () => new IronicExceptionFilter(rt.log) },
       ],

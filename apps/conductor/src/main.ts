@@ -1,13 +1,10 @@
 import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
 import { errorMessage } from '#libs/common';
 import { ConfigError, loadConfig, type SolgateConfig } from '#libs/config';
 import { PidDirectory, UnsafePathError, verifyConsoleInstallation } from '#libs/console';
-import { createLogger, PinoNestLogger } from '#libs/logging';
+import { createLogger } from '#libs/logging';
 import { redactRedisUrl } from '#libs/redis';
-import { ironicHeaders } from './api/ironic-headers.middleware.js';
-import { AppModule } from './app.module.js';
+import { createApiServer } from './api-server.js';
 import { ConductorRuntime } from './runtime/conductor.runtime.js';
 
 /**
@@ -28,11 +25,9 @@ async function main(): Promise<void> {
   prepareHost(config);
   const log = createLogger(config.logLevel, { member: config.conductorId });
   const rt = new ConductorRuntime(config, log);
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRuntime(rt), { logger: new PinoNestLogger(log), bodyParser: false });
-  app.disable('x-powered-by');
-  app.set('etag', false);
-  app.use(ironicHeaders(config.authToken));
-  app.useBodyParser('json', { limit: '1mb' });
+  rt.nodes.problems.onReport = (p, repeat) =>
+    log.warn({ key: p.key, node: p.uuid ?? undefined, problem: p.problem, repeat }, 'skipping an unreadable record in Redis (solgate doctor lists them)');
+  const app = await createApiServer(rt);
 
   let stopping: Promise<void> | undefined;
   const shutdown = (signal: string) => {
@@ -49,12 +44,19 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 
+  if (!config.authToken && !isLoopback(config.apiHost))
+    log.warn({ listen: `${config.apiHost}:${config.apiPort}` }, 'SOLGATE_AUTH_TOKEN is not set: anyone who reaches the API can enrol nodes and read console URLs (see docs/security.md)');
+  else if (config.authToken && config.authToken.length < 16) log.warn('SOLGATE_AUTH_TOKEN is shorter than 16 characters: use a long random token');
   await app.listen(config.apiPort, config.apiHost);
   await rt.start();
   log.info(
     { api: config.apiUrl, listen: `${config.apiHost}:${config.apiPort}`, redis: redactRedisUrl(config.redisUrl), consoles: `${config.socatAddress}:${config.portRange.start}-${config.portRange.stop - 1}` },
     'conductor started',
   );
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 /**

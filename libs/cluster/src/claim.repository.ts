@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { Keys, registerLuaScripts, runScript } from '#libs/redis';
+import { isWrongType, Keys, recordProblems as defaultProblems, registerLuaScripts, runScript, type RecordProblems } from '#libs/redis';
 
 export type ClaimStatus = 'HELD' | 'TAKEN' | 'BUSY' | 'HOLD' | 'NOT_MEMBER';
 
@@ -26,6 +26,7 @@ export class ClaimRepository {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
+    private readonly problems: RecordProblems = defaultProblems,
   ) {
     registerLuaScripts(redis);
   }
@@ -42,7 +43,11 @@ export class ClaimRepository {
   }
 
   async get(uuid: string): Promise<Claim | undefined> {
-    return parseClaim(await this.redis.hgetall(this.keys.claim(uuid)));
+    try {
+      return parseClaim(await this.redis.hgetall(this.keys.claim(uuid)));
+    } catch (e) {
+      return this.unreadable(uuid, e);
+    }
   }
 
   async getMany(uuids: string[]): Promise<(Claim | undefined)[]> {
@@ -50,10 +55,14 @@ export class ClaimRepository {
     const pipe = this.redis.pipeline();
     for (const u of uuids) pipe.hgetall(this.keys.claim(u));
     const res = (await pipe.exec()) ?? [];
-    return res.map(([err, h]) => {
-      if (err) throw err;
-      return parseClaim(h as Record<string, string>);
-    });
+    return res.map(([err, h], i) => (err ? this.unreadable(uuids[i], err) : parseClaim(h as Record<string, string>)));
+  }
+
+  /** A claim key of another Redis type: reported and read as no claim (nobody may run on it). */
+  private unreadable(uuid: string, err: unknown): undefined {
+    if (!isWrongType(err)) throw err;
+    this.problems.report({ key: this.keys.claim(uuid), uuid, problem: 'the key holds another Redis type than a hash' });
+    return undefined;
   }
 
   /** Test and repair tooling (CLI doctor): every claim key's uuid. */
@@ -72,5 +81,6 @@ export class ClaimRepository {
 
 function parseClaim(h: Record<string, string> | null | undefined): Claim | undefined {
   if (!h || !h.member) return undefined;
-  return { member: h.member, incarnation: h.incarnation ?? '', epoch: Number(h.epoch ?? 0), sinceMs: Number(h.since ?? 0) };
+  const n = (v: string | undefined) => (Number.isFinite(Number(v ?? 0)) ? Number(v ?? 0) : 0);
+  return { member: h.member, incarnation: h.incarnation ?? '', epoch: n(h.epoch), sinceMs: n(h.since) };
 }

@@ -3,3 +3,4 @@ export * from './ids.js';
 export * from './clock.js';
 export * from './backoff.js';
 export * from './paths.js';
+export * from './params.js';

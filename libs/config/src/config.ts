@@ -18,6 +18,10 @@ export interface SolgateConfig {
   apiUrl: string;
   socatAddress: string;
   portRange: { start: number; stop: number };
+  /** A node may ask for a fixed console port below 1024 (ipmi_terminal_port). */
+  allowPrivilegedPorts: boolean;
+  /** A node may ask for a fixed console port outside portRange. */
+  allowPortsOutsideRange: boolean;
   terminalPidDir: string;
   terminalTimeoutS: number;
   subprocessCheckingIntervalMs: number;
@@ -87,6 +91,8 @@ export const CONFIG_VARIABLES: Record<string, string> = {
   SOLGATE_API_URL: 'http://<advertised host>:<port>',
   SOLGATE_SOCAT_ADDRESS: '127.0.0.1',
   SOLGATE_PORT_RANGE: '10000:20000',
+  SOLGATE_ALLOW_PRIVILEGED_PORTS: 'false',
+  SOLGATE_ALLOW_PORTS_OUTSIDE_RANGE: 'false',
   SOLGATE_TERMINAL_PID_DIR: '/run/solgate-<conductor id> (root), else /dev/shm/solgate-<conductor id>',
   SOLGATE_TERMINAL_TIMEOUT: '600',
   SOLGATE_SUBPROCESS_CHECKING_INTERVAL: '1',
@@ -151,6 +157,15 @@ class Reader {
       return fallback;
     }
     return n;
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const v = this.raw(name)?.toLowerCase();
+    if (v === undefined) return fallback;
+    if (['true', '1', 'yes', 'on'].includes(v)) return true;
+    if (['false', '0', 'no', 'off'].includes(v)) return false;
+    this.problems.push(`${name}=${JSON.stringify(v)}: must be true or false`);
+    return fallback;
   }
 
   /** Seconds (decimals allowed) → milliseconds. */
@@ -241,6 +256,9 @@ export function loadConfig(env: Env = process.env): Readonly<SolgateConfig> {
     portRange = { start: +m[1], stop: +m[2] };
   }
 
+  const allowPrivilegedPorts = r.bool('SOLGATE_ALLOW_PRIVILEGED_PORTS', false);
+  const allowPortsOutsideRange = r.bool('SOLGATE_ALLOW_PORTS_OUTSIDE_RANGE', false);
+
   const terminalPidDir = r.string(
     'SOLGATE_TERMINAL_PID_DIR',
     `${defaultRuntimeDir()}/solgate-${conductorId.replace(/[^A-Za-z0-9_.-]/g, '_')}`,
@@ -316,6 +334,8 @@ export function loadConfig(env: Env = process.env): Readonly<SolgateConfig> {
     apiUrl,
     socatAddress,
     portRange: Object.freeze(portRange),
+    allowPrivilegedPorts,
+    allowPortsOutsideRange,
     terminalPidDir,
     terminalTimeoutS,
     subprocessCheckingIntervalMs,

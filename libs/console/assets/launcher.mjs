@@ -13,12 +13,46 @@
 // kills every socat listener (their parent-death signal) and the conductor kills the rest. When a
 // socat exits on its own, its group goes too: its children must not outlive it.
 //
+// Environment: the conductor starts this with a minimal environment (PATH of trusted system
+// directories only, see libs/console/src/child-env.ts) and every console gets exactly that: no API
+// token, no Redis password.
+//
+// Secrets: a spawn may carry `secret: { path, content }` (a BMC password). It becomes the console's
+// fd 3: written to a fresh file (O_EXCL|O_NOFOLLOW, 0600) inside the private runtime directory and
+// unlinked at once, so it never stays on disk and is gone with the last process that holds it, even
+// after a kill -9 of everything (ipmitool reads it through the link <uuid>.pw -> /proc/self/fd/3).
+//
 // Protocol (Node IPC, one JSON message each):
-//   in:  { op: 'spawn', id, command, args }
+//   in:  { op: 'spawn', id, command, args, secret? }
 //   out: { id, event: 'spawned', pid } | { id, event: 'line', line } | { id, event: 'exit', code, signal }
 //        | { id, event: 'error', message }
 import { spawn } from 'node:child_process';
+import { closeSync, constants, openSync, unlinkSync, writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+
+const CHILD_ENV = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
+const SECRET_FD = 3;
+const CREATE_SECRET = constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/** An open, already unlinked file holding `secret.content`. */
+function secretFd(secret) {
+  let fd;
+  try {
+    fd = openSync(secret.path, CREATE_SECRET, 0o600);
+  } catch (e) {
+    if (!e || e.code !== 'EEXIST') throw e;
+    unlinkSync(secret.path); // never written through: a new file or nothing
+    fd = openSync(secret.path, CREATE_SECRET, 0o600);
+  }
+  try {
+    unlinkSync(secret.path);
+    writeSync(fd, secret.content);
+    return fd;
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+}
 
 const groups = new Set();
 const send = (m) => {
@@ -35,12 +69,18 @@ const killGroup = (pid) => {
 process.on('message', (m) => {
   if (!m || m.op !== 'spawn') return;
   let child;
+  let fd;
   try {
-    child = spawn(m.command, m.args, { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+    const stdio = ['ignore', 'ignore', 'pipe'];
+    if (m.secret) stdio[SECRET_FD] = fd = secretFd(m.secret);
+    child = spawn(m.command, m.args, { detached: true, stdio, env: CHILD_ENV });
   } catch (e) {
+    // the message names a path at most, never the secret
     send({ id: m.id, event: 'error', message: String(e && e.message ? e.message : e) });
     send({ id: m.id, event: 'exit', code: null, signal: null });
     return;
+  } finally {
+    if (fd !== undefined) closeSync(fd); // the child holds its own copy
   }
   child.on('error', (e) => send({ id: m.id, event: 'error', message: e.message }));
   if (child.pid === undefined) return; // 'error' then 'close' follow

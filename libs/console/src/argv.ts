@@ -75,11 +75,27 @@ export interface SocatListenSpec {
 }
 
 /**
+ * The password reaches ipmitool as an inherited file descriptor, never as a file that stays on disk:
+ * the launcher writes it to a fresh file, unlinks it at once and hands it to socat as this fd, which
+ * socat's per-connection children inherit; ipmitool's `-f <uuid>.pw` is a symbolic link to
+ * /proc/self/fd/3, so each process reads its own inherited copy.
+ */
+export const PASSWORD_FD = 3;
+export const INHERITED_PASSWORD = `/proc/self/fd/${PASSWORD_FD}`;
+
+/** A secret the launcher turns into fd PASSWORD_FD of the process (see PASSWORD_FD). */
+export interface InheritedSecret {
+  /** Where the short-lived file is created (inside the private runtime directory). */
+  path: string;
+  content: string;
+}
+
+/**
  * `relay`: the console broker's relay (console-relay.pl), run by socat's per-connection child itself
  * (EXEC …,nofork: the client's TCP socket is its stdin/stdout, its peer in SOCAT_PEERADDR/PORT);
  * many clients at once, at most `maxClients`.
  */
-export type SocatPeer = { exec: string[] } | { unixSocket: string } | { relay: string[]; maxClients: number };
+export type SocatPeer = { exec: string[]; secret?: InheritedSecret } | { unixSocket: string } | { relay: string[]; maxClients: number };
 
 /**
  * socat's argv (Ironic's shape, improved): one client at a time, the listener survives disconnects,

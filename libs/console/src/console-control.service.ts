@@ -96,6 +96,8 @@ export class ConsoleControl {
    * the owner reports the console stopped (or no live conductor runs it), then remove the records.
    */
   async deleteNode(node: NodeRecord, timeoutMs: number): Promise<void> {
+    // An unreadable record cannot be disabled first; deleting it makes its owner stop whatever still runs.
+    if (node.record_error) return void (await this.nodes.delete(node.uuid));
     let status = await this.statuses.get(node.uuid);
     if (node.console_enabled || this.runsSomewhere(status)) {
       if (node.console_enabled) await this.nodes.setConsoleIntent(node.uuid, false);

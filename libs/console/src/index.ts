@@ -1,4 +1,5 @@
 export * from './argv.js';
+export * from './child-env.js';
 export * from './console-assets.js';
 export * from './console-driver.js';
 export * from './console-errors.js';

@@ -1,11 +1,12 @@
+import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
-import { execa } from 'execa';
 import { errorMessage } from '#libs/common';
 import type { NodeRecord } from '#libs/nodes';
-import { buildIpmitoolArgv, ipmitoolTarget, passwordFileContent } from './argv.js';
+import { buildIpmitoolArgv, ipmitoolTarget, PASSWORD_FD, passwordFileContent, type InheritedSecret } from './argv.js';
 import { BrokeredConsoleDriver, type BrokerContext } from './broker/brokered-console.driver.js';
 import { openIpmitoolSolLink } from './broker/ipmitool-sol-link.js';
 import type { SolLinkOpener } from './broker/ports.js';
+import { childProcessEnv } from './child-env.js';
 import type { ProcessLauncher } from './process-launcher.js';
 
 export interface IpmitoolSocatOptions {
@@ -22,8 +23,9 @@ export interface IpmitoolSocatOptions {
  * `ipmitool-socat` (Ironic's IPMISocatConsole), brokered: socat relays every client to the node's
  * console broker, which runs ONE `ipmitool … sol activate` for the node (broker/ipmitool-sol-link.ts)
  * and fans it out. The ipmitool command line is written to `<uuid>.argv` (behind `stdbuf -oL`, so
- * ipmitool flushes what it prints at once), the password to `<uuid>.pw` (0600); sol-session.sh
- * checks the lease and clears a stale SOL session before every activation.
+ * ipmitool flushes what it prints at once); the password never lies in a file: the launcher hands it
+ * to the session's socat as an unlinked file on fd 3, and `-f <uuid>.pw` is a link to /proc/self/fd/3.
+ * sol-session.sh checks the lease and clears a stale SOL session before every activation.
  */
 export class IpmitoolSocatConsole extends BrokeredConsoleDriver {
   readonly name = 'ipmitool-socat' as const;
@@ -47,9 +49,13 @@ export class IpmitoolSocatConsole extends BrokeredConsoleDriver {
 
   private async writeFiles(node: NodeRecord): Promise<void> {
     const pidDir = this.ctx.pidDir;
-    const pw = pidDir.passwordFile(node.uuid);
-    const argv = ['stdbuf', '-oL', ...buildIpmitoolArgv(ipmitoolTarget(node.driver_info), pw, this.ipmitool)];
-    await Promise.all([pidDir.writePrivate(pw, passwordFileContent(node.driver_info.ipmi_password)), pidDir.writePrivate(pidDir.argvFile(node.uuid), argv.join('\n') + '\n')]);
+    const argv = ['stdbuf', '-oL', ...buildIpmitoolArgv(ipmitoolTarget(node.driver_info), pidDir.passwordFile(node.uuid), this.ipmitool)];
+    await Promise.all([pidDir.linkPasswordFile(node.uuid), pidDir.writePrivate(pidDir.argvFile(node.uuid), argv.join('\n') + '\n')]);
+  }
+
+  /** The BMC password as the session's inherited fd 3 (see PASSWORD_FD in argv.ts). */
+  private secretOf(node: NodeRecord): InheritedSecret {
+    return { path: this.ctx.pidDir.secretPath(node.uuid), content: passwordFileContent(node.driver_info.ipmi_password) };
   }
 
   private solSocketPath(uuid: string): string {
@@ -65,6 +71,7 @@ export class IpmitoolSocatConsole extends BrokeredConsoleDriver {
         socketPath: this.solSocketPath(uuid),
         solSession: { script: this.ctx.pidDir.solSessionScript, leaseFile: this.ctx.pidDir.leaseFile, argvFile: this.ctx.pidDir.argvFile(uuid) },
         launcher: this.opts.launcher,
+        secret: this.secretOf(node),
         openTimeoutMs: this.opts.openTimeoutMs ?? 15_000,
         closeTimeoutMs: this.opts.closeTimeoutMs ?? 3000,
         deactivate: () => this.deactivate(node),
@@ -83,14 +90,41 @@ export class IpmitoolSocatConsole extends BrokeredConsoleDriver {
    * de-activated") is fine.
    */
   private async deactivate(node: NodeRecord): Promise<void> {
-    const pw = this.ctx.pidDir.passwordFile(node.uuid);
     try {
-      await this.ctx.pidDir.writePrivate(pw, passwordFileContent(node.driver_info.ipmi_password));
-      const argv = buildIpmitoolArgv(ipmitoolTarget(node.driver_info), pw, this.ipmitool);
-      const r = await execa(argv[0]!, [...argv.slice(1), '-N', '1', '-R', '2', 'sol', 'deactivate'], { reject: false, timeout: 8000, stdin: 'ignore' });
-      if (r.exitCode !== 0 && r.exitCode !== 1) this.ctx.log.warn({ node: node.uuid, code: r.exitCode }, 'sol deactivate failed');
+      await this.ctx.pidDir.linkPasswordFile(node.uuid);
+      const argv = buildIpmitoolArgv(ipmitoolTarget(node.driver_info), this.ctx.pidDir.passwordFile(node.uuid), this.ipmitool);
+      const secret = await this.ctx.pidDir.openUnlinkedSecret(node.uuid, passwordFileContent(node.driver_info.ipmi_password));
+      let code: number | null;
+      try {
+        code = await runWithFd(argv[0]!, [...argv.slice(1), '-N', '1', '-R', '2', 'sol', 'deactivate'], secret.fd, 8000);
+      } finally {
+        await secret.close();
+      }
+      if (code !== 0 && code !== 1) this.ctx.log.warn({ node: node.uuid, code }, 'sol deactivate failed');
     } catch (e) {
       this.ctx.log.warn({ node: node.uuid, err: errorMessage(e) }, 'sol deactivate failed');
     }
   }
+}
+
+/**
+ * Run a short command with `fd` as its PASSWORD_FD and the children's minimal environment (execa
+ * cannot pass a plain descriptor beyond stdio); killed after `timeoutMs`. Resolves with the exit code
+ * (null when killed or not started).
+ */
+function runWithFd(command: string, args: string[], fd: number, timeoutMs: number): Promise<number | null> {
+  return new Promise((resolve) => {
+    const stdio: (string | number)[] = ['ignore', 'ignore', 'ignore'];
+    stdio[PASSWORD_FD] = fd;
+    const child = spawn(command, args, { stdio: stdio as ['ignore', 'ignore', 'ignore', number], env: childProcessEnv() });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('error', () => {
+      clearTimeout(timer);
+      resolve(null);
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+  });
 }

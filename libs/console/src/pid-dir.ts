@@ -1,19 +1,23 @@
+import { randomBytes } from 'node:crypto';
 import { constants, readdirSync, rmSync } from 'node:fs';
-import { open, unlink } from 'node:fs/promises';
+import { open, symlink, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sleep } from '#libs/common';
 import type { Logger } from '#libs/logging';
+import { INHERITED_PASSWORD } from './argv.js';
 import { consoleAsset } from './console-assets.js';
 import { isAlive, processGroupOf, readCmdline } from './proc.js';
 import { createPrivateDirectory, readPrivateFile } from './trusted-path.js';
 
 /** Create a new file, never through a symbolic link and never into an existing file. */
 const CREATE_PRIVATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+const CREATE_SECRET = constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 /**
  * The conductor's private directory (0700, SOLGATE_TERMINAL_PID_DIR): per node a socat pid/lock
- * file `<uuid>.pid` (socat -L), the ipmitool argv file `<uuid>.argv` (0600), a native console's
- * socket `<uuid>.sock` (0600); the conductor's `lease` file. The conductor creates it itself and
+ * file `<uuid>.pid` (socat -L), the ipmitool argv file `<uuid>.argv` (0600), `<uuid>.pw` — a
+ * symbolic link to /proc/self/fd/3, never a password (see PASSWORD_FD in argv.ts) — and a native
+ * console's socket `<uuid>.sock` (0600); the conductor's `lease` file. The conductor creates it itself and
  * refuses one that another user made or could write (see createPrivateDirectory). Nothing in it is
  * ever executed: the per-connection script runs from the installation (console-assets.ts).
  */
@@ -35,8 +39,13 @@ export class PidDirectory {
   argvFile(uuid: string) {
     return join(this.dir, `${uuid}.argv`);
   }
+  /** What ipmitool's `-f` names: a link to the reading process's own fd 3 (no secret on disk). */
   passwordFile(uuid: string) {
     return join(this.dir, `${uuid}.pw`);
+  }
+  /** A fresh name for the file a password lives in for the microseconds before it is unlinked. */
+  secretPath(uuid: string) {
+    return join(this.dir, `${uuid}.pw-${randomBytes(6).toString('hex')}`);
   }
   socketPath(uuid: string) {
     return join(this.dir, `${uuid}.sock`);
@@ -72,6 +81,31 @@ export class PidDirectory {
       await fh.writeFile(content);
     } finally {
       await fh.close();
+    }
+  }
+
+  /** `<uuid>.pw` → /proc/self/fd/3 (replacing whatever is there, never following it). */
+  async linkPasswordFile(uuid: string): Promise<void> {
+    const path = this.passwordFile(uuid);
+    await removeIfThere(path);
+    await symlink(INHERITED_PASSWORD, path);
+  }
+
+  /**
+   * The password as an open file that no longer has a name: created 0600 with O_EXCL|O_NOFOLLOW,
+   * written, unlinked. Pass its fd to a child as PASSWORD_FD, then close it: the secret is gone
+   * with the last process holding it (a kill -9 leaves nothing on disk).
+   */
+  async openUnlinkedSecret(uuid: string, content: string): Promise<FileHandle> {
+    const path = this.secretPath(uuid);
+    const fh = await open(path, CREATE_SECRET, 0o600);
+    try {
+      await unlink(path);
+      await fh.writeFile(content);
+      return fh;
+    } catch (e) {
+      await fh.close();
+      throw e;
     }
   }
 
@@ -119,7 +153,8 @@ export class PidDirectory {
     }
     // leftovers without a pid file
     for (const f of files) {
-      const m = /^([0-9a-f-]{36})\.(argv|pw|sock)$/.exec(f);
+      // (a <uuid>.pw-<hex> is a password file a crash caught in the microseconds before its unlink)
+      const m = /^([0-9a-f-]{36})\.(argv|pw|sock|pw-[0-9a-f]+)$/.exec(f);
       if (m) rmSync(join(this.dir, f), { force: true });
     }
     return reaped;

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import type { InheritedSecret } from './argv.js';
+import { childProcessEnv } from './child-env.js';
 import { consoleAsset } from './console-assets.js';
 
 function killGroup(pid: number): void {
@@ -19,7 +21,8 @@ export class LaunchedProcess extends EventEmitter {
  * The conductor's side of libs/console/assets/launcher.mjs: a small helper process that forks
  * consoles so the conductor never forks its own large heap (see the comment in launcher.mjs).
  * Started lazily, restarted if it dies (its consoles die with it and are reported as exited).
- * It runs with a parent-death SIGTERM, on which it kills every console's process group.
+ * It runs with a parent-death SIGTERM, on which it kills every console's process group, and with
+ * childProcessEnv() as its whole environment (no token, no Redis password), which it passes on.
  */
 export class ProcessLauncher {
   private child: ChildProcess | undefined;
@@ -30,7 +33,7 @@ export class ProcessLauncher {
   private ensure(): ChildProcess {
     if (this.child && this.child.connected) return this.child;
     const script = consoleAsset('launcher.mjs');
-    const child = spawn('setpriv', ['--pdeathsig', 'TERM', '--', process.execPath, script], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const child = spawn('setpriv', ['--pdeathsig', 'TERM', '--', process.execPath, script], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env: childProcessEnv() });
     child.on('message', (m: { id: number; event: string; pid?: number; line?: string; code?: number | null; signal?: NodeJS.Signals | null; message?: string }) => {
       const p = this.procs.get(m.id);
       if (!p) return;
@@ -63,9 +66,11 @@ export class ProcessLauncher {
 
   /**
    * Start `command args` in a new process group (detached). Returns at once, so the caller attaches
-   * its listeners before any event can arrive: 'spawned' (pid known), 'line', 'exit'.
+   * its listeners before any event can arrive: 'spawned' (pid known), 'line', 'exit'. A `secret`
+   * becomes the process's fd PASSWORD_FD, an already unlinked file (see argv.ts); it travels to the
+   * launcher over the private IPC channel only.
    */
-  spawn(command: string, args: string[]): LaunchedProcess {
+  spawn(command: string, args: string[], secret?: InheritedSecret): LaunchedProcess {
     const id = this.nextId++;
     const p = new LaunchedProcess();
     this.procs.set(id, p);
@@ -73,7 +78,7 @@ export class ProcessLauncher {
       setImmediate(() => this.finish(id, null, null));
       return p;
     }
-    this.ensure().send({ op: 'spawn', id, command, args }, (err) => err && this.finish(id, null, null));
+    this.ensure().send({ op: 'spawn', id, command, args, secret }, (err) => err && this.finish(id, null, null));
     return p;
   }
 

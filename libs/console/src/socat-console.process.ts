@@ -52,7 +52,8 @@ export class SocatConsoleProcess extends EventEmitter {
   async start(timeoutMs: number): Promise<void> {
     const { command, args } = buildConsoleCommand(buildSocatArgv(this.spec));
     this.startedAtMs = monotonicMs();
-    const child = this.launcher.spawn(command, args);
+    const peer = this.spec.peer;
+    const child = this.launcher.spawn(command, args, 'exec' in peer ? peer.secret : undefined);
     this.child = child;
     let ready: () => void = () => {};
     const listening = new Promise<void>((resolve) => (ready = resolve));

@@ -32,6 +32,7 @@ export interface NodeContext {
 
 /** What a user should read in last_error: the console's last error, or why nothing can run it. */
 export function nodeLastError(node: NodeRecord, ctx: Pick<NodeContext, 'conductor' | 'status'>): string | null {
+  if (node.record_error) return node.record_error;
   if (node.console_enabled && ctx.conductor === null)
     return `No conductor is alive in conductor group '${node.conductor_group}'; the console starts when one joins.`;
   return ctx.status.last_error;

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { Keys, registerLuaScripts, runScript } from '#libs/redis';
+import { isWrongType, Keys, recordProblems as defaultProblems, registerLuaScripts, runScript, type RecordProblems } from '#libs/redis';
 import { CONSOLE_STATES, STOPPED_STATUS, type ConsoleState, type ConsoleStatus } from './console-state.model.js';
 
 /** Who writes: the claim a status write is fenced by. */
@@ -17,12 +17,17 @@ export class ConsoleStatusRepository {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
+    private readonly problems: RecordProblems = defaultProblems,
   ) {
     registerLuaScripts(redis);
   }
 
   async get(uuid: string): Promise<ConsoleStatus> {
-    return parseStatus(await this.redis.hgetall(this.keys.consoleState(uuid)));
+    try {
+      return parseStatus(await this.redis.hgetall(this.keys.consoleState(uuid)));
+    } catch (e) {
+      return this.unreadable(uuid, e);
+    }
   }
 
   async getMany(uuids: string[]): Promise<ConsoleStatus[]> {
@@ -30,10 +35,15 @@ export class ConsoleStatusRepository {
     const pipe = this.redis.pipeline();
     for (const u of uuids) pipe.hgetall(this.keys.consoleState(u));
     const res = (await pipe.exec()) ?? [];
-    return res.map(([err, h]) => {
-      if (err) throw err;
-      return parseStatus(h as Record<string, string>);
-    });
+    return res.map(([err, h], i) => (err ? this.unreadable(uuids[i], err) : parseStatus(h as Record<string, string>)));
+  }
+
+  /** A status key of another Redis type: reported, and read as "stopped" with the reason. */
+  private unreadable(uuid: string, err: unknown): ConsoleStatus {
+    if (!isWrongType(err)) throw err;
+    const key = this.keys.consoleState(uuid);
+    this.problems.report({ key, uuid, problem: 'the key holds another Redis type than a hash' });
+    return { ...STOPPED_STATUS, last_error: `The stored console state of this node is unreadable (${key} is not a hash).` };
   }
 
   /**
@@ -57,8 +67,9 @@ export class ConsoleStatusRepository {
   }
 }
 
-const num = (v: string | undefined, d: number) => (v === undefined || v === '' ? d : Number(v));
-const numOrNull = (v: string | undefined) => (v === undefined || v === '' ? null : Number(v));
+// Not a number (a damaged record) reads as the default: one bad field must not become NaN downstream.
+const num = (v: string | undefined, d: number) => (v === undefined || v === '' || !Number.isFinite(Number(v)) ? d : Number(v));
+const numOrNull = (v: string | undefined) => (v === undefined || v === '' || !Number.isFinite(Number(v)) ? null : Number(v));
 const strOrNull = (v: string | undefined) => (v === undefined || v === '' ? null : v);
 
 export function parseStatus(h: Record<string, string> | null | undefined): ConsoleStatus {

@@ -7,3 +7,4 @@ export * from './console-port.repository.js';
 export * from './node.service.js';
 export * from './node-catalog.js';
 export * from './console-log.repository.js';
+export * from './record-audit.js';

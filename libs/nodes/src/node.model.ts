@@ -76,6 +76,11 @@ export interface NodeRecord {
    * long as the node exists; null until its console first starts (or its ipmi_terminal_port is set).
    */
   allocated_port?: number | null;
+  /**
+   * Set only on the stand-in for a stored record that cannot be read (NodeRepository.get): why,
+   * shown as the node's last_error. Such a node can be shown and deleted, never run or patched.
+   */
+  record_error?: string;
 }
 
 /** The console port a node fixes with driver_info.ipmi_terminal_port, if any. */

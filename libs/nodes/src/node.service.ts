@@ -1,8 +1,8 @@
 import jsonpatch from 'fast-json-patch';
-import { invalidInput } from '#libs/common';
+import { invalidInput, SolgateError } from '#libs/common';
 import { WRITABLE_FIELDS, type NodeRecord } from './node.model.js';
 import type { NodeRepository } from './node.repository.js';
-import { assertManagedFields, validateNodeFields, validateTraits, type WritableNodeFields } from './node.validation.js';
+import { assertManagedFields, checkTerminalPort, validateNodeFields, validateTraits, type TerminalPortPolicy, type WritableNodeFields } from './node.validation.js';
 
 export interface PatchOperation {
   op: string;
@@ -41,15 +41,25 @@ const PATCHABLE = WRITABLE_FIELDS.filter((f) => f !== 'uuid');
  * (One copy of the rules: the CLI never re-implements them.)
  */
 export class NodeService {
-  constructor(private readonly repo: NodeRepository) {}
+  constructor(
+    private readonly repo: NodeRepository,
+    /** Fixed console ports a node may ask for (unchecked when absent: tools that bind nothing). */
+    private readonly terminalPorts?: TerminalPortPolicy,
+  ) {}
 
   async create(body: unknown, { provisionState = 'enroll' }: { provisionState?: string } = {}): Promise<NodeRecord> {
-    return this.repo.create(validateNodeFields(body), provisionState);
+    const fields = validateNodeFields(body);
+    if (this.terminalPorts) checkTerminalPort(fields.driver_info.ipmi_terminal_port, this.terminalPorts);
+    return this.repo.create(fields, provisionState);
   }
 
   /** Apply an Ironic JSON Patch (add / replace / remove) to the writable fields, validate, compare-and-set. */
   async patch(node: NodeRecord, ops: unknown): Promise<NodeRecord> {
+    if (node.record_error) throw new SolgateError('CONFLICT', `Node ${node.uuid} cannot be updated: ${node.record_error}`);
     const patched = applyNodePatch(node, ops);
+    // only a port being set is checked: a node stored before the check can still be edited
+    const port = patched.driver_info.ipmi_terminal_port;
+    if (this.terminalPorts && String(port ?? '') !== String(node.driver_info.ipmi_terminal_port ?? '')) checkTerminalPort(port, this.terminalPorts);
     return this.repo.update(node, patched);
   }
 

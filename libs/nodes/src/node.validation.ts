@@ -202,6 +202,36 @@ export function validateNodeFields(body: unknown): WritableNodeFields {
   };
 }
 
+/** Which fixed console ports (`ipmi_terminal_port`) a node may ask for: the conductors' settings. */
+export interface TerminalPortPolicy {
+  /** SOLGATE_PORT_RANGE, STOP exclusive. */
+  range: { start: number; stop: number };
+  /** SOLGATE_ALLOW_PORTS_OUTSIDE_RANGE */
+  allowOutsideRange: boolean;
+  /** SOLGATE_ALLOW_PRIVILEGED_PORTS */
+  allowPrivileged: boolean;
+}
+
+/**
+ * A node's fixed console port is bound by its conductor — often root, who may bind anything: a
+ * privileged port (below 1024: sshd's, a web server's) or one outside the range the operator set
+ * aside for consoles is refused unless the conductors are configured to allow it.
+ */
+export function checkTerminalPort(value: unknown, policy: TerminalPortPolicy): void {
+  if (value === undefined || value === null || value === '') return;
+  const port = Number(value);
+  if (!Number.isInteger(port)) return; // validateDriverInfo reports it
+  if (port < 1024 && !policy.allowPrivileged)
+    throw invalidInput(
+      `Invalid ipmi_terminal_port ${port}: a privileged port (below 1024) is refused unless the conductors run with SOLGATE_ALLOW_PRIVILEGED_PORTS=true.`,
+    );
+  const { start, stop } = policy.range;
+  if ((port < start || port >= stop) && !policy.allowOutsideRange && !(port < 1024 && policy.allowPrivileged))
+    throw invalidInput(
+      `Invalid ipmi_terminal_port ${port}: outside the console port range ${start}:${stop} (SOLGATE_PORT_RANGE); refused unless the conductors run with SOLGATE_ALLOW_PORTS_OUTSIDE_RANGE=true.`,
+    );
+}
+
 /** What a console needs before it can be enabled (Ironic checks this when the console starts; we check on PUT). */
 export function assertConsoleStartable(node: NodeRecord): void {
   if (node.console_interface === 'no-console')

@@ -18,14 +18,35 @@
   Output: 1 deleted | 0 not found
 ]]
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local name = redis.call('HGET', KEYS[1], 'name')
-if name and name ~= '' and redis.call('HGET', KEYS[3], name) == ARGV[1] then redis.call('HDEL', KEYS[3], name) end
-local instance = redis.call('HGET', KEYS[1], 'instance')
-if instance and instance ~= '' and redis.call('HGET', KEYS[8], instance) == ARGV[1] then redis.call('HDEL', KEYS[8], instance) end
-local port = redis.call('HGET', KEYS[1], 'port')
-if port and redis.call('HGET', KEYS[10], port) == ARGV[1] then
-  redis.call('HDEL', KEYS[10], port)
-  redis.call('ZADD', KEYS[11], port, port)
+-- a damaged record (a key of another type) must still be deletable, and free what it held
+local function holdersOf(index)
+  local out, cursor = {}, '0'
+  repeat
+    local r = redis.call('HSCAN', index, cursor, 'COUNT', 1000)
+    cursor = r[1]
+    for i = 1, #r[2], 2 do if r[2][i + 1] == ARGV[1] then out[#out + 1] = r[2][i] end end
+  until cursor == '0'
+  return out
+end
+local isHash = redis.call('TYPE', KEYS[1]).ok == 'hash'
+local function field(f, index)
+  if isHash then
+    local v = redis.call('HGET', KEYS[1], f)
+    return (v and v ~= '') and { v } or {}
+  end
+  return holdersOf(index)
+end
+for _, name in ipairs(field('name', KEYS[3])) do
+  if redis.call('HGET', KEYS[3], name) == ARGV[1] then redis.call('HDEL', KEYS[3], name) end
+end
+for _, instance in ipairs(field('instance', KEYS[8])) do
+  if redis.call('HGET', KEYS[8], instance) == ARGV[1] then redis.call('HDEL', KEYS[8], instance) end
+end
+for _, port in ipairs(field('port', KEYS[10])) do
+  if redis.call('HGET', KEYS[10], port) == ARGV[1] then
+    redis.call('HDEL', KEYS[10], port)
+    redis.call('ZADD', KEYS[11], port, port)
+  end
 end
 redis.call('DEL', KEYS[1], KEYS[5], KEYS[6])
 redis.call('ZREM', KEYS[2], ARGV[1])

@@ -12,9 +12,10 @@
   ARGV[3] updated_at, ms
   ARGV[4] events channel
   ARGV[5] how many changes node-changes keeps
-  Output: { changed (0|1), generation } | 'ERR_GONE'
+  Output: { changed (0|1), generation } | 'ERR_GONE' | 'ERR_TYPE' (the key is not a hash: a damaged record)
 ]]
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'ERR_GONE' end
+if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return 'ERR_TYPE' end
 local cur = redis.call('HGET', KEYS[1], 'enabled')
 local gen = tonumber(redis.call('HGET', KEYS[1], 'generation') or '0')
 if cur == ARGV[2] then return { 0, gen } end

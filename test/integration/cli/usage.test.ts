@@ -124,9 +124,9 @@ describe('solgate CLI without conductors', () => {
     expect(yaml.stdout).toContain('ipmi_password: "******"');
     for (const r of [created, prompted, table, json, yaml]) expect(r.stdout + r.stderr).not.toMatch(/Sup3r-s3cret|typed-pw/);
 
-    const updated = await cli(['nodes', 'update', 'n1', '--address', '10.0.0.11', '--terminal-port', '7001', '--patch', '[{"op":"add","path":"/extra/rack","value":"r7"}]', '-o', 'json']);
+    const updated = await cli(['nodes', 'update', 'n1', '--address', '10.0.0.11', '--terminal-port', '17001', '--patch', '[{"op":"add","path":"/extra/rack","value":"r7"}]', '-o', 'json']);
     expectOk(updated);
-    expect(updated.json()).toMatchObject({ driver_info: { ipmi_address: '10.0.0.11', ipmi_terminal_port: 7001, ipmi_password: '******' }, extra: { rack: 'r7' } });
+    expect(updated.json()).toMatchObject({ driver_info: { ipmi_address: '10.0.0.11', ipmi_terminal_port: 17001, ipmi_password: '******' }, extra: { rack: 'r7' } });
     const unset = await cli(['nodes', 'update', 'n1', '--unset', 'driver_info/ipmi_terminal_port', '-o', 'json']);
     expect(unset.json().driver_info.ipmi_terminal_port).toBeUndefined();
 

@@ -151,11 +151,20 @@ describe('security: the runtime directory', () => {
       expect(lstatSync(join(c.pidDir, `${uuid}.argv`)).isFile()).toBe(true);
       expect(existsSync(join(c.pidDir, 'sol-session.sh'))).toBe(false);
 
+      // what socat runs per client, and what the broker's session runs, come from the installation
+      const esc = (p: string) => p.replace(/[\\,:!()[\]{}]/g, (x) => `\\${x}`);
+      const assets = join(packageRoot(), 'libs', 'console', 'assets');
       const socat = findProcesses('socat', `${c.pidDir}/${uuid}.pid`).find((p) => p.argv.some((a) => a.startsWith('EXEC:')));
       const exec = socat!.argv.find((a) => a.startsWith('EXEC:'))!;
-      expect(exec.startsWith(`EXEC:${join(packageRoot(), 'libs', 'console', 'assets', 'sol-session.sh').replace(/[\\,:!()[\]{}]/g, (x) => `\\${x}`)} `)).toBe(true);
+      expect(exec.startsWith(`EXEC:perl ${esc(join(assets, 'console-relay.pl'))} `)).toBe(true);
 
       const client = await ConsoleClient.connect(url);
+      const session = await waitFor(
+        () => findProcesses('socat', `${uuid}.sol.sock`).find((p) => p.argv.some((a) => a.startsWith('EXEC:'))),
+        { what: "the broker's SOL session (socat running sol-session.sh)" },
+      );
+      const sessionExec = session.argv.find((a) => a.startsWith('EXEC:'))!;
+      expect(sessionExec.startsWith(`EXEC:${esc(join(assets, 'sol-session.sh'))} `)).toBe(true);
       await new Promise((r) => setTimeout(r, 500));
       client.socket.destroy();
       expect(existsSync(join(victims, 'ran'))).toBe(false);

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { auditNodeRecords } from '#libs/nodes';
 import { redactRedisUrl } from '#libs/redis';
 import { CliContext, globalOptions, printerFor } from '../lib/context.js';
 import { CliError, EXIT_FAILURE } from '../lib/errors.js';
@@ -7,6 +8,7 @@ import {
   checkClaims,
   checkConductors,
   checkConsoles,
+  checkRecords,
   checkRedis,
   parseInfo,
   type ClaimEntry,
@@ -35,6 +37,8 @@ Checks, one line per finding (LEVEL CHECK SUBJECT MESSAGE):
   redis        reachable; version ${'>='} 6.2
   persistence  append-only file on (warn when off); memory: no eviction policy that could drop records
   conductor    each member alive, leaving, drained or dead
+  record       node records no conductor can read (bad JSON, wrong shape, a key of the wrong Redis
+               type, a non-uuid index member: fail), index entries without a record (warn)
   claim        claims held by an incarnation that is not live (fail on console-enabled nodes, warn
                otherwise) and claims on nodes that no longer exist
   console      intent against observed state: error (with last_error), starting or stopping longer
@@ -65,6 +69,8 @@ Examples:
           findings.push(...checkRedis(info, where));
           const view = await ctx.refreshView();
           findings.push(...checkConductors(view, await ctx.membership.drainedIds(), view.snapshot.nowMs));
+          ctx.reportsProblemsItself = true;
+          findings.push(...checkRecords(await auditNodeRecords(ctx.redis, ctx.keys)));
           const nodes = await ctx.allNodes();
           const byUuid = new Map(nodes.map((n) => [n.uuid, n]));
           const claimed = await ctx.claims.scanClaimedUuids();

@@ -3,8 +3,8 @@ import type { Redis } from 'ioredis';
 import { ClaimRepository, ClusterSettingsRepository, ClusterView, MembershipRepository, type ClusterSettings } from '#libs/cluster';
 import { CONFIG_VARIABLES, DEFAULT_RING_VNODES } from '#libs/config';
 import { ConsoleControl } from '#libs/console';
-import { ConsoleStatusRepository, NodeRepository, NodeService, type ConsoleStatus, type NodeRecord } from '#libs/nodes';
-import { closeRedisClient, createRedisClient, Keys, redactRedisUrl } from '#libs/redis';
+import { ConsoleStatusRepository, NodeRepository, NodeService, type ConsoleStatus, type NodeRecord, type TerminalPortPolicy } from '#libs/nodes';
+import { closeRedisClient, createRedisClient, Keys, RecordProblems, redactRedisUrl } from '#libs/redis';
 import { CliError, nodeNotFound, UsageError } from './errors.js';
 import type { NodeFacts } from './node-view.js';
 import { matchesSelector, parseSelector, selectorNeeds, type SelectorSubject } from './selector.js';
@@ -18,6 +18,9 @@ export interface GlobalOptions {
   output: OutputFormat;
   headers: boolean;
   color: boolean;
+  /** The conductors' SOLGATE_ALLOW_PRIVILEGED_PORTS and SOLGATE_ALLOW_PORTS_OUTSIDE_RANGE (the range itself is the cluster's). */
+  allowPrivilegedPorts: boolean;
+  allowPortsOutsideRange: boolean;
 }
 
 /** Options as commander parsed them (durations in seconds, see program.ts), with durations in ms. */
@@ -30,6 +33,8 @@ export function globalOptions(cmd: Command): GlobalOptions {
     output: o.output as OutputFormat,
     headers: o.headers !== false,
     color: o.color !== false,
+    allowPrivilegedPorts: o.allowPrivilegedPorts === true,
+    allowPortsOutsideRange: o.allowPortsOutsideRange === true,
   };
 }
 
@@ -104,6 +109,11 @@ export class CliContext {
   settings: ClusterSettings = DEFAULT_CLUSTER_SETTINGS;
   /** Whether a conductor has published the settings. */
   settingsPublished = false;
+  /** Unreadable records met by this command (skipped); summarised on stderr at close unless a command reports them itself. */
+  readonly problems = new RecordProblems();
+  reportsProblemsItself = false;
+  /** Fixed console ports a node may ask for: the cluster's port range (set by refreshView) and the --allow-* flags. */
+  readonly terminalPorts: TerminalPortPolicy;
   private currentView: ClusterView;
 
   private constructor(
@@ -111,11 +121,16 @@ export class CliContext {
     readonly options: GlobalOptions,
   ) {
     this.keys = new Keys(options.prefix);
-    this.nodes = new NodeRepository(redis, this.keys);
-    this.statuses = new ConsoleStatusRepository(redis, this.keys);
-    this.claims = new ClaimRepository(redis, this.keys);
+    this.nodes = new NodeRepository(redis, this.keys, this.problems);
+    this.statuses = new ConsoleStatusRepository(redis, this.keys, this.problems);
+    this.claims = new ClaimRepository(redis, this.keys, this.problems);
     this.membership = new MembershipRepository(redis, this.keys);
-    this.nodeService = new NodeService(this.nodes);
+    this.terminalPorts = {
+      range: this.settings.portRange,
+      allowPrivileged: options.allowPrivilegedPorts,
+      allowOutsideRange: options.allowPortsOutsideRange,
+    };
+    this.nodeService = new NodeService(this.nodes, this.terminalPorts);
     this.settingsRepo = new ClusterSettingsRepository(redis, this.keys);
     this.currentView = ClusterView.empty(this.settings.ringVnodes);
     this.consoles = new ConsoleControl(this.nodes, this.statuses, () => this.currentView);
@@ -141,6 +156,7 @@ export class CliContext {
     const published = await this.settingsRepo.read();
     this.settings = published ?? DEFAULT_CLUSTER_SETTINGS;
     this.settingsPublished = !!published;
+    this.terminalPorts.range = this.settings.portRange;
     this.currentView = new ClusterView(await this.membership.snapshot(this.settings.heartbeatTimeoutMs), this.settings.ringVnodes, this.currentView);
     return this.currentView;
   }
@@ -193,7 +209,8 @@ export class CliContext {
       if (missing.length === 1) throw nodeNotFound(missing[0]);
       if (missing.length > 1) throw new CliError(`nodes ${missing.join(', ')} not found`);
       const uuids = [...new Set(found.map((f) => f.uuid!))];
-      const nodes = await this.nodes.getMany(uuids);
+      // named nodes include unreadable records' stubs: an operator must be able to show and delete them
+      const nodes = await this.nodes.getMany(uuids, { includeUnreadable: true });
       if (nodes.length !== uuids.length) throw new CliError('a node was deleted while the command ran; retry');
       return nodes;
     }
@@ -222,6 +239,11 @@ export class CliContext {
 
   async close(): Promise<void> {
     await closeRedisClient(this.redis);
+    const seen = this.problems.current();
+    if (seen.length > 0 && !this.reportsProblemsItself) {
+      const n = seen.length;
+      process.stderr.write(`solgate: warning: skipped ${n} unreadable record${n === 1 ? '' : 's'} in Redis (${seen.slice(0, 3).map((p) => p.key).join(', ')}${n > 3 ? ', …' : ''}); \`solgate doctor\` names them\n`);
+    }
   }
 }
 

@@ -73,6 +73,13 @@ describe('redis checks', () => {
       ['warn', 'persistence'],
       ['warn', 'memory'],
     ]);
+    const full = checkRedis({ redis_version: '7.2.4', aof_enabled: '1', maxmemory: '1000', maxmemory_policy: 'noeviction', used_memory: '990' }, 'r');
+    expect(full.map((f) => [f.level, f.check])).toEqual([
+      ['ok', 'redis'],
+      ['ok', 'persistence'],
+      ['fail', 'memory'],
+    ]);
+    expect(checkRedis({ redis_version: '7.2.4', aof_enabled: '1', maxmemory: '1000', used_memory: '920' }, 'r').map((f) => f.level)).toEqual(['ok', 'ok', 'warn']);
   });
 });
 

@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 import type { Claim, ClusterView } from '#libs/cluster';
-import type { ConsoleStatus, NodeRecord } from '#libs/nodes';
+import type { ConsoleStatus, NodeRecord, RecordAudit } from '#libs/nodes';
 import type { NodeFacts } from './node-view.js';
 
 /**
@@ -62,6 +62,17 @@ export function checkRedis(info: Record<string, string>, where: string): Finding
   const policy = info.maxmemory_policy;
   if (maxmemory > 0 && policy && policy !== 'noeviction')
     out.push(f('warn', 'memory', where, `maxmemory-policy ${policy}: Redis may evict node records and claims under memory pressure (use noeviction)`));
+  const used = Number(info.used_memory ?? 0);
+  // at maxmemory Redis refuses every write, heartbeats included: every conductor fences itself
+  if (maxmemory > 0 && used >= 0.9 * maxmemory)
+    out.push(
+      f(
+        used >= 0.98 * maxmemory ? 'fail' : 'warn',
+        'memory',
+        where,
+        `${Math.round((100 * used) / maxmemory)}% of maxmemory used: at the limit Redis refuses writes, heartbeats included, and every conductor stops its consoles`,
+      ),
+    );
   return out;
 }
 
@@ -79,6 +90,19 @@ export function checkConductors(view: ClusterView, drainedIds: string[], nowMs: 
   }
   for (const id of drainedIds) if (!view.member(id)) out.push(f('warn', 'conductor', id, 'drained but not registered (undrain it if it is gone for good)'));
   if (!members.some((m) => m.alive)) out.push(f('fail', 'conductors', '-', 'no conductor is alive: no console can run'));
+  return out;
+}
+
+/**
+ * Records the conductors skip because they cannot read them (each is ignored, never runs, and is
+ * named here with its key): fail; harmless leftovers (index entries without a record, stray keys): warn.
+ */
+export function checkRecords(audit: RecordAudit): Finding[] {
+  const out: Finding[] = [];
+  for (const p of audit.unreadable)
+    out.push(f('fail', 'record', p.uuid ?? p.key, `${p.key}: ${p.problem}${p.uuid ? ` — skipped by every reader; delete it (solgate nodes delete ${p.uuid}) and enrol the node again` : ' — repair or delete this key'}`));
+  for (const p of audit.leftovers) out.push(f('warn', 'record', p.uuid ?? p.key, `${p.key}: ${p.problem}`));
+  if (audit.unreadable.length === 0) out.push(f('ok', 'records', '-', `${audit.nodesChecked} node records readable`));
   return out;
 }
 

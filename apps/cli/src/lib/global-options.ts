@@ -21,6 +21,22 @@ export function parseInteger(what: string, min: number, max: number) {
   };
 }
 
+export function parseBoolean(what: string) {
+  return (v: string | boolean): boolean => {
+    if (typeof v === 'boolean') return v;
+    const t = v.trim().toLowerCase();
+    if (['true', '1', 'yes', 'on', ''].includes(t)) return true;
+    if (['false', '0', 'no', 'off'].includes(t)) return false;
+    throw new InvalidArgumentError(`${what} must be true or false.`);
+  };
+}
+
+export function parsePortRange(v: string): { start: number; stop: number } {
+  const m = /^(\d{1,5}):(\d{1,5})$/.exec(v.trim());
+  if (!m || +m[1] < 1 || +m[2] > 65536 || +m[1] >= +m[2]) throw new InvalidArgumentError('START:STOP with 1 <= START < STOP <= 65536 (STOP exclusive).');
+  return { start: +m[1], stop: +m[2] };
+}
+
 /**
  * Options every command accepts, wherever they appear on the line (`solgate -o json nodes list` and
  * `solgate nodes list -o json` are the same). Connection settings use the conductors' variables, so
@@ -52,6 +68,18 @@ export function addGlobalOptions(program: Command): Command {
         .env('SOLGATE_REDIS_CONNECT_TIMEOUT')
         .default(5)
         .argParser(parseSeconds('--connect-timeout', 0.1, 120)),
+    )
+    .addOption(
+      new Option('--allow-privileged-ports [bool]', 'accept an ipmi_terminal_port below 1024 (the conductors’ setting)')
+        .env('SOLGATE_ALLOW_PRIVILEGED_PORTS')
+        .default(false)
+        .argParser(parseBoolean('--allow-privileged-ports')),
+    )
+    .addOption(
+      new Option('--allow-ports-outside-range [bool]', 'accept an ipmi_terminal_port outside --port-range (the conductors’ setting)')
+        .env('SOLGATE_ALLOW_PORTS_OUTSIDE_RANGE')
+        .default(false)
+        .argParser(parseBoolean('--allow-ports-outside-range')),
     )
     .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
     .addOption(new Option('--no-headers', 'omit the header line of tables'))

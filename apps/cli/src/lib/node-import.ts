@@ -1,5 +1,5 @@
 import { errorMessage, isSolgateError } from '#libs/common';
-import { validateNodeFields, type NodeRecord, type WritableNodeFields } from '#libs/nodes';
+import { checkTerminalPort, validateNodeFields, type NodeRecord, type WritableNodeFields } from '#libs/nodes';
 import type { CliContext } from './context.js';
 import type { InputRow } from './node-input.js';
 import type { Progress } from './progress.js';
@@ -62,6 +62,7 @@ export async function importNodes(ctx: CliContext, rows: InputRow[], opts: Impor
     let fields: WritableNodeFields;
     try {
       fields = validateNodeFields(body);
+      checkTerminalPort(fields.driver_info.ipmi_terminal_port, ctx.terminalPorts);
     } catch (e) {
       reject(r.row, nameOf(body), errorMessage(e));
       continue;

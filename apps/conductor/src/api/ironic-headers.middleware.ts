@@ -1,7 +1,7 @@
-import { randomUUID, createHash, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import { MAX_VERSION, MIN_VERSION, negotiate, versionString, type ApiVersion } from '#libs/ironic';
-import { ironicErrorBody, sendJson } from './ironic-error.js';
+import { sendJson } from './ironic-error.js';
 
 declare module 'express' {
   interface Request {
@@ -10,15 +10,19 @@ declare module 'express' {
 }
 
 /**
- * Runs before anything else on /v1: negotiates the microversion (406 as Ironic words it), stamps
- * the version and request-id headers every response carries (errors included), and checks
- * X-Auth-Token when SOLGATE_AUTH_TOKEN is set (compared in constant time; the version document
- * stays open so clients can negotiate).
+ * Everything the router would send to a /v1 controller — matched like the router matches (case
+ * does not matter): otherwise `/V1/nodes` reached a handler with no negotiated version.
  */
-export function ironicHeaders(authToken: string | undefined) {
-  const expected = authToken ? createHash('sha256').update(authToken).digest() : undefined;
+const V1_PATH = /^\/v1(\/|$)/i;
+
+/**
+ * Runs after authentication (auth.middleware.ts) and before routing on /v1: negotiates the
+ * microversion (406 as Ironic words it) and stamps the version and request-id headers every
+ * response carries (errors included).
+ */
+export function ironicHeaders() {
   return (req: Request, res: Response, next: NextFunction) => {
-    if (!req.path.startsWith('/v1')) return next();
+    if (!V1_PATH.test(req.path)) return next();
     const n = negotiate(req.header('X-OpenStack-Ironic-API-Version'));
     if (!n.ok) {
       if (n.kind === 'invalid') {
@@ -34,12 +38,6 @@ export function ironicHeaders(authToken: string | undefined) {
     res.setHeader('X-OpenStack-Ironic-API-Maximum-Version', MAX_VERSION);
     res.setHeader('X-OpenStack-Ironic-API-Version', versionString(n.version));
     res.setHeader('Openstack-Request-Id', `req-${randomUUID()}`);
-    const isVersionDoc = req.method === 'GET' && (req.path === '/v1' || req.path === '/v1/');
-    if (expected && !isVersionDoc) {
-      const given = req.header('X-Auth-Token');
-      const ok = given !== undefined && timingSafeEqual(createHash('sha256').update(given).digest(), expected);
-      if (!ok) return sendJson(res, 401, ironicErrorBody(401, 'The request you have made requires authentication.'));
-    }
     next();
   };
 }

@@ -69,6 +69,9 @@ export class MetricsController {
     perInterface('solgate_console_bytes_out_total', 'Node output bytes received by console brokers', 'counter', (m) => m.bytesOut);
     perInterface('solgate_console_bytes_in_total', 'Keystroke bytes sent to nodes by console brokers', 'counter', (m) => m.bytesIn);
     perInterface('solgate_console_bmc_session_drops_total', 'BMC SOL sessions that dropped (not closed by solgate)', 'counter', (m) => m.sessionDrops);
+    const problems = rt.nodes.problems;
+    counter('solgate_unreadable_record_reads_total', 'Reads that met a record in Redis that is not what its key says (bad JSON, wrong Redis type, a non-uuid index member); each was skipped', () => problems.total);
+    new Gauge({ name: 'solgate_unreadable_records', help: 'Distinct unreadable records met in the last 10 minutes (solgate doctor names them)', registers: [r], collect() { this.set(problems.current().length); } });
     new Gauge({ name: 'solgate_reconcile_pass_seconds', help: 'Duration of the last full reconcile pass', registers: [r], collect() { this.set(stats().lastPassMs / 1000); } });
   }
 

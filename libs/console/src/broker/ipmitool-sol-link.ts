@@ -3,7 +3,7 @@ import { chmod, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { errorMessage } from '#libs/common';
 import type { Logger } from '#libs/logging';
-import { socatToken } from '../argv.js';
+import { socatToken, type InheritedSecret } from '../argv.js';
 import { isAlive } from '../proc.js';
 import type { LaunchedProcess, ProcessLauncher } from '../process-launcher.js';
 import { IpmitoolEscapeEncoder } from './ipmitool-escape.js';
@@ -16,6 +16,8 @@ export interface IpmitoolSolLinkOptions {
   /** sol-session.sh and its arguments: lease check, `sol deactivate`, then `exec ipmitool … sol activate`. */
   solSession: { script: string; leaseFile: string; argvFile: string };
   launcher: ProcessLauncher;
+  /** The BMC password, handed to the session's socat as an unlinked fd 3 (PASSWORD_FD). */
+  secret?: InheritedSecret;
   /** How long activation may take (ipmitool retries a silent BMC for a while). */
   openTimeoutMs: number;
   /** How long close() waits for ipmitool to deactivate and exit before killing it. */
@@ -59,7 +61,7 @@ export async function openIpmitoolSolLink(o: IpmitoolSolLinkOptions): Promise<So
     `UNIX-CONNECT:${socatToken(o.socketPath)}`,
     `EXEC:${[o.solSession.script, o.solSession.leaseFile, o.solSession.argvFile].map(socatToken).join(' ')}`,
   ];
-  const proc = o.launcher.spawn('setpriv', args);
+  const proc = o.launcher.spawn('setpriv', args, o.secret);
   const lines: string[] = [];
   proc.on('line', (l: string) => {
     lines.push(l);
