@@ -170,7 +170,7 @@ export class Checker {
   /** Console sessions that broke with no fault going on: judged at the end, against unplanned fences. */
   readonly drops: { t: number; node: string; detail: string }[] = [];
   /** A watcher's session on a healthy owner that the BMC says another session took over: judged at the end. */
-  readonly takeovers: { node: string; name: string; conductor: string; health: Health; at: number }[] = [];
+  readonly takeovers: { node: string; name: string; conductor: string; health: Health; at: number; by?: string }[] = [];
   /** Every BMC session a conductor logged opening, per node (from the conductors' logs). */
   readonly sessionOpens = new Map<string, { t: number; conductor: string }[]>();
   private readonly logOffsets = new Map<string, number>();

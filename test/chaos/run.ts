@@ -459,7 +459,7 @@ class Runner {
         watchers.stats.reopenedByOwner++;
         continue;
       }
-      const who = others.length ? `by a session ${others.join(' and ')} opened` : 'by a session no conductor logged';
+      const who = `${others.length ? `by a session ${others.join(' and ')} opened` : 'by a session no conductor logged'}${t.by ? ` (the BMC: ${t.by})` : ''}`;
       c.violation('sol-session-stolen', `the SOL session of ${t.name} (${t.node}) held through ${t.conductor} (${t.health}) was taken over at the BMC at ${new Date(t.at).toISOString()} ${who} while its client was connected`, { node: t.node, key: `${t.node}|${t.at}` });
     }
   }

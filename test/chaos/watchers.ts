@@ -230,7 +230,15 @@ export class WatcherPool {
     // Whose session took it over is judged at the end of the run, from the conductors' logs (every
     // session a conductor opens at a BMC is logged): the owner itself re-opening its own session
     // (its broker after a stall) is one session; another conductor is two.
-    if (HEALTHY.includes(h)) this.checker.takeovers.push({ node: s.uuid, name: this.name(s.uuid), conductor: s.conductor, health: h, at: rec.deactivatedAt });
+    if (HEALTHY.includes(h))
+      this.checker.takeovers.push({
+        node: s.uuid,
+        name: this.name(s.uuid),
+        conductor: s.conductor,
+        health: h,
+        at: rec.deactivatedAt,
+        by: rec.takenOverBy ? `a session from ${rec.takenOverBy.remote} opened at ${new Date(rec.takenOverBy.sessionOpenedAt).toISOString()}` : undefined,
+      });
     else this.stats.takenOverFromDeadOwner++;
   }
 

@@ -27,6 +27,8 @@ export interface SimSolActivation {
   activatedAt: number;
   deactivatedAt: number | null;
   endReason: 'deactivated' | 'taken-over' | 'session-closed' | 'session-timeout' | 'bmc-stopped' | null;
+  /** taken-over: the session that deactivated it. */
+  takenOverBy?: { remote: string; sessionOpenedAt: number; user: string };
 }
 
 export interface SimBmcDetail extends SimBmcSummary {
