@@ -91,9 +91,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       sampleMs: o.sampleMs ?? 250,
       apiSampleMs: 1000,
       leaseMs: TIMING.heartbeatTimeoutMs - TIMING.heartbeatIntervalMs,
-      fenceGraceMs: 2000,
+      fenceGraceMs: 3000,
       resumeGraceMs: 2000,
-      crashListenerGraceMs: 1000,
+      crashListenerGraceMs: 3000,
       orphanGraceMs: 3000,
       log: o.log,
     });

@@ -176,6 +176,11 @@ export class WatcherPool {
       if (brokeAt !== undefined) this.stats.reconnects.push({ kind: brokeUnder, ms: Date.now() - brokeAt });
       brokeAt = undefined;
       const how = await this.hold(i, s, until);
+      if (!this.running) {
+        // the pool is stopping and closed this client itself: not a session the cluster dropped
+        await this.close(s);
+        return;
+      }
       if (how === 'done') {
         await this.close(s);
         this.stats.cleanCloses++;
