@@ -309,8 +309,9 @@ class Runner {
 
   async inject(plan: PlannedFault): Promise<FaultWindow> {
     const { topo, checker } = this;
+    const settleFrom = Date.now();
     const steady = await this.settle(60_000);
-    if (!steady) checker.violation('did-not-settle', `the cluster did not settle within 60 s before fault ${describeFault(plan)}: ${checker.describeUnsettled()}`, { key: describeFault(plan) });
+    if (!steady) this.unsettled(settleFrom, `the cluster did not settle within 60 s before fault ${describeFault(plan)}: ${await this.whyUnsettled()}`, describeFault(plan));
     await checker.sampleResources('steady');
     const boundMs = recoveryBoundMs(plan, TIMING);
     const victim = plan.victim ? topo.conductor(plan.victim) : undefined;
@@ -397,10 +398,31 @@ class Runner {
         break;
       }
     }
+    const afterFrom = Date.now();
     if (!(await this.settle(capMs + 30_000)))
-      checker.violation('did-not-settle', `not every console served from its ring owner within ${Math.round((capMs + 30_000) / 1000)} s after fault #${w.seq} ${describeFault(plan)}: ${checker.describeUnsettled()}`, { key: `${w.seq}` });
+      this.unsettled(afterFrom, `not every console served from its ring owner within ${Math.round((capMs + 30_000) / 1000)} s after fault #${w.seq} ${describeFault(plan)}: ${await this.whyUnsettled()}`, `${w.seq}`, w);
     checker.endFault(w);
     return w;
+  }
+
+  /**
+   * Not settled in time: a violation, unless a conductor fenced itself with no fault asking for it
+   * meanwhile (a starved machine: reported with the fault, as its outages are).
+   */
+  private unsettled(from: number, detail: string, key: string, w?: FaultWindow): void {
+    if (this.checker.unplannedFences.some((u) => u.t >= from - 5000)) {
+      const note = `did not settle in time after a self-fence nobody planned (${detail})`;
+      if (w) w.notes.push(note);
+      this.o.log(`chaos: ${note}`);
+      return;
+    }
+    this.checker.violation('did-not-settle', detail, { key });
+  }
+
+  /** Which consoles keep the cluster from settling, how old the API's ring view is, who is not ready. */
+  private async whyUnsettled(): Promise<string> {
+    const notReady = (await Promise.all(this.topo.conductors.map(async (c) => ((await this.ready(c)) ? undefined : c.opts.id)))).filter(Boolean);
+    return `${this.checker.describeUnsettled()}; API ring view ${Math.round((Date.now() - this.checker.apiViewFrom) / 1000)} s old; not ready: ${notReady.join(', ') || 'none'}`;
   }
 
   measure(w: FaultWindow): Pick<FaultResult, 'recoveryMs' | 'nodesDown' | 'rejoinWorstMs' | 'rejoinNodes' | 'apiDownMs'> {
