@@ -1,11 +1,15 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { ConductorProcess } from './conductor-process.js';
 import { uniquePrefix } from './fixtures.js';
+import { FleetSimProcess } from './fleet-sim.js';
 import { IpmiSimBmc } from './ipmi-sim.js';
 import { readListeningSockets, urlListens } from './net.js';
 import { childrenOf, readCmdline } from '#libs/console';
 import { portBlockFor } from './ports.js';
 import { isAlive, listProcesses } from './procs.js';
 import { RedisServer } from './redis-server.js';
+import { SentinelSetup, type SentinelOptions } from './sentinel.js';
 import { waitFor } from './wait.js';
 
 export interface ClusterOptions {
@@ -19,6 +23,20 @@ export interface ClusterOptions {
   consoleInterface?: 'ipmitool-socat' | 'native-ipmi-socat';
   appendonly?: boolean;
   env?: Record<string, string>;
+  /** Nodes whose BMCs are simulated by one bin/solgate-bmc-sim process (`fleet`). */
+  fleetNodes?: number;
+  /** console_interface of the i-th fleet node (0-based); default ipmitool-socat. */
+  fleetConsoleInterface?: (i: number) => string;
+  /** Redis behind Sentinel (a master, a replica, one sentinel) instead of one redis-server. */
+  sentinel?: boolean | SentinelOptions;
+  /** Console ports of every conductor (default: a block derived from the key prefix). */
+  portRange?: { start: number; stop: number };
+  /** Conductors write their logs to `<logDir>/c<N>.log` instead of keeping them in memory. */
+  logDir?: string;
+  /** How long each conductor may take to become ready (default 60 s). */
+  readyTimeoutMs?: number;
+  /** Extra environment and node options for conductor N (e.g. routing its Redis links through a fault proxy). */
+  conductorSetup?: (n: number, cluster: LocalCluster) => Promise<{ env?: Record<string, string>; nodeArgs?: string[] }>;
 }
 
 export interface ConsoleSample {
@@ -36,10 +54,14 @@ export interface ConsoleSample {
  */
 export class LocalCluster {
   redis!: RedisServer;
+  /** With `sentinel`: the Sentinel setup (`redis` is then its first master). */
+  sentinel: SentinelSetup | undefined;
+  /** With `fleetNodes`: the BMC simulator process. */
+  fleet: FleetSimProcess | undefined;
   readonly prefix: string;
   conductors: ConductorProcess[] = [];
   bmcs: IpmiSimBmc[] = [];
-  nodes: { uuid: string; name: string; bmc?: IpmiSimBmc }[] = [];
+  nodes: { uuid: string; name: string; bmc?: IpmiSimBmc; bmcIndex?: number }[] = [];
 
   constructor(readonly opts: ClusterOptions) {
     this.prefix = uniquePrefix(opts.name);
@@ -56,8 +78,17 @@ export class LocalCluster {
     return c;
   }
 
+  /** What conductors get as SOLGATE_REDIS_URL. */
+  get redisUrl(): string {
+    return this.sentinel ? this.sentinel.url : this.redis.url;
+  }
+
   async start(): Promise<void> {
-    this.redis = await RedisServer.start({ appendonly: this.opts.appendonly });
+    if (this.opts.sentinel) {
+      this.sentinel = await SentinelSetup.start(typeof this.opts.sentinel === 'object' ? this.opts.sentinel : {});
+      this.redis = this.sentinel.master;
+    } else this.redis = await RedisServer.start({ appendonly: this.opts.appendonly });
+    if (this.opts.fleetNodes) this.fleet = await FleetSimProcess.start({ count: this.opts.fleetNodes, namePrefix: `${this.opts.name}-f` });
     for (let i = 0; i < (this.opts.bmcNodes ?? 0); i += 8) {
       const batch = Array.from({ length: Math.min(8, (this.opts.bmcNodes ?? 0) - i) }, (_, j) => IpmiSimBmc.start({ nodeName: `${this.opts.name}-b${i + j + 1}` }));
       this.bmcs.push(...(await Promise.all(batch)));
@@ -77,17 +108,47 @@ export class LocalCluster {
       if (r.status !== 201) throw new Error(r.text);
       this.nodes.push({ uuid: r.body.uuid, name });
     }
+    if (this.fleet) await this.enrolFleet(api);
+  }
+
+  /** Enrol one node per simulated BMC, a few requests at a time. */
+  private async enrolFleet(api: ConductorProcess): Promise<void> {
+    const fleet = this.fleet!;
+    const out: { uuid: string; name: string; bmcIndex: number }[] = [];
+    for (let i = 0; i < fleet.bmcs.length; i += 16) {
+      const batch = fleet.bmcs.slice(i, i + 16);
+      out.push(
+        ...(await Promise.all(
+          batch.map(async (b) => {
+            const console_interface = this.opts.fleetConsoleInterface?.(b.index - 1) ?? 'ipmitool-socat';
+            const body = { uuid: randomUUID(), name: b.name, driver: 'ipmi', console_interface, driver_info: fleet.driverInfo(b.index) };
+            // A loaded machine may drop a kept-alive connection under a request: try again (same uuid, so a
+            // request that did arrive the first time is not created twice).
+            for (let attempt = 1; ; attempt++) {
+              const r = await api.api('POST', '/v1/nodes', body).catch((e: unknown) => (attempt < 5 ? undefined : Promise.reject(e)));
+              if (r?.status === 201 || (r?.status === 409 && (await api.api('GET', `/v1/nodes/${body.uuid}`)).status === 200)) break;
+              if (r) throw new Error(r.text);
+            }
+            return { uuid: body.uuid, name: b.name, bmcIndex: b.index };
+          }),
+        )),
+      );
+    }
+    this.nodes.push(...out);
   }
 
   async addConductor(n: number, env: Record<string, string> = {}, nodeArgs?: string[]): Promise<ConductorProcess> {
+    const setup = (await this.opts.conductorSetup?.(n, this)) ?? {};
     const c = await ConductorProcess.start({
-      nodeArgs,
+      nodeArgs: [...(setup.nodeArgs ?? []), ...(nodeArgs ?? [])],
       id: `c${n}`,
       address: `127.0.0.${n}`,
-      redisUrl: this.redis.url,
+      redisUrl: this.redisUrl,
       prefix: this.prefix,
-      portRange: portBlockFor(this.prefix),
-      env: { SOLGATE_LOG_LEVEL: 'info', ...this.opts.env, ...env },
+      portRange: this.opts.portRange ?? portBlockFor(this.prefix),
+      env: { SOLGATE_LOG_LEVEL: 'info', ...this.opts.env, ...setup.env, ...env },
+      logFile: this.opts.logDir ? join(this.opts.logDir, `c${n}.log`) : undefined,
+      readyTimeoutMs: this.opts.readyTimeoutMs,
     });
     this.conductors.push(c);
     return c;
@@ -179,7 +240,9 @@ export class LocalCluster {
   async stop(): Promise<void> {
     await Promise.all(this.conductors.map((c) => c.dispose().catch(() => undefined)));
     await Promise.all(this.bmcs.map((b) => b.stop().catch(() => undefined)));
-    await this.redis?.stop().catch(() => undefined);
+    await this.fleet?.stop().catch(() => undefined);
+    if (this.sentinel) await this.sentinel.stop().catch(() => undefined);
+    else await this.redis?.stop().catch(() => undefined);
   }
 }
 

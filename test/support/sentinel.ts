@@ -7,6 +7,12 @@ import { freeTcpPort } from './ports.js';
 import { RedisServer } from './redis-server.js';
 import { waitFor } from './wait.js';
 
+export interface SentinelOptions {
+  /** How long the master must be unreachable before Sentinel fails over (default 1000 ms). */
+  downAfterMs?: number;
+  failoverTimeoutMs?: number;
+}
+
 /**
  * A real Sentinel setup on loopback: a master, a replica and one redis-sentinel (quorum 1) watching
  * them under the name `mymaster`. `failover()` asks Sentinel to promote the replica.
@@ -18,7 +24,7 @@ export class SentinelSetup {
   private sentinel: ChildProcess | undefined;
   private readonly dir = mkdtempSync(join(tmpdir(), 'solgate-sentinel-'));
 
-  static async start(): Promise<SentinelSetup> {
+  static async start(opts: SentinelOptions = {}): Promise<SentinelSetup> {
     const s = new SentinelSetup();
     s.master = await RedisServer.start({ appendonly: true });
     s.replica = await RedisServer.start({ appendonly: true, args: ['--replicaof', '127.0.0.1', String(s.master.port)] });
@@ -31,8 +37,8 @@ export class SentinelSetup {
         'bind 127.0.0.1',
         `dir ${s.dir}`,
         `sentinel monitor mymaster 127.0.0.1 ${s.master.port} 1`,
-        'sentinel down-after-milliseconds mymaster 1000',
-        'sentinel failover-timeout mymaster 5000',
+        `sentinel down-after-milliseconds mymaster ${opts.downAfterMs ?? 1000}`,
+        `sentinel failover-timeout mymaster ${opts.failoverTimeoutMs ?? 5000}`,
         'sentinel parallel-syncs mymaster 1',
         '',
       ].join('\n'),
@@ -81,6 +87,23 @@ export class SentinelSetup {
       const p = await this.masterPort();
       return p !== undefined && p !== old;
     }, { timeoutMs: 15_000, intervalMs: 50, what: 'Sentinel to switch masters' });
+  }
+
+  /** The server that is master right now, as Sentinel says. */
+  async currentMaster(): Promise<RedisServer> {
+    const port = await this.masterPort();
+    return port === this.replica.port ? this.replica : this.master;
+  }
+
+  /**
+   * A crash and restart of one server (SIGKILL, `downMs` away, then started again on the same port
+   * and data). It comes back without --replicaof: Sentinel tells it its role (a master that was
+   * replaced while it was away is turned into a replica of the new one).
+   */
+  async restartServer(server: RedisServer, downMs: number): Promise<void> {
+    await server.kill();
+    await new Promise((r) => setTimeout(r, downMs));
+    await server.start([]);
   }
 
   async stop(): Promise<void> {

@@ -20,6 +20,8 @@ export interface SolSession {
   activateSol(opts: { forceDeactivate: boolean }): Promise<SolStream>;
   /** Deactivates SOL (if active) and closes the session; never rejects. */
   close(): Promise<void>;
+  /** Ends the session locally without a word to the BMC (a fenced conductor); never rejects. */
+  drop(): Promise<void>;
 }
 
 export type SolSessionOpener = (target: IpmiSessionOptions) => Promise<SolSession>;

@@ -39,8 +39,11 @@ export function negotiate(header: string | undefined): Negotiation {
   return { ok: true, version: v };
 }
 
-/** Writable fields and the microversion that introduced them (older clients get 406 for them). */
-export const NODE_FIELD_MIN_VERSION: Record<string, string> = {
+/**
+ * Writable fields and the microversion that introduced them (older clients get 406 for them).
+ * No prototype: a patch path like `/constructor` or `/__proto__` names no field here.
+ */
+export const NODE_FIELD_MIN_VERSION: Record<string, string> = Object.assign(Object.create(null) as Record<string, string>, {
   name: '1.5',
   resource_class: '1.21',
   console_interface: '1.31',
@@ -50,7 +53,7 @@ export const NODE_FIELD_MIN_VERSION: Record<string, string> = {
   description: '1.51',
   lessee: '1.65',
   shard: '1.82',
-};
+});
 
 /**
  * Ironic's reject_fields_in_newer_versions: a POST body may carry a field newer than the requested

@@ -3,8 +3,11 @@ import { maskDriverInfo, maskInstanceInfo, type ConsoleStatus, type NodeRecord }
 import { atLeast, type ApiVersion } from './api-version.js';
 import { links } from './links.js';
 
-/** The microversion that introduced each node field: a client asking for an older one does not see it. */
-export const FIELD_MIN_VERSION: Record<string, string> = {
+/**
+ * The microversion that introduced each node field: a client asking for an older one does not see it.
+ * No prototype: a field named `constructor` or `__proto__` has no minimum version (not Object's members).
+ */
+export const FIELD_MIN_VERSION: Record<string, string> = Object.assign(Object.create(null) as Record<string, string>, {
   automated_clean: '1.47', bios_interface: '1.40', boot_interface: '1.31', boot_mode: '1.75', clean_step: '1.7',
   conductor_group: '1.46', console_interface: '1.31', deploy_interface: '1.31', deploy_step: '1.44', description: '1.51',
   driver_internal_info: '1.3', fault: '1.42', inspection_finished_at: '1.6', inspection_started_at: '1.6', inspect_interface: '1.31',
@@ -13,7 +16,7 @@ export const FIELD_MIN_VERSION: Record<string, string> = {
   rescue_interface: '1.38', resource_class: '1.21', retired: '1.61', retired_reason: '1.61', secure_boot: '1.75', shard: '1.82',
   storage_interface: '1.33', target_raid_config: '1.12', traits: '1.37', vendor_interface: '1.31', conductor: '1.49',
   allocation_uuid: '1.52', states: '1.14', portgroups: '1.24', volume: '1.32',
-};
+});
 
 export interface NodeContext {
   base: string;

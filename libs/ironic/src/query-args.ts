@@ -57,7 +57,8 @@ function convert(name: string, kind: QueryArgSpec, value: unknown): unknown {
  * Ironic checks them). Unknown parameters: "Unexpected arguments: …".
  */
 export function parseQueryArgs(raw: Record<string, unknown>, spec: Record<string, QueryArgSpec>): Record<string, unknown> {
-  const unexpected = Object.keys(raw).filter((k) => !(k in spec));
+  // own names only: `?constructor=x` or `?toString=x` is as unexpected as any unknown parameter
+  const unexpected = Object.keys(raw).filter((k) => !Object.hasOwn(spec, k));
   if (unexpected.length > 0) throw invalidInput(`Unexpected arguments: ${unexpected.sort().join(', ')}`);
   const out: Record<string, unknown> = {};
   for (const [name, kind] of Object.entries(spec)) if (raw[name] !== undefined) out[name] = convert(name, kind, raw[name]);

@@ -160,9 +160,8 @@ export const isSecretKey = (key: string) => /password|_kg_key$|secret|token/i.te
 
 /** driver_info with every secret replaced by the mask: the only form that leaves the process. */
 export function maskDriverInfo(info: DriverInfo): DriverInfo {
-  const out: DriverInfo = {};
-  for (const [k, v] of Object.entries(info)) out[k] = isSecretKey(k) && v !== null && v !== undefined ? SECRET_MASK : v;
-  return out;
+  // fromEntries defines own properties: a key named "__proto__" stays a key (an assignment would set the prototype)
+  return Object.fromEntries(Object.entries(info).map(([k, v]) => [k, isSecretKey(k) && v !== null && v !== undefined ? SECRET_MASK : v])) as DriverInfo;
 }
 
 /** Keys Ironic masks in instance_info: oslo's mask_dict_password words (matched inside a key), and image_url. */

@@ -84,6 +84,10 @@ export function redactRedisUrl(url: string): string {
   return url.replace(/\/\/([^@/]*)@/, (_m, auth: string) => (auth.includes(':') ? `//${auth.split(':')[0]}:***@` : '//***@'));
 }
 
+/** Clients closed on purpose (closeRedisClient): the only ones that may stay ended. */
+const closing = new WeakSet<Redis>();
+const RECONNECT_AFTER_END_MS = 200;
+
 export function createRedisClient(url: string, opts: RedisClientOptions = {}): Redis {
   const parsed = parseRedisUrl(url);
   const maxAttempts = opts.maxConnectAttempts;
@@ -101,12 +105,27 @@ export function createRedisClient(url: string, opts: RedisClientOptions = {}): R
     maxRetriesPerRequest: opts.offlineQueue === false ? 0 : maxAttempts !== undefined ? 1 : null,
     enableReadyCheck: true,
   };
-  return new Redis(options);
+  const client = new Redis(options);
+  if (maxAttempts === undefined) {
+    // ioredis 6 ends a Sentinel client for good ("Connection is closed.", no more retries) when a
+    // failover notice (+switch-master) interrupts a reconnect attempt while it asks Sentinel for the
+    // master. A conductor would then heartbeat on one connection with its command connection dead:
+    // member of the ring, serving nothing, nobody taking over. A client that retries forever must
+    // never end unless we closed it (test/integration/redis/sentinel-reconnect.test.ts).
+    client.on('end', () => {
+      if (closing.has(client)) return;
+      setTimeout(() => {
+        if (!closing.has(client) && client.status === 'end') client.connect().catch(() => undefined);
+      }, RECONNECT_AFTER_END_MS).unref();
+    });
+  }
+  return client;
 }
 
 /** Close a client whatever state it is in; never throws. */
 export async function closeRedisClient(client: Redis | undefined): Promise<void> {
   if (!client) return;
+  closing.add(client);
   try {
     if (client.status === 'ready') await client.quit();
     else client.disconnect();

@@ -23,6 +23,8 @@ export interface ConductorOptions {
   logFile?: string;
   /** A command that execs the rest, run first (e.g. ['prlimit', '--nofile=1024:1024']). */
   launchPrefix?: string[];
+  /** How long start() waits for /readyz (default 60 s: a loaded machine starts Node slowly). */
+  readyTimeoutMs?: number;
 }
 
 export interface ApiResponse<T = any> {
@@ -102,13 +104,16 @@ export class ConductorProcess {
       this.exitCode = code;
       this.exitSignal = signal;
     });
+    // one log file stream per start: closed once the process's output has ended
+    if (sink) child.on('close', () => sink.end());
     await waitFor(
       async () => {
         if (this.exitCode !== undefined) return true; // reported below, at once
         const r = await fetch(`${this.apiUrl}/readyz`).catch(() => undefined);
         return r?.status === 200;
       },
-      { timeoutMs: 60_000, intervalMs: 25, what: `conductor ${this.opts.id} to become ready` }, // generous: a loaded CI box starts Node slowly
+      // generous by default: a loaded CI box starts Node slowly
+      { timeoutMs: this.opts.readyTimeoutMs ?? 60_000, intervalMs: 25, what: `conductor ${this.opts.id} to become ready` },
     );
     if (this.exitCode !== undefined) throw new Error(`conductor ${this.opts.id} exited (${this.exitCode ?? this.exitSignal}):\n${this.logs.slice(-3000)}`);
   }

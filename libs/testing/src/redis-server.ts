@@ -41,7 +41,8 @@ export class RedisServer {
     return s;
   }
 
-  async start(): Promise<void> {
+  /** Start (again); `extraArgs` replaces the options' `args` for this start (e.g. [] to drop --replicaof). */
+  async start(extraArgs: string[] = this.opts.args ?? []): Promise<void> {
     if (!this.port) this.port = this.opts.port ?? (await freeTcpPort());
     const args = [
       '--port', String(this.port),
@@ -53,7 +54,7 @@ export class RedisServer {
       '--daemonize', 'no',
       '--loglevel', 'warning',
       '--logfile', join(this.dir, 'redis.log'),
-      ...(this.opts.args ?? []),
+      ...extraArgs,
     ];
     // setpriv: the kernel kills redis if the test process dies first, so nothing outlives a run.
     this.child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'redis-server', ...args], { stdio: 'ignore' });

@@ -11,6 +11,8 @@ class FakeLink extends EventEmitter<SolLinkEvents> implements SolLink {
   written = '';
   breaks = 0;
   closed = false;
+  /** Closed without a word to the BMC (a fenced owner). */
+  abandoned = false;
   atLineStart = true;
   write(data: Buffer) {
     this.written += data.toString('latin1');
@@ -20,9 +22,10 @@ class FakeLink extends EventEmitter<SolLinkEvents> implements SolLink {
     this.breaks++;
     return 'sent' as const;
   }
-  async close() {
+  async close(opts: { abandon?: boolean } = {}) {
     if (this.closed) return;
     this.closed = true;
+    this.abandoned = !!opts.abandon;
     this.emit('end', { error: null });
   }
   print(text: string) {
@@ -254,6 +257,33 @@ describe('ConsoleBroker', () => {
     await b2.close('handover');
     await tick();
     expect(r2.text).toContain(`«${MOVING_NOTICE}»`);
+  });
+
+  it('fenced: the BMC session is abandoned (no Deactivate Payload that could end a successor’s session); a handover says goodbye', async () => {
+    // found by the chaos soak: a fenced conductor's late deactivate ended the session its successor had just opened
+    const bmc = new FakeBmc();
+    const { b } = newBroker(bmc);
+    new Recorder(b.attach({ address: 'a', via: 'tcp' }));
+    await until(() => b.sessionState === 'up', 'up');
+    await b.close('fenced');
+    expect(bmc.current.closed).toBe(true);
+    expect(bmc.current.abandoned).toBe(true);
+
+    const bmc2 = new FakeBmc();
+    const other = newBroker(bmc2);
+    new Recorder(other.b.attach({ address: 'a', via: 'tcp' }));
+    await until(() => other.b.sessionState === 'up', 'up');
+    other.setLease(false); // the lease lapsed before the stop came: no word to the BMC either
+    await other.b.close('handover');
+    expect(bmc2.current.abandoned).toBe(true);
+
+    const bmc3 = new FakeBmc();
+    const third = newBroker(bmc3);
+    new Recorder(third.b.attach({ address: 'a', via: 'tcp' }));
+    await until(() => third.b.sessionState === 'up', 'up');
+    await third.b.close('handover');
+    expect(bmc3.current.closed).toBe(true);
+    expect(bmc3.current.abandoned).toBe(false);
   });
 
   it('no lease, no session and no keystrokes', async () => {

@@ -74,6 +74,8 @@ export class ConsoleBroker implements ConsoleBrokerHandle {
   private early: Buffer[] = [];
   private earlyBytes = 0;
   private closed = false;
+  /** Closing without a word to the BMC (fenced). */
+  private abandoning = false;
   private capture: CaptureMode;
   private readonly counters = { bytesOut: 0, bytesIn: 0, drops: 0 };
   private readonly now: () => number;
@@ -289,7 +291,7 @@ export class ConsoleBroker implements ConsoleBrokerHandle {
     }
     if (!this.wantsSession()) {
       this.setState('idle');
-      await link.close();
+      await link.close({ abandon: this.abandoning });
       return;
     }
     this.link = link;
@@ -386,7 +388,7 @@ export class ConsoleBroker implements ConsoleBrokerHandle {
     }, this.o.lingerMs);
   }
 
-  private async closeSession(why: string): Promise<void> {
+  private async closeSession(why: string, abandon = false): Promise<void> {
     await this.opening;
     const link = this.link;
     this.link = undefined;
@@ -396,7 +398,7 @@ export class ConsoleBroker implements ConsoleBrokerHandle {
     if (this.state === 'up') this.setState('idle');
     this.o.log.info({ node: this.uuid, why }, 'BMC session closed');
     this.audit('session-close', null, { why });
-    await link.close();
+    await link.close({ abandon });
   }
 
   private setState(s: BmcSessionState): void {
@@ -459,7 +461,10 @@ export class ConsoleBroker implements ConsoleBrokerHandle {
     this.retryTimer = this.lingerTimer = undefined;
     const notice = stopNotice(reason);
     for (const v of [...this.viewers.values()]) v.close(reason ?? 'shutdown', notice);
-    await this.closeSession(`console stopped${reason ? ` (${reason})` : ''}`);
+    // fenced (or the lease lapsed): no word to the BMC any more (found by the chaos soak: a fenced
+    // conductor's late deactivate ended the SOL session its successor had just opened)
+    this.abandoning = reason === 'fenced' || !this.o.leaseValid();
+    await this.closeSession(`console stopped${reason ? ` (${reason})` : ''}`, this.abandoning);
     this.setState('closed');
     try {
       this.o.viewers?.publish(this.uuid, []);

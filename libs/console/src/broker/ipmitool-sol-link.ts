@@ -195,11 +195,17 @@ class IpmitoolSolLink extends EventEmitter<SolLinkEvents> implements SolLink {
     return 'sent';
   }
 
-  close(): Promise<void> {
+  close(opts: { abandon?: boolean } = {}): Promise<void> {
     this.closing ??= (async () => {
-      this.sock.end(); // ipmitool reads EOF: deactivates SOL and exits
-      await stopProcess(this.proc, this.o.closeTimeoutMs, this.o.deactivate);
-      this.sock.destroy();
+      if (opts.abandon) {
+        // SIGKILL: ipmitool gets no chance to send Deactivate Payload, and no `sol deactivate` follows
+        this.sock.destroy();
+        await stopProcess(this.proc, 0, async () => undefined);
+      } else {
+        this.sock.end(); // ipmitool reads EOF: deactivates SOL and exits
+        await stopProcess(this.proc, this.o.closeTimeoutMs, this.o.deactivate);
+        this.sock.destroy();
+      }
       this.end(null);
     })();
     return this.closing;

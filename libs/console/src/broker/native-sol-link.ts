@@ -64,9 +64,10 @@ class NativeSolLink extends EventEmitter<SolLinkEvents> implements SolLink {
     return 'sent';
   }
 
-  close(): Promise<void> {
+  close(opts: { abandon?: boolean } = {}): Promise<void> {
     this.closing ??= (async () => {
-      await this.session.close(); // deactivates SOL, then Close Session; never rejects
+      if (opts.abandon) await this.session.drop(); // no Deactivate Payload, no Close Session: the BMC times the session out
+      else await this.session.close(); // deactivates SOL, then Close Session; never rejects
       this.end(null);
     })();
     return this.closing;

@@ -24,8 +24,13 @@ export interface SolLink extends EventEmitter<SolLinkEvents> {
   write(data: Buffer): void;
   /** A serial break; ipmitool can only send one at the start of a line. */
   sendBreak(): 'sent' | 'not-at-line-start';
-  /** End the session on the BMC (deactivate SOL, close). Idempotent; never rejects. */
-  close(): Promise<void>;
+  /**
+   * End the session on the BMC (deactivate SOL, close). Idempotent; never rejects. `abandon`: this
+   * conductor may no longer act on the BMC (its lease lapsed, another conductor may hold the payload
+   * by now): end the local side without a word to the BMC — a Deactivate Payload now would end the
+   * new owner's session. The next owner's activation clears whatever is left.
+   */
+  close(opts?: { abandon?: boolean }): Promise<void>;
 }
 
 /** Why a session could not be opened: a line for clients and a message for the node's last_error. */

@@ -57,6 +57,7 @@ function harness(answer: 'ok' | 'fenced' | 'error' = 'ok', closing = false) {
   const requeues: Array<[string, number]> = [];
   const forgotten: string[] = [];
   const killed: string[] = [];
+  const left: [string, number][] = [];
   const lines: Array<Record<string, unknown>> = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {
@@ -83,9 +84,10 @@ function harness(answer: 'ok' | 'fenced' | 'error' = 'ok', closing = false) {
       killed.push(e.uuid);
       await e.console?.stop(0);
     },
+    claimLeft: (uuid, epoch) => void left.push([uuid, epoch]),
   };
   const info = () => lines.filter((l) => (l.level as number) >= 30).map((l) => l.msg);
-  return { ctx, clock, writes, requeues, forgotten, killed, lines, info };
+  return { ctx, clock, writes, requeues, forgotten, killed, lines, info, left };
 }
 
 const entry = (over: Partial<ConsoleEntry> = {}): ConsoleEntry => ({ ...newEntry(node()), epoch: 9, ...over });
@@ -158,6 +160,11 @@ describe('applyOutcome', () => {
     await applyOutcome(e, stopped(false), '127.0.0.1', h.ctx);
     expect(h.writes).toEqual([]);
     expect(h.forgotten).toEqual([e.uuid]);
+    // a lapsed lease (claim not known lost): the claim is remembered, to be given up once the lease is valid
+    expect(h.left).toEqual([[e.uuid, 9]]);
+    const lost = harness();
+    await applyOutcome(entry({ claimLost: true }), stopped(false), '127.0.0.1', lost.ctx);
+    expect(lost.left).toEqual([]);
   });
 
   it('stopped with no process (it was backing off): no "console stopped" line', async () => {

@@ -25,6 +25,11 @@ export interface OutcomeContext {
   closing(): boolean;
   /** A console that started must go at once (it could not report itself). */
   kill(e: ConsoleEntry): Promise<void>;
+  /**
+   * A console stopped without Redis (lease lapsed) whose claim may still be ours: released once the
+   * lease is valid again, if it still is ours (see ConsoleReconciler.releaseLeftClaims).
+   */
+  claimLeft(uuid: string, epoch: number): void;
 }
 
 export function consoleUrl(address: string, port: number, scheme = 'tcp'): string {
@@ -106,6 +111,7 @@ async function started(e: ConsoleEntry, r: StartedResult, address: string, ctx: 
 async function stopped(e: ConsoleEntry, r: StoppedResult, ctx: OutcomeContext): Promise<void> {
   if (r.redis && e.epoch > 0)
     await ctx.statuses.write(e.uuid, e.epoch, { state: 'stopped', url: null, pid: null, port: null, last_error: e.lastError }, { releaseClaim: true }).catch(() => false);
+  else if (!r.redis && e.epoch > 0 && !e.claimLost) ctx.claimLeft(e.uuid, e.epoch);
   e.state = 'stopped';
   ctx.forget(e);
   if (r.hadConsole || r.cleanupError)

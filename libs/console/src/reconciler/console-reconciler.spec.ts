@@ -309,6 +309,45 @@ describe('ConsoleReconciler', () => {
     expect(w.events.filter((e) => e.startsWith('start')).sort()).toEqual(['start n1:20001', 'start n2:20002']);
   });
 
+  it('lease lapsed for a moment (no fence, same incarnation) while the ring moved: killed without Redis, then its claim is given up so the new owner can start', async () => {
+    // found by the chaos soak: the claim stayed with this live conductor, the ring owner got BUSY forever
+    const w = new World();
+    const r = await started(w, node(1));
+    w.lease = false;
+    await r.reconcileAll();
+    await settle(r);
+    expect(w.events).toEqual(['kill n1', 'cleanup n1 fenced']);
+    expect(w.claims.get(uuid(1))?.member).toBe('c1');
+    w.lease = true;
+    w.owners.set(uuid(1), 'c2');
+    w.events.length = 0;
+    await r.reconcileAll();
+    await settle(r);
+    expect(w.events).toEqual(['status n1 stopped + release']);
+    expect(w.claims.has(uuid(1))).toBe(false);
+    // once given up it is not tried again
+    w.events.length = 0;
+    await r.reconcileAll();
+    await settle(r);
+    expect(w.events).toEqual([]);
+  });
+
+  it('lease lapsed for a moment and the ring did not move: the same claim starts it again, nothing is given up', async () => {
+    const w = new World();
+    const r = await started(w, node(1));
+    const epoch = w.claims.get(uuid(1))!.epoch;
+    w.lease = false;
+    await r.reconcileAll();
+    await settle(r);
+    w.lease = true;
+    w.events.length = 0;
+    await r.reconcileAll();
+    await settle(r);
+    expect(w.events).toEqual(['start n1:20001', 'status n1 running']);
+    expect(w.claims.get(uuid(1))).toEqual({ member: 'c1', epoch });
+    expect(r.stats().owned).toBe(1);
+  });
+
   it('drain: stopping written before the kill, cleanup says handover, stopped written and the claim released together', async () => {
     const w = new World();
     const r = await started(w, node(1));

@@ -36,6 +36,8 @@ const STOP_CONCURRENCY = 64;
  */
 export class ConsoleReconciler {
   private readonly entries = new Map<string, ConsoleEntry>();
+  /** Claims of consoles stopped while the lease had lapsed, not given up yet: node → epoch. */
+  private readonly leftClaims = new Map<string, number>();
   private readonly queue: KeyedQueue;
   private readonly executor: ConsoleExecutor;
   private readonly outcomes: OutcomeContext;
@@ -71,6 +73,7 @@ export class ConsoleReconciler {
       forget: (e) => this.entries.get(e.uuid) === e && this.entries.delete(e.uuid),
       closing: () => this.closing,
       kill: (e) => this.executor.kill(e),
+      claimLeft: (uuid, epoch) => this.leftClaims.set(uuid, epoch),
     };
   }
 
@@ -115,12 +118,43 @@ export class ConsoleReconciler {
     await this.p.membership.refreshView();
     const enabled = await this.p.specs.enabled();
     await this.verifyClaims();
+    await this.releaseLeftClaims();
     let i = 0;
     for (const uuid of new Set([...enabled, ...this.entries.keys()])) {
       const spec = this.p.specs.peek(uuid);
       // an enabled node whose spec is not cached (a nudge dropped it) is read by its worker
       if (spec === undefined || decide(this.input(spec, this.entries.get(uuid))).type !== 'none') this.queue.add(uuid);
       if (++i % 256 === 0) await new Promise<void>((r) => setImmediate(r)); // heartbeats and the API go on
+    }
+  }
+
+  /**
+   * A lease that lapsed for a moment (a late heartbeat on a starved machine) stops every console it
+   * catches as fenced, without Redis — but when no fence followed, the incarnation is the same and the
+   * claims are still ours: nobody else may take them (a live holder), and if the ring owner is another
+   * conductor nothing here would start the console again either. Found by the chaos soak: consoles that
+   * never served again. So each such claim is given up (with "stopped") once the lease is valid, fenced
+   * by its epoch and our incarnation: one that was taken over, or held by an incarnation fenced since, is
+   * left alone. A console that is still ours to run keeps it (its start takes the same claim again).
+   */
+  private async releaseLeftClaims(): Promise<void> {
+    for (const [uuid, epoch] of [...this.leftClaims]) {
+      if (!this.p.membership.leaseValid()) return;
+      const e = this.entries.get(uuid);
+      const spec = this.p.specs.peek(uuid);
+      // still ours to run: the start takes the same claim again (HELD)
+      const mine = !!spec && !this.p.membership.isDrained && this.p.membership.ownerOf(uuid, spec.conductor_group) === this.p.membership.memberId;
+      if ((e && e.epoch === epoch) || mine) {
+        this.leftClaims.delete(uuid);
+        continue;
+      }
+      try {
+        const released = await this.p.statuses.write(uuid, epoch, { state: 'stopped', url: null, pid: null, port: null }, { releaseClaim: true });
+        if (released) this.p.log.info({ node: uuid, epoch }, 'gave up the claim of a console stopped while the lease had lapsed');
+        this.leftClaims.delete(uuid);
+      } catch {
+        return; // Redis away: the next pass tries again
+      }
     }
   }
 

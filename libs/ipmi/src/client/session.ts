@@ -755,6 +755,16 @@ export class IpmiSession extends EventEmitter implements PacketSink, SolSessionH
     return this.closing;
   }
 
+  /**
+   * End SOL and the session here without a word to the BMC (no Deactivate Payload, no Close
+   * Session): for a caller that may no longer act on the BMC, e.g. a console owner that lost its
+   * lease while another one may hold the payload by now. The BMC times the session out. Never rejects.
+   */
+  drop(): Promise<void> {
+    if (this.state === 'closed') return Promise.resolve();
+    return this.release(null);
+  }
+
   /** The BMC is gone: end SOL and the session without talking to it. */
   private lose(error: IpmiError): void {
     if (this.state === 'closed') return;

@@ -83,12 +83,16 @@ export interface SolActivation {
   activatedAt: number;
   deactivatedAt: number | null;
   endReason: SolEndReason | null;
+  /** taken-over: the session that deactivated it (its remote, when that session was opened, whether it had activated SOL before). */
+  takenOverBy?: { remote: string; sessionOpenedAt: number; user: string };
 }
 
 type SessionState = 'open' | 'rakp2-sent' | 'active';
 
 interface SimSession {
   bmcSessionId: number;
+  /** Wall-clock time of its Open Session request. */
+  openedAt: number;
   consoleSessionId: number;
   remote: RemoteInfo;
   state: SessionState;
@@ -376,6 +380,7 @@ export class SimBmc {
     while (this.sessions.has(bmcSessionId));
     const s: SimSession = {
       bmcSessionId,
+      openedAt: Date.now(),
       consoleSessionId: rq.consoleSessionId,
       remote: rinfo,
       state: 'open',
@@ -722,6 +727,7 @@ export class SimBmc {
     if (!this.sol) return { cc: DeactivatePayloadCc.ALREADY_DEACTIVATED };
     const own = this.sol.owner === s;
     if (!own && s.privilege < PrivilegeLevel.ADMINISTRATOR) return { cc: CC_PRIVILEGE };
+    if (!own) this.sol.record.takenOverBy = { remote: `${s.remote.address}:${s.remote.port}`, sessionOpenedAt: s.openedAt, user: s.user?.name ?? '' };
     this.endSol(own ? 'deactivated' : 'taken-over', !own);
     return { cc: CC_OK };
   }
