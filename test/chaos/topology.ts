@@ -102,12 +102,11 @@ export class ChaosTopology {
 async function freePortBlockOnAll(count: number, hosts: string[]): Promise<{ start: number; stop: number }> {
   for (let attempt = 0; attempt < 300; attempt++) {
     // 12000-31999, avoiding 20000-20999 (the other suites' LocalCluster default)
-    let start = 12000 + Math.floor(Math.random() * ((32000 - 12000 - count) / 10)) * 10;
+    const start = 12000 + Math.floor(Math.random() * ((32000 - 12000 - count) / 10)) * 10;
     if (start < 21000 && start + count > 20000) continue;
     let ok = true;
     for (let p = start; p < start + count && ok; p++) for (const h of hosts) if (!(await canBind(p, h))) ok = false;
     if (ok) return { start, stop: start + count };
-    start = 0;
   }
   throw new Error(`no block of ${count} TCP ports free on ${hosts.join(', ')}`);
 }

@@ -174,7 +174,6 @@ export class WatcherPool {
         return;
       }
       if (brokeAt !== undefined) this.stats.reconnects.push({ kind: brokeUnder, ms: Date.now() - brokeAt });
-      brokeAt = undefined;
       const how = await this.hold(i, s, until);
       if (!this.running) {
         // the pool is stopping and closed this client itself: not a session the cluster dropped

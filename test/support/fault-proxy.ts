@@ -220,7 +220,8 @@ export class FaultProxy {
       case 'blackhole':
         c.broken = true; // never reaches the target: reset when the partition heals
         return;
-      default:
+      case 'pass':
+      case 'delay':
         c.connectUpstream(this.target);
     }
   }

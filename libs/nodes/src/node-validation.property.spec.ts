@@ -96,7 +96,7 @@ function outcome<T>(fn: () => T): { ok: true; value: T } | { ok: false } {
   try {
     return { ok: true, value: fn() };
   } catch (e) {
-    if (!isSolgateError(e) || e.code !== 'INVALID_INPUT') throw new Error(`threw something other than INVALID_INPUT: ${String(e)}`);
+    if (!isSolgateError(e) || e.code !== 'INVALID_INPUT') throw new Error(`threw something other than INVALID_INPUT: ${String(e)}`, { cause: e });
     return { ok: false };
   }
 }

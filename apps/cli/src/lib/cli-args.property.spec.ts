@@ -23,7 +23,7 @@ function onlyCliErrors<T>(fn: () => T): T | undefined {
     return fn();
   } catch (e) {
     if (e instanceof CliError || e instanceof InvalidArgumentError) return undefined;
-    throw new Error(`unexpected ${e instanceof Error ? e.constructor.name : typeof e}: ${String(e)}`);
+    throw new Error(`unexpected ${e instanceof Error ? e.constructor.name : typeof e}: ${String(e)}`, { cause: e });
   }
 }
 
