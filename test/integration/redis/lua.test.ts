@@ -91,7 +91,7 @@ describe('Lua scripts against redis-server', () => {
       'acquireLease-2',
       'allocateConsolePort-6',
       'createNode-7',
-      'deleteNode-11',
+      'deleteNode-14',
       'heartbeatMember-5',
       'publishClusterSettings-3',
       'publishConsoleViewers-3',
@@ -607,6 +607,9 @@ describe('Lua scripts against redis-server', () => {
         k.nodeChanges(),
         k.consolePorts(),
         k.consolePortsFree(),
+        k.consoleLog(uuid),
+        k.consoleAudit(uuid),
+        k.consoleViewers(uuid),
       ],
       [uuid, k.events(), KEPT],
     );
@@ -831,7 +834,7 @@ describe('Lua scripts against redis-server', () => {
     });
   });
 
-  describe('deleteNode-11', () => {
+  describe('deleteNode-14', () => {
     it('deletes the node and everything kept about it, frees its name, instance and port, logs the change and nudges', async () => {
       await heartbeat('c1', 'i1');
       await create(UUID, { name: 'n1', instance: 'inst-1', fixed: 10003 });
@@ -908,13 +911,17 @@ describe('Lua scripts against redis-server', () => {
       await published([`node:${UUID}`]);
     });
 
-    it('touches only its KEYS: the console log, audit trail and viewers are left to ConsoleLogRepository.remove', async () => {
+    it('removes the console history with the node (log, audit trail, viewers), and another node’s stays', async () => {
       await create(UUID);
-      await redis.xadd(k.consoleLog(UUID), '*', 'o', '0', 'd', 'boot');
-      await redis.xadd(k.consoleAudit(UUID), '*', 'e', 'attach');
-      await redis.set(k.consoleViewers(UUID), '{"viewers":[]}');
+      await create(OTHER, { name: 'n2' });
+      for (const u of [UUID, OTHER]) {
+        await redis.xadd(k.consoleLog(u), '*', 'o', '0', 'd', 'boot');
+        await redis.xadd(k.consoleAudit(u), '*', 'e', 'attach');
+        await redis.set(k.consoleViewers(u), '{"viewers":[]}');
+      }
       expect(await del(UUID)).toBe(1);
-      expect(await redis.exists(k.consoleLog(UUID), k.consoleAudit(UUID), k.consoleViewers(UUID))).toBe(3);
+      expect(await redis.exists(k.consoleLog(UUID), k.consoleAudit(UUID), k.consoleViewers(UUID))).toBe(0);
+      expect(await redis.exists(k.consoleLog(OTHER), k.consoleAudit(OTHER), k.consoleViewers(OTHER))).toBe(3);
     });
 
     it('0 for a node that is not there, changing nothing and publishing nothing', async () => {
