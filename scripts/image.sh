@@ -73,7 +73,7 @@ pm() {
 # ---- local Debian bases -----------------------------------------------------------------------------
 # Three bases, each one mmdebstrap run of Debian packages only:
 #   build:   Node + npm, for the Dockerfile's build and deps stages
-#   runtime: Node, socat, ipmitool, tini, setpriv (util-linux), perl-base (the console broker's
+#   runtime: Node, socat, ipmitool, shellinaboxd (ipmitool-shellinabox), tini, setpriv (util-linux), perl-base (the console broker's
 #            per-client relay, console-relay.pl), CA certificates; no apt, no npm, no docs: the
 #            image's runtime stage
 #   redis:   redis-server and redis-cli, for the container tests
@@ -101,7 +101,7 @@ RUNTIME_OPTS=(
 base_spec() {
   case $1 in
     build) echo "minbase nodejs,npm,ca-certificates" ;;
-    runtime) echo "essential nodejs,socat,ipmitool,tini,util-linux,perl-base,ca-certificates" ;;
+    runtime) echo "essential nodejs,socat,ipmitool,shellinabox,tini,util-linux,perl-base,ca-certificates" ;;
     redis) echo "essential redis-server,redis-tools" ;;
     *) die "unknown base $1" ;;
   esac
