@@ -167,7 +167,7 @@ resolve_base() {
 source_hash() {
   {
     git ls-files --cached --others --exclude-standard -- package.json package-lock.json tsconfig.json tsconfig.build.json \
-      apps libs bench bin test/support .dockerignore deploy/docker |
+      apps libs bench bin test/support test/chaos .dockerignore deploy/docker |
       grep -v -E '\.spec\.ts$' | sort | while IFS= read -r f; do [ -f "$f" ] && sha256sum "$f"; done
     echo "$*"
   } | sha256sum | cut -c1-16
