@@ -284,6 +284,16 @@ describe('ConsoleBroker', () => {
     await third.b.close('handover');
     expect(bmc3.current.closed).toBe(true);
     expect(bmc3.current.abandoned).toBe(false);
+
+    // SIGTERM: the conductor revoked its lease on leaving, but still owns the node until it stops: goodbye
+    const bmc4 = new FakeBmc();
+    const fourth = newBroker(bmc4);
+    new Recorder(fourth.b.attach({ address: 'a', via: 'tcp' }));
+    await until(() => fourth.b.sessionState === 'up', 'up');
+    fourth.setLease(false);
+    await fourth.b.close('shutdown');
+    expect(bmc4.current.closed).toBe(true);
+    expect(bmc4.current.abandoned).toBe(false);
   });
 
   it('no lease, no session and no keystrokes', async () => {

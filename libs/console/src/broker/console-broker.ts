@@ -463,7 +463,9 @@ export class ConsoleBroker implements ConsoleBrokerHandle {
     for (const v of [...this.viewers.values()]) v.close(reason ?? 'shutdown', notice);
     // fenced (or the lease lapsed): no word to the BMC any more (found by the chaos soak: a fenced
     // conductor's late deactivate ended the SOL session its successor had just opened)
-    this.abandoning = reason === 'fenced' || !this.o.leaseValid();
+    // A conductor leaving on purpose (SIGTERM) revokes its lease first, yet still holds the claims until
+    // its consoles are down: it says goodbye, or the BMC keeps a SOL session nobody owns.
+    this.abandoning = reason === 'fenced' || (reason !== 'shutdown' && !this.o.leaseValid());
     await this.closeSession(`console stopped${reason ? ` (${reason})` : ''}`, this.abandoning);
     this.setState('closed');
     try {
