@@ -1,29 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
+import { testNode } from '#libs/testing';
 import { ClusterView, type MemberView } from '#libs/cluster';
-import { nodeFieldDefaults, STOPPED_STATUS, type ConsoleStatus, type ConsoleStatusRepository, type NodeRecord, type NodeRepository } from '#libs/nodes';
+import { STOPPED_STATUS, type ConsoleStatus, type ConsoleStatusRepository, type NodeRecord, type NodeRepository } from '#libs/nodes';
 import { ConsoleControl, type ConsoleSignals } from './console-control.service.js';
 
 const UUID = '11111111-1111-4111-8111-111111111111';
-const node = (over: Partial<NodeRecord> = {}): NodeRecord => ({
-  uuid: UUID,
-  name: 'n1',
-  driver: 'ipmi',
-  console_interface: 'ipmitool-socat',
-  driver_info: { ipmi_address: '10.0.0.1' },
-  conductor_group: '',
-  description: null,
-  extra: {},
-  properties: {},
-  ...nodeFieldDefaults(),
-  console_rev: 1,
-  console_enabled: true,
-  console_generation: 2,
-  provision_state: 'enroll',
-  created_at: 0,
-  updated_at: null,
-  rev: 1,
-  ...over,
-});
+const node = (over: Partial<NodeRecord> = {}): NodeRecord => testNode({ uuid: UUID, ...over });
 const member = (id: string): MemberView => ({ id, incarnation: `i-${id}`, apiUrl: '', consoleAddress: '', group: '', hostname: '', pid: 1, version: '', state: 'alive', drained: false, lastHeartbeatMs: 0, joinedAtMs: 0, alive: true });
 const view = new ClusterView({ nowMs: 0, members: [member('c1')], takeoverHold: false }, 160);
 const RUNNING: Partial<ConsoleStatus> = { state: 'running', url: 'tcp://127.0.0.1:20000', conductor: 'c1', incarnation: 'i-c1', generation: 2 };

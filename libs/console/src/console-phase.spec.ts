@@ -1,27 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
-import { nodeFieldDefaults, STOPPED_STATUS, type ConsoleStatus, type NodeRecord } from '#libs/nodes';
+import { testNode } from '#libs/testing';
+import { STOPPED_STATUS, type ConsoleStatus, type NodeRecord } from '#libs/nodes';
 import { consolePhase, type ConsolePhaseLabel } from './console-phase.js';
 
-const node = (over: Partial<NodeRecord> = {}): NodeRecord => ({
-  uuid: '11111111-1111-4111-8111-111111111111',
-  name: 'n1',
-  driver: 'ipmi',
-  console_interface: 'ipmitool-socat',
-  driver_info: { ipmi_address: '10.0.0.1' },
-  conductor_group: 'rack1',
-  description: null,
-  extra: {},
-  properties: {},
-  ...nodeFieldDefaults(),
-  console_rev: 1,
-  console_enabled: true,
-  console_generation: 2,
-  provision_state: 'enroll',
-  created_at: 0,
-  updated_at: null,
-  rev: 1,
-  ...over,
-});
+const node = (over: Partial<NodeRecord> = {}): NodeRecord => testNode({ conductor_group: 'rack1', ...over });
 const status = (over: Partial<ConsoleStatus> = {}): ConsoleStatus => ({ ...STOPPED_STATUS, conductor: 'c1', incarnation: 'i1', generation: 2, ...over });
 const RUNNING = { state: 'running', url: 'tcp://127.0.0.1:20000', port: 20000 } as const;
 

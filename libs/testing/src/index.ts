@@ -13,3 +13,4 @@ export * from './ipmi-sim.js';
 export * from './conductor-process.js';
 export * from './console-client.js';
 export * from './tls-certs.js';
+export * from './node-record.js';
