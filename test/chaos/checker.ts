@@ -119,6 +119,11 @@ export interface CheckerOptions {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Faults in which Redis may lose acknowledged writes (its replication is asynchronous). */
+const REDIS_LOSS_FAULTS = ['sentinel-failover', 'redis-restart'];
+/** After the lease, the time conductors get to write lost claims back (two reconcile passes and a margin). */
+const REWIND_HEAL_GRACE_MS = 3000;
+
 /**
  * Watches a chaos run from the outside, through the processes and Redis only: the kernel's socket
  * table (who listens for which node's console port), the claims in Redis, the API (what Nova sees),
@@ -150,6 +155,11 @@ export class Checker {
   private readonly addrsOf = new Map<string, Set<string>>();
   private readonly nodeOfAddr = new Map<string, string>();
   private readonly lastClaim = new Map<string, Claim>();
+  /** Claims that read older inside a Redis-loss window, not healed yet: node → since, the epoch to reach. */
+  private readonly rewound = new Map<string, { t: number; bar: number; during: string }>();
+  /** How many claims Redis lost in failovers/restarts, and how long each took to be written back. */
+  claimsRewound = 0;
+  readonly claimsHealed: { node: string; ms: number }[] = [];
   private readonly orphanSeen = new Map<string, number>();
   private readonly ours = new Set<string>();
   private readonly redis: Redis;
@@ -203,6 +213,20 @@ export class Checker {
     const fault = this.active ? `#${this.active.seq} ${this.active.kind}${this.active.victim ? ` ${this.active.victim}` : ''}` : undefined;
     this.violations.set(key, { kind, detail, node: extra.node, conductor: extra.conductor, firstAt: now, lastAt: now, count: 1, fault });
     this.opts.log(`VIOLATION ${kind}: ${detail}${fault ? ` (during fault ${fault})` : ''}`);
+  }
+
+  /**
+   * A Redis fault that can lose acknowledged writes (Sentinel failover, a master crash and restart)
+   * is going on, or was undone less than a heartbeat timeout plus two passes ago: the fault it names.
+   */
+  private redisLossWindow(t: number): string | undefined {
+    const w = [...this.windows].reverse().find((x) => REDIS_LOSS_FAULTS.includes(x.kind) && x.t0 <= t && t <= (x.healAt ?? Infinity) + this.opts.leaseMs + REWIND_HEAL_GRACE_MS);
+    return w ? `#${w.seq} ${w.kind}` : undefined;
+  }
+
+  /** Claims Redis lost that were never written back (checked at the end of the run). */
+  unhealedClaims(): { node: string; bar: number; during: string }[] {
+    return [...this.rewound].map(([node, r]) => ({ node, bar: r.bar, during: r.during }));
   }
 
   get violationCount(): number {
@@ -423,15 +447,32 @@ export class Checker {
       const claimedBy = (id: string) => c1?.member === id || c2?.member === id;
       const claimsKnown = claims1 !== undefined && claims2 !== undefined;
 
-      // epochs: a node's claim epoch never goes back, and one epoch never has two holders
+      // epochs: a node's claim epoch never goes back, and one epoch never has two holders. Redis itself
+      // may go back in time in a failover or restart (it loses writes its replica never got): in that
+      // window a claim that reads older is Redis's loss, not a violation, but it must be healed (the
+      // running console's conductor writes it back) before the window ends; after it, the highest
+      // epoch seen before is the bar again.
       for (const c of [c1, c2]) {
         if (!c) continue;
         const prev = this.lastClaim.get(node.uuid);
-        if (prev && (c.epoch < prev.epoch || (c.epoch === prev.epoch && (c.member !== prev.member || c.incarnation !== prev.incarnation))))
-          this.violation('claim-epoch', `claim of ${node.name} went from ${prev.member}/${prev.incarnation}@${prev.epoch} to ${c.member}/${c.incarnation}@${c.epoch}`, {
-            node: node.uuid,
-            key: `${node.uuid}|${c.epoch}`,
-          });
+        const healing = this.rewound.get(node.uuid);
+        if (healing && c.epoch >= healing.bar) {
+          this.rewound.delete(node.uuid);
+          this.claimsHealed.push({ node: node.uuid, ms: tS - healing.t });
+        }
+        if (prev && (c.epoch < prev.epoch || (c.epoch === prev.epoch && (c.member !== prev.member || c.incarnation !== prev.incarnation)))) {
+          const loss = this.redisLossWindow(tS);
+          if (loss && c.epoch < prev.epoch) {
+            if (!healing) {
+              this.rewound.set(node.uuid, { t: tS, bar: prev.epoch, during: loss });
+              this.claimsRewound++;
+            }
+          } else
+            this.violation('claim-epoch', `claim of ${node.name} went from ${prev.member}/${prev.incarnation}@${prev.epoch} to ${c.member}/${c.incarnation}@${c.epoch}`, {
+              node: node.uuid,
+              key: `${node.uuid}|${c.epoch}`,
+            });
+        }
         if (!prev || c.epoch >= prev.epoch) this.lastClaim.set(node.uuid, c);
       }
 

@@ -98,6 +98,10 @@ export function formatReport(r: ChaosReport): string {
     out.push(
       `self-fences nobody planned (starved machine, not counted as violations): ${r.unplanned.fences.map((f) => `${f.conductor}${f.during ? ` during ${f.during}` : ''}`).join(', ')}; ${r.unplanned.outages} console outages outside fault windows came with them`,
     );
+  out.push(
+    `Redis going back in time (failover/restart losing writes): ${r.redisLoss.claimsRewound} claims read older and were written back by their conductors` +
+      (r.redisLoss.claimsRewound ? ` (slowest ${r.redisLoss.healedWorstMs} ms after it was seen)` : ''),
+  );
   out.push(`node records: ${r.nodeRecords.before} before, ${r.nodeRecords.after} after, ${r.nodeRecords.changed} lost or changed`);
   out.push('');
   out.push('conductor processes, first → last sample (descriptors, RSS MB, processes in its tree, Redis connections):');

@@ -58,6 +58,8 @@ export interface ChaosReport {
   nodeRecords: { before: number; after: number; changed: number };
   /** Self-fences on a starved machine (nobody planned them) and the console outages they caused. */
   unplanned: { fences: { t: number; conductor: string; reason: string; during?: string }[]; outages: number };
+  /** Claims that read older after Redis lost writes in a failover/restart, and the slowest write-back. */
+  redisLoss: { claimsRewound: number; healedWorstMs: number };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -136,6 +138,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     run.checkDrops();
     run.checkTakeovers(watchers);
     run.checkResources();
+    for (const u of checker.unhealedClaims())
+      checker.violation('claim-not-healed', `the claim of node ${u.node} went back below epoch ${u.bar} when Redis lost writes (${u.during}) and was never written back`, { node: u.node });
     await checker.stop();
     return {
       seed: o.seed,
@@ -154,6 +158,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       resources: checker.resources,
       nodeRecords: { before: before.size, after: after.size, changed },
       unplanned: { fences: checker.unplannedFences, outages: run.unplannedOutages },
+      redisLoss: { claimsRewound: checker.claimsRewound, healedWorstMs: Math.max(0, ...checker.claimsHealed.map((h) => h.ms)) },
     };
   } catch (e) {
     o.log(`chaos: run failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);

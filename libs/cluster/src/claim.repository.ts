@@ -3,6 +3,9 @@ import { isWrongType, Keys, recordProblems as defaultProblems, registerLuaScript
 
 export type ClaimStatus = 'HELD' | 'TAKEN' | 'BUSY' | 'HOLD' | 'NOT_MEMBER';
 
+/** What reassertClaim-5.lua found: see its header. */
+export type ReassertStatus = 'HELD' | 'REASSERTED' | 'LOST' | 'NOT_MEMBER';
+
 export interface ClaimResult {
   status: ClaimStatus;
   epoch: number;
@@ -21,8 +24,16 @@ export interface Claim {
  * Per-node claims: the right to run the node's console, changed only by Lua compare-and-set with
  * a cluster-wide increasing epoch (acquireClaim-5.lua). A claim is given up together with the
  * final observed-state write (writeConsoleStatus-2.lua, libs/nodes).
+ *
+ * Redis can go back in time (a Sentinel failover onto a replica that had not received the newest
+ * writes), so the repository remembers the highest epoch it has seen and never lets the counter
+ * hand out one at or below it, and a running console whose claim reads older is re-asserted
+ * (reassertClaim-5.lua) rather than stopped. docs/chaos.md, "Redis going back in time".
  */
 export class ClaimRepository {
+  /** The highest claim epoch this process has seen (acquired, re-asserted or read). */
+  private epochFloor = 0;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
@@ -37,14 +48,34 @@ export class ClaimRepository {
       this.redis,
       'acquireClaim',
       [k.claim(uuid), k.members(), k.memberIncarnations(), k.claimEpoch(), k.takeoverHold()],
-      [member, incarnation, timeoutMs],
+      [member, incarnation, timeoutMs, this.epochFloor],
     );
+    this.saw(Number(epoch));
     return { status: status as ClaimStatus, epoch: Number(epoch), previous: previous ?? '' };
+  }
+
+  /** Write back the claim of a console running under `epoch` if Redis lost it (see reassertClaim-5.lua). */
+  async reassert(uuid: string, member: string, incarnation: string, epoch: number, timeoutMs: number): Promise<ReassertStatus> {
+    const k = this.keys;
+    const [status] = await runScript<[string, number]>(
+      this.redis,
+      'reassertClaim',
+      [k.claim(uuid), k.members(), k.memberIncarnations(), k.claimEpoch(), k.node(uuid)],
+      [member, incarnation, epoch, timeoutMs],
+    );
+    this.saw(epoch);
+    return status as ReassertStatus;
+  }
+
+  private saw(epoch: number): void {
+    if (Number.isFinite(epoch) && epoch > this.epochFloor) this.epochFloor = epoch;
   }
 
   async get(uuid: string): Promise<Claim | undefined> {
     try {
-      return parseClaim(await this.redis.hgetall(this.keys.claim(uuid)));
+      const c = parseClaim(await this.redis.hgetall(this.keys.claim(uuid)));
+      if (c) this.saw(c.epoch);
+      return c;
     } catch (e) {
       return this.unreadable(uuid, e);
     }
@@ -55,7 +86,9 @@ export class ClaimRepository {
     const pipe = this.redis.pipeline();
     for (const u of uuids) pipe.hgetall(this.keys.claim(u));
     const res = (await pipe.exec()) ?? [];
-    return res.map(([err, h], i) => (err ? this.unreadable(uuids[i], err) : parseClaim(h as Record<string, string>)));
+    const out = res.map(([err, h], i) => (err ? this.unreadable(uuids[i], err) : parseClaim(h as Record<string, string>)));
+    for (const c of out) if (c) this.saw(c.epoch);
+    return out;
   }
 
   /** A claim key of another Redis type: reported and read as no claim (nobody may run on it). */

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { ManualClock } from '#libs/common';
-import type { MemberDetails } from './member.model.js';
+import type { MemberDetails, MemberView } from './member.model.js';
 import type { HeartbeatResult } from './membership.repository.js';
 import { MembershipService, type MembershipStore } from './membership.service.js';
 import { MembershipState } from './membership.state.js';
@@ -42,8 +42,9 @@ class FakeStore implements MembershipStore {
     this.holds++;
     return true;
   }
+  members: MemberView[] = [];
   async snapshot() {
-    return { nowMs: 0, members: [], takeoverHold: false };
+    return { nowMs: 0, members: this.members.map((m) => ({ ...m })), takeoverHold: false };
   }
   async incarnationOf() {
     return this.duplicateOf ?? null;
@@ -89,7 +90,37 @@ function setup(opts: { interval?: number; timeout?: number } = {}) {
   return { clock, store, m, events, lease, lines, run };
 }
 
+const member = (id: string, incarnation: string, state: MemberView['state'] = 'alive'): MemberView => ({
+  ...details,
+  id,
+  incarnation,
+  state,
+  drained: false,
+  lastHeartbeatMs: 0,
+  joinedAtMs: 0,
+  alive: state !== 'dead',
+});
+
 describe('MembershipService', () => {
+  it('a member seen dead that Redis lists alive again (it went back in time) stays out of the ring and is removed again', async () => {
+    const { m, store, lines } = setup();
+    store.members = [member('c1', 'i1'), member('c2', 'j1')];
+    expect((await m.refreshView()).ownerOf('n', '')).toBeDefined();
+    expect(m.view.members.map((x) => x.id)).toEqual(['c1', 'c2']);
+    store.members = [member('c1', 'i1'), member('c2', 'j1', 'dead')]; // its crash was detected
+    await m.refreshView();
+    store.members = [member('c1', 'i1'), member('c2', 'j1')]; // an older copy of Redis: registered and alive
+    await m.refreshView();
+    expect(m.view.members.map((x) => x.id)).toEqual(['c1']);
+    expect(store.removed).toEqual(['j1']);
+    expect(lines.some((l) => l.msg === 'a conductor that had left or died is listed again (Redis went back in time): removing it again' && l.ghost === 'c2')).toBe(true);
+    // a new incarnation of c2 (it restarted) is a member like any other
+    store.members = [member('c1', 'i1'), member('c2', 'j2')];
+    await m.refreshView();
+    expect(m.view.members.map((x) => x.id)).toEqual(['c1', 'c2']);
+    expect(store.removed).toEqual(['j1']);
+  });
+
   it('joins on the first heartbeat, then renews the lease every interval', async () => {
     const { m, events, lease, run, store } = setup();
     expect(m.membershipState).toBe(MembershipState.Idle);

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { errorMessage, newIncarnation, systemClock, type Clock, type ClockTimer } from '#libs/common';
 import type { Logger } from '#libs/logging';
 import { ClusterView } from './cluster-view.js';
-import type { ClusterSnapshot, MemberDetails } from './member.model.js';
+import type { ClusterSnapshot, MemberDetails, MemberView } from './member.model.js';
 import type { MembershipRepository } from './membership.repository.js';
 import { heartbeating, leaseValid, MembershipState, nextMembershipState, type MembershipEvent } from './membership.state.js';
 
@@ -47,6 +47,8 @@ export class MembershipService extends EventEmitter {
   incarnation = newIncarnation();
   private state = MembershipState.Idle;
   private readonly previousIncarnations: string[] = [];
+  /** Other members' incarnations seen leave or die (`id/incarnation`), the newest 1,000. */
+  private readonly departed = new Set<string>();
   private leaseDeadline = 0;
   private lastOkMs = 0;
   private beatTimer: ClockTimer | undefined;
@@ -150,7 +152,7 @@ export class MembershipService extends EventEmitter {
   }
 
   async refreshView(): Promise<ClusterView> {
-    const snap = await this.repo.snapshot(this.opts.heartbeatTimeoutMs);
+    const snap = this.withoutDeparted(await this.repo.snapshot(this.opts.heartbeatTimeoutMs));
     const view = new ClusterView(snap, this.opts.vnodes, this.currentView);
     const changed = view.ringKey !== this.currentView.ringKey;
     this.currentView = view;
@@ -160,6 +162,30 @@ export class MembershipService extends EventEmitter {
       this.emit('view', view);
     }
     return view;
+  }
+
+  /**
+   * A member incarnation that left or was found dead is gone for good: only a Redis that went back in
+   * time (a failover onto a copy taken before the removal) can list it as registered again. Such a
+   * ghost is left out of the view, so the ring does not hand its former nodes back to a dead process,
+   * and removed from Redis again.
+   */
+  private withoutDeparted(snap: ClusterSnapshot): ClusterSnapshot {
+    const key = (m: MemberView) => `${m.id}/${m.incarnation}`;
+    const now = new Map(snap.members.map((m) => [m.id, m]));
+    for (const m of this.currentView.snapshot.members) {
+      if (m.id === this.opts.memberId || m.state === 'dead') continue;
+      const n = now.get(m.id);
+      if (!n || n.incarnation !== m.incarnation || n.state === 'dead') this.departed.add(key(m));
+    }
+    while (this.departed.size > 1000) this.departed.delete(this.departed.values().next().value!);
+    const ghosts = snap.members.filter((m) => m.id !== this.opts.memberId && m.state !== 'dead' && this.departed.has(key(m)));
+    if (ghosts.length === 0) return snap;
+    for (const g of ghosts) {
+      this.log.warn({ ghost: g.id, incarnation: g.incarnation }, 'a conductor that had left or died is listed again (Redis went back in time): removing it again');
+      void this.repo.remove(g.id, g.incarnation, 'dead').catch(() => undefined);
+    }
+    return { ...snap, members: snap.members.filter((m) => !ghosts.includes(m)) };
   }
 
   /** The one place the state changes: apply the table, then log and emit what the change means. */

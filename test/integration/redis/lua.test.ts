@@ -95,6 +95,7 @@ describe('Lua scripts against redis-server', () => {
       'heartbeatMember-5',
       'publishClusterSettings-3',
       'publishConsoleViewers-3',
+      'reassertClaim-5',
       'releaseLease-1',
       'removeMember-3',
       'setConsoleIntent-4',
@@ -255,8 +256,10 @@ describe('Lua scripts against redis-server', () => {
 
   // ------------------------------------------------------------------ claims and console state
 
-  const acquire = (me: string, inc: string, uuid = UUID) =>
-    run<[string, number, string]>('acquireClaim', [k.claim(uuid), k.members(), k.memberIncarnations(), k.claimEpoch(), k.takeoverHold()], [me, inc, TIMEOUT_MS]);
+  const acquire = (me: string, inc: string, uuid = UUID, floor = 0) =>
+    run<[string, number, string]>('acquireClaim', [k.claim(uuid), k.members(), k.memberIncarnations(), k.claimEpoch(), k.takeoverHold()], [me, inc, TIMEOUT_MS, floor]);
+  const reassert = (me: string, inc: string, epoch: number, uuid = UUID) =>
+    run<[string, number]>('reassertClaim', [k.claim(uuid), k.members(), k.memberIncarnations(), k.claimEpoch(), k.node(uuid)], [me, inc, epoch, TIMEOUT_MS]);
 
   describe('acquireClaim-5', () => {
     it('TAKEN: a free claim, with a new epoch from the cluster-wide counter and no previous holder', async () => {
@@ -346,6 +349,81 @@ describe('Lua scripts against redis-server', () => {
         await age('c2', TIMEOUT_MS + 1);
       }
       expect(seen).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    });
+
+    it('never hands out an epoch at or below the caller’s floor (a failover lost the newest INCRs), and lifts the counter', async () => {
+      await heartbeat('c1', 'i1');
+      await redis.set(k.claimEpoch(), '3'); // the counter went back from 40 to 3
+      expect(await acquire('c1', 'i1', UUID, 40)).toEqual(['TAKEN', 41, '']);
+      expect(await redis.get(k.claimEpoch())).toBe('41');
+      expect(await acquire('c1', 'i1', OTHER, 10)).toEqual(['TAKEN', 42, '']); // a floor below the counter changes nothing
+    });
+
+    it('HOLD: a free claim is not taken while takeovers are on hold (the running console’s claim may have been lost)', async () => {
+      await heartbeat('c1', 'i1');
+      await redis.set(k.takeoverHold(), '1', 'PX', 60_000);
+      const before = await snapshot();
+      expect(await acquire('c1', 'i1')).toEqual(['HOLD', 0, '']);
+      expect(await snapshot()).toEqual(before);
+    });
+  });
+
+  describe('reassertClaim-5', () => {
+    const enrolled = () => redis.hset(k.node(UUID), 'uuid', UUID);
+
+    it('HELD: the claim is the caller’s with that epoch; nothing changes', async () => {
+      await heartbeat('c1', 'i1');
+      await enrolled();
+      await acquire('c1', 'i1');
+      const before = await snapshot();
+      expect(await reassert('c1', 'i1', 1)).toEqual(['HELD', 1]);
+      expect(await snapshot()).toEqual(before);
+    });
+
+    it('REASSERTED: the claim reads older (another holder, or our own older epoch): written back, counter lifted', async () => {
+      await heartbeat('c1', 'i1');
+      await enrolled();
+      await redis.hset(k.claim(UUID), 'member', 'c2', 'incarnation', 'j0', 'epoch', '5');
+      await redis.set(k.claimEpoch(), '5');
+      expect(await reassert('c1', 'i1', 9)).toEqual(['REASSERTED', 9]);
+      expect(await redis.hgetall(k.claim(UUID))).toMatchObject({ member: 'c1', incarnation: 'i1', epoch: '9' });
+      expect(await redis.get(k.claimEpoch())).toBe('9');
+      await redis.hset(k.claim(UUID), 'epoch', '7');
+      expect(await reassert('c1', 'i1', 9)).toEqual(['REASSERTED', 9]);
+    });
+
+    it('REASSERTED: the claim reads free while the counter is below the epoch (Redis went back before it was taken)', async () => {
+      await heartbeat('c1', 'i1');
+      await enrolled();
+      await redis.set(k.claimEpoch(), '2');
+      expect(await reassert('c1', 'i1', 9)).toEqual(['REASSERTED', 9]);
+      expect(await redis.get(k.claimEpoch())).toBe('9');
+    });
+
+    it.each([
+      ['held by someone with a higher epoch', async () => { await redis.hset(k.claim(UUID), 'member', 'c2', 'incarnation', 'j1', 'epoch', '10'); }],
+      ['held by someone with the same epoch', async () => { await redis.hset(k.claim(UUID), 'member', 'c2', 'incarnation', 'j1', 'epoch', '9'); }],
+      ['free, the counter at the epoch or above (released or taken normally)', async () => { await redis.set(k.claimEpoch(), '12'); }],
+    ])('LOST: %s; nothing changes', async (_why, setup) => {
+      await heartbeat('c1', 'i1');
+      await enrolled();
+      await setup();
+      const before = await snapshot();
+      expect((await reassert('c1', 'i1', 9))[0]).toBe('LOST');
+      expect(await snapshot()).toEqual(before);
+    });
+
+    it('LOST when the node is gone, NOT_MEMBER when the caller is not a live member; nothing changes', async () => {
+      await heartbeat('c1', 'i1');
+      let before = await snapshot();
+      expect(await reassert('c1', 'i1', 9)).toEqual(['LOST', 0]);
+      expect(await snapshot()).toEqual(before);
+      await enrolled();
+      await age('c1', TIMEOUT_MS + 1);
+      before = await snapshot();
+      expect(await reassert('c1', 'i1', 9)).toEqual(['NOT_MEMBER', 0]);
+      expect(await reassert('c1', 'i0', 9)).toEqual(['NOT_MEMBER', 0]);
+      expect(await snapshot()).toEqual(before);
     });
   });
 

@@ -1,7 +1,7 @@
 import type { ClaimRepository, MembershipService } from '#libs/cluster';
 import { systemClock, type Clock } from '#libs/common';
 import type { ConsolePortRepository, ConsoleStatusRepository, NodeRecord } from '#libs/nodes';
-import type { ClusterMembership, ConsoleClaims, ConsolePortAllocator, ConsoleStatuses } from './ports.js';
+import type { ClaimCheck, ClusterMembership, ConsoleClaims, ConsolePortAllocator, ConsoleStatuses } from './ports.js';
 
 /** The reconciler's Redis-backed ports, over the repositories, as this conductor's current incarnation. */
 
@@ -25,9 +25,18 @@ export function membershipPort(m: MembershipService): ClusterMembership {
 export function claimsPort(claims: ClaimRepository, m: MembershipService, heartbeatTimeoutMs: number): ConsoleClaims {
   return {
     acquire: (uuid) => claims.acquire(uuid, m.memberId, m.incarnation, heartbeatTimeoutMs),
-    async heldEpochs(uuids) {
-      const all = await claims.getMany(uuids);
-      return all.map((c) => (c && c.member === m.memberId && c.incarnation === m.incarnation ? c.epoch : 0));
+    async confirmHeld(held) {
+      const all = await claims.getMany(held.map((h) => h.uuid));
+      return Promise.all(
+        held.map(async ({ uuid, epoch }, i): Promise<ClaimCheck> => {
+          const c = all[i];
+          if (c && c.member === m.memberId && c.incarnation === m.incarnation && c.epoch === epoch) return 'held';
+          // only a Redis that went back in time shows a lower epoch (or none while the counter is below ours)
+          if (c && c.epoch > epoch) return 'lost';
+          const r = await claims.reassert(uuid, m.memberId, m.incarnation, epoch, heartbeatTimeoutMs);
+          return r === 'HELD' ? 'held' : r === 'REASSERTED' ? 'reasserted' : 'lost';
+        }),
+      );
     },
   };
 }

@@ -1,8 +1,9 @@
 import type { Clock } from '#libs/common';
 import type { Logger } from '#libs/logging';
+import type { ConsoleStatus } from '#libs/nodes';
 import type { ConsoleEntry } from './entry.js';
 import type { ConsoleFailure, Outcome, StartedResult, StoppedResult } from './outcome.js';
-import type { ConsoleStatuses } from './ports.js';
+import type { ConsoleStatuses, RunningConsole } from './ports.js';
 import type { RestartPolicy } from './restart-policy.js';
 
 export interface ReconcilerCounters {
@@ -34,6 +35,21 @@ export interface OutcomeContext {
 
 export function consoleUrl(address: string, port: number, scheme = 'tcp'): string {
   return `${scheme}://${address.includes(':') ? `[${address}]` : address}:${port}`;
+}
+
+/** The observed state of a running console, as its owner writes it (after a start, or again after Redis lost it). */
+export function runningStatus(e: ConsoleEntry, c: RunningConsole, port: number, address: string): Partial<ConsoleStatus> {
+  return {
+    state: 'running',
+    url: consoleUrl(address, port, c.scheme),
+    port,
+    pid: c.pid ?? null,
+    generation: e.node.console_generation,
+    rev: e.node.rev,
+    last_error: e.lastError,
+    restarts: e.restarts,
+    started_at: e.startedAtWallMs,
+  };
 }
 
 /**
@@ -73,19 +89,8 @@ async function started(e: ConsoleEntry, r: StartedResult, address: string, ctx: 
   e.stoppingWritten = false;
   ctx.counters.starts++;
   const url = consoleUrl(address, r.port, r.console.scheme);
-  const node = e.node;
   const written = await ctx.statuses
-    .write(e.uuid, e.epoch, {
-      state: 'running',
-      url,
-      port: r.port,
-      pid: r.console.pid ?? null,
-      generation: node.console_generation,
-      rev: node.rev,
-      last_error: e.lastError,
-      restarts: e.restarts,
-      started_at: e.startedAtWallMs,
-    })
+    .write(e.uuid, e.epoch, runningStatus(e, r.console, r.port, address))
     .then(
       (ok) => (ok ? 'ok' : 'fenced'),
       () => 'error' as const,

@@ -145,7 +145,17 @@ class World {
             this.claims.set(u, { member: 'c1', epoch });
             return { status: 'TAKEN', epoch, previous: '' };
           },
-          heldEpochs: async (us) => us.map((u) => (this.claims.get(u)?.member === 'c1' ? this.claims.get(u)!.epoch : 0)),
+          // reassertClaim-5.lua's rule: only a claim that reads older (or free below the counter) is written back
+          confirmHeld: async (held) =>
+            held.map(({ uuid: u, epoch }) => {
+              const c = this.claims.get(u);
+              if (c && c.member === 'c1' && c.epoch === epoch) return 'held';
+              if (c ? c.epoch >= epoch : this.epoch >= epoch) return 'lost';
+              this.claims.set(u, { member: 'c1', epoch });
+              this.epoch = Math.max(this.epoch, epoch);
+              this.events.push(`reassert ${short(u)}@${epoch}`);
+              return 'reasserted';
+            }),
         },
         statuses: {
           write: async (u, epoch, patch, opts) => {
@@ -289,6 +299,23 @@ describe('ConsoleReconciler', () => {
     expect(w.events).toEqual(['kill n1', 'cleanup n1 fenced']);
     expect(w.claims.get(uuid(1))).toEqual({ member: 'c2', epoch: 99 });
     expect(r.stats().owned).toBe(0);
+  });
+
+  it('Redis went back in time (a failover onto an older copy): the claim reads older, is written back, and the console keeps running', async () => {
+    const w = new World();
+    const r = await started(w, node(1), node(2));
+    const [e1, e2] = [w.claims.get(uuid(1))!.epoch, w.claims.get(uuid(2))!.epoch];
+    w.claims.set(uuid(1), { member: 'c3', epoch: e1 - 1 }); // an older holder
+    w.claims.delete(uuid(2)); // free, and the counter went back below it
+    w.epoch = 0;
+    w.events.length = 0;
+    await r.reconcileAll();
+    await settle(r);
+    // the observed state went back too: written again under the re-asserted claim
+    expect(w.events).toEqual([`reassert n1@${e1}`, `reassert n2@${e2}`, 'status n1 running', 'status n2 running']);
+    expect(w.claims.get(uuid(1))).toEqual({ member: 'c1', epoch: e1 });
+    expect(w.statuses.get(uuid(1))).toMatchObject({ state: 'running', url: 'tcp://127.0.0.1:20001' });
+    expect(r.stats().owned).toBe(2);
   });
 
   it('lease lost → fence: every process killed at once without Redis, then tidied up; started again after rejoining', async () => {

@@ -1,7 +1,7 @@
 import { errorMessage, type BackoffPolicy } from '#libs/common';
 import type { NodeRecord } from '#libs/nodes';
 import { Semaphore } from '../semaphore.js';
-import { applyOutcome, type OutcomeContext, type ReconcilerCounters } from './apply-outcome.js';
+import { applyOutcome, runningStatus, type OutcomeContext, type ReconcilerCounters } from './apply-outcome.js';
 import { consoleSpecKey, decide, type DecideInput } from './decide.js';
 import { newEntry, type ConsoleEntry } from './entry.js';
 import { ConsoleExecutor } from './execute.js';
@@ -158,13 +158,23 @@ export class ConsoleReconciler {
     }
   }
 
-  /** Any console whose claim is no longer ours (taken over while we were paused) is stopped at once. */
+  /**
+   * Any console whose claim is no longer ours (taken over while we were paused) is stopped at once.
+   * One whose claim Redis lost (a failover onto an older copy) has had it written back.
+   */
   private async verifyClaims(): Promise<void> {
     const held = [...this.entries.values()].filter((e) => e.epoch > 0 && !e.claimLost);
     if (held.length === 0) return;
-    const epochs = await this.p.claims.heldEpochs(held.map((e) => e.uuid));
+    const checks = await this.p.claims.confirmHeld(held.map((e) => ({ uuid: e.uuid, epoch: e.epoch })));
     held.forEach((e, i) => {
-      if (e.epoch === 0 || epochs[i] === e.epoch) return;
+      if (e.epoch === 0 || checks[i] === 'held') return;
+      if (checks[i] === 'reasserted') {
+        this.p.log.warn({ node: e.uuid, epoch: e.epoch }, 'Redis had lost this console’s claim (it went back in time): claim written back');
+        // its observed state went back too (it may name a former owner’s URL): write it again
+        if (e.console && e.port !== undefined && e.state === 'running')
+          void this.p.statuses.write(e.uuid, e.epoch, runningStatus(e, e.console, e.port, this.opts.socatAddress)).catch(() => false);
+        return;
+      }
       e.claimLost = true;
       this.p.log.warn({ node: e.uuid, epoch: e.epoch }, 'lost the claim: stopping the console at once');
       this.queue.add(e.uuid);

@@ -38,11 +38,17 @@ export interface ConsolePortAllocator {
   allocate(node: NodeRecord): Promise<number>;
 }
 
+/** 'held': ours with that epoch; 'reasserted': Redis had lost it and it was written back; 'lost'. */
+export type ClaimCheck = 'held' | 'reasserted' | 'lost';
+
 /** The node's claim: acquire (or confirm) before every start; read many to verify what we hold. */
 export interface ConsoleClaims {
   acquire(uuid: string): Promise<ClaimResult>;
-  /** For each uuid: the epoch this conductor's current incarnation holds, or 0. */
-  heldEpochs(uuids: string[]): Promise<number[]>;
+  /**
+   * For each console running under a claim: whether the claim is still ours with that epoch. A
+   * claim that Redis lost by going back in time (it reads free or older) is written back first.
+   */
+  confirmHeld(held: { uuid: string; epoch: number }[]): Promise<ClaimCheck[]>;
 }
 
 /** Observed state, written under the node's claim (false: the claim is no longer ours with that epoch). */
