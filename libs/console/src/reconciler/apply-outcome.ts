@@ -82,6 +82,7 @@ export async function applyOutcome(e: ConsoleEntry, outcome: Outcome, address: s
 async function started(e: ConsoleEntry, r: StartedResult, address: string, ctx: OutcomeContext): Promise<void> {
   e.console = r.console;
   e.port = r.port;
+  e.tidiedAtFence = false;
   e.state = 'running';
   e.startedAtWallMs = ctx.clock.wallMs();
   e.retryAtMs = e.fault = undefined;

@@ -90,6 +90,8 @@ class World {
   maxInFlightStarts = 0;
   /** Starts wait for this before they resolve (bounded-concurrency test). */
   gate: Promise<void> | undefined;
+  /** Status writes wait for this (a Redis call hanging in a partition). */
+  redisHang: Promise<void> | undefined;
 
   specs: NodeSpecs = {
     enabled: async () => [...this.nodes.values()].filter((n) => n.console_enabled).map((n) => n.uuid),
@@ -159,6 +161,7 @@ class World {
         },
         statuses: {
           write: async (u, epoch, patch, opts) => {
+            if (this.redisHang) await this.redisHang;
             const c = this.claims.get(u);
             if (!c || c.member !== 'c1' || c.epoch !== epoch) {
               this.events.push(`status ${short(u)} fenced off`);
@@ -318,12 +321,32 @@ describe('ConsoleReconciler', () => {
     expect(r.stats().owned).toBe(2);
   });
 
+  it('self-fence while the node’s queue is stuck on a hanging Redis call: the BMC session ends at once, and only once', async () => {
+    const w = new World();
+    const n1 = node(1);
+    const r = await started(w, n1);
+    let release!: () => void;
+    w.redisHang = new Promise<void>((res) => (release = res));
+    w.nodes.set(n1.uuid, { ...n1, console_enabled: false });
+    void r.reconcileAll(); // the stop writes `stopping` first: it hangs there, holding the node's place in the queue
+    for (let i = 0; i < 10; i++) await new Promise((res) => setImmediate(res));
+    w.lease = false;
+    await r.fenceAll();
+    expect(w.events).toEqual(['kill n1', 'cleanup n1 fenced']);
+    w.redisHang = undefined;
+    release();
+    await settle(r);
+    expect(w.events.filter((e) => e.startsWith('cleanup'))).toEqual(['cleanup n1 fenced']);
+  });
+
   it('lease lost → fence: every process killed at once without Redis, then tidied up; started again after rejoining', async () => {
     const w = new World();
     const r = await started(w, node(1), node(2));
     w.consoles.get(uuid(2))!.session = true;
     w.lease = false;
     await r.fenceAll();
+    // the BMC sessions end within fenceAll itself, not when the node's turn in the queue comes
+    expect(w.events.filter((e) => e.startsWith('cleanup')).sort()).toEqual(['cleanup n1 fenced', 'cleanup n2 fenced (session)']);
     await settle(r);
     expect(w.events.filter((e) => e.startsWith('kill')).sort()).toEqual(['kill n1', 'kill n2']);
     expect(w.events.filter((e) => e.startsWith('cleanup')).sort()).toEqual(['cleanup n1 fenced', 'cleanup n2 fenced (session)']);

@@ -289,7 +289,15 @@ export class ConsoleReconciler {
     const all = [...this.entries.values()];
     for (const e of all) e.claimLost = true;
     const kills = new Semaphore(STOP_CONCURRENCY);
-    await Promise.all(all.map((e) => kills.run(() => this.executor.kill(e))));
+    // The BMC session ends here too, not in the queue: a node's queue may be stuck behind a Redis call
+    // that hangs (a partition), while the new owner opens its own session; a broker left alive would
+    // re-open ours as soon as the lease is valid again (chaos seed 668079193, sol-session-stolen).
+    const fenced = async (e: ConsoleEntry) => {
+      await this.executor.kill(e);
+      await this.p.processes.cleanup(e.node, { sessionWasActive: e.sessionWasActive ?? false, reason: 'fenced' }).catch(() => undefined);
+      e.tidiedAtFence = true;
+    };
+    await Promise.all(all.map((e) => kills.run(() => fenced(e))));
     for (const e of all) this.queue.add(e.uuid);
   }
 }

@@ -31,6 +31,8 @@ export interface ConsoleEntry {
   stoppingWritten: boolean;
   /** A client was connected when the process was killed ahead of its stop (self-fence). */
   sessionWasActive?: boolean;
+  /** The self-fence already ended its BMC session and removed its files: the queued stop need not. */
+  tidiedAtFence?: boolean;
 }
 
 export function newEntry(node: NodeRecord): ConsoleEntry {

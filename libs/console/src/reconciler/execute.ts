@@ -131,10 +131,11 @@ export class ConsoleExecutor {
       const tKilled = this.d.clock.monotonicMs();
       let cleanupError: string | undefined;
       try {
-        await this.d.processes.cleanup(e.node, { sessionWasActive, reason });
+        if (!e.tidiedAtFence) await this.d.processes.cleanup(e.node, { sessionWasActive, reason });
       } catch (err) {
         cleanupError = errorMessage(err);
       }
+      e.tidiedAtFence = false;
       const ms = { kill: Math.round(tKilled - t0), total: Math.round(this.d.clock.monotonicMs() - t0) };
       return { kind: 'ok', result: { event: 'stopped', reason, redis, hadConsole, cleanupError, ms } };
     });
