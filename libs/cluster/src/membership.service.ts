@@ -47,7 +47,7 @@ export class MembershipService extends EventEmitter {
   incarnation = newIncarnation();
   private state = MembershipState.Idle;
   private readonly previousIncarnations: string[] = [];
-  /** Other members' incarnations seen leave or die (`id/incarnation`), the newest 1,000. */
+  /** Other members' incarnations seen marked dead (`id/incarnation`), the newest 1,000. */
   private readonly departed = new Set<string>();
   private leaseDeadline = 0;
   private lastOkMs = 0;
@@ -165,24 +165,21 @@ export class MembershipService extends EventEmitter {
   }
 
   /**
-   * A member incarnation that left or was found dead is gone for good: only a Redis that went back in
-   * time (a failover onto a copy taken before the removal) can list it as registered again. Such a
-   * ghost is left out of the view, so the ring does not hand its former nodes back to a dead process,
-   * and removed from Redis again.
+   * A member incarnation whose crash was confirmed (removeMember-3.lua marked it dead: its API refused)
+   * is gone for good: only a Redis that went back in time (a failover onto a copy taken before the
+   * removal) can list it as registered again. Such a ghost is left out of the view, so the ring does
+   * not hand its former nodes back to a dead process, and it is removed from Redis again. Nothing
+   * else counts as departed: after a rewind, a live member may read absent or under an older
+   * incarnation for a moment.
    */
   private withoutDeparted(snap: ClusterSnapshot): ClusterSnapshot {
     const key = (m: MemberView) => `${m.id}/${m.incarnation}`;
-    const now = new Map(snap.members.map((m) => [m.id, m]));
-    for (const m of this.currentView.snapshot.members) {
-      if (m.id === this.opts.memberId || m.state === 'dead') continue;
-      const n = now.get(m.id);
-      if (!n || n.incarnation !== m.incarnation || n.state === 'dead') this.departed.add(key(m));
-    }
+    for (const m of snap.members) if (m.state === 'dead' && m.incarnation && m.id !== this.opts.memberId) this.departed.add(key(m));
     while (this.departed.size > 1000) this.departed.delete(this.departed.values().next().value!);
-    const ghosts = snap.members.filter((m) => m.id !== this.opts.memberId && m.state !== 'dead' && this.departed.has(key(m)));
+    const ghosts = snap.members.filter((m) => m.state !== 'dead' && this.departed.has(key(m)));
     if (ghosts.length === 0) return snap;
     for (const g of ghosts) {
-      this.log.warn({ ghost: g.id, incarnation: g.incarnation }, 'a conductor that had left or died is listed again (Redis went back in time): removing it again');
+      this.log.warn({ ghost: g.id, incarnation: g.incarnation }, 'a conductor found dead is listed again (Redis went back in time): removing it again');
       void this.repo.remove(g.id, g.incarnation, 'dead').catch(() => undefined);
     }
     return { ...snap, members: snap.members.filter((m) => !ghosts.includes(m)) };

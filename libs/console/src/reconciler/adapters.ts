@@ -34,7 +34,7 @@ export function claimsPort(claims: ClaimRepository, m: MembershipService, heartb
           // only a Redis that went back in time shows a lower epoch (or none while the counter is below ours)
           if (c && c.epoch > epoch) return 'lost';
           const r = await claims.reassert(uuid, m.memberId, m.incarnation, epoch, heartbeatTimeoutMs);
-          return r === 'HELD' ? 'held' : r === 'REASSERTED' ? 'reasserted' : 'lost';
+          return r === 'HELD' ? 'held' : r === 'REASSERTED' ? 'reasserted' : r === 'NOT_MEMBER' ? 'unknown' : 'lost';
         }),
       );
     },

@@ -90,6 +90,8 @@ class World {
   maxInFlightStarts = 0;
   /** Starts wait for this before they resolve (bounded-concurrency test). */
   gate: Promise<void> | undefined;
+  /** Redis does not list this conductor as a member (an older copy, before its next heartbeat). */
+  notMember = false;
   /** Status writes wait for this (a Redis call hanging in a partition). */
   redisHang: Promise<void> | undefined;
 
@@ -152,6 +154,7 @@ class World {
             held.map(({ uuid: u, epoch }) => {
               const c = this.claims.get(u);
               if (c && c.member === 'c1' && c.epoch === epoch) return 'held';
+              if (this.notMember) return 'unknown';
               if (c ? c.epoch >= epoch : this.epoch >= epoch) return 'lost';
               this.claims.set(u, { member: 'c1', epoch });
               this.epoch = Math.max(this.epoch, epoch);
@@ -319,6 +322,23 @@ describe('ConsoleReconciler', () => {
     expect(w.claims.get(uuid(1))).toEqual({ member: 'c1', epoch: e1 });
     expect(w.statuses.get(uuid(1))).toMatchObject({ state: 'running', url: 'tcp://127.0.0.1:20001' });
     expect(r.stats().owned).toBe(2);
+  });
+
+  it('Redis does not list us as a member for a moment (an older copy, before our next heartbeat): the console keeps running, nothing is written', async () => {
+    const w = new World();
+    const r = await started(w, node(1));
+    const e1 = w.claims.get(uuid(1))!.epoch;
+    w.claims.delete(uuid(1));
+    w.notMember = true;
+    await r.reconcileAll();
+    await settle(r);
+    expect(w.events).toEqual([]);
+    expect(r.stats().owned).toBe(1);
+    w.notMember = false;
+    w.epoch = 0;
+    await r.reconcileAll();
+    await settle(r);
+    expect(w.events).toEqual([`reassert n1@${e1}`, 'status n1 running']);
   });
 
   it('self-fence while the node’s queue is stuck on a hanging Redis call: the BMC session ends at once, and only once', async () => {

@@ -167,7 +167,7 @@ export class ConsoleReconciler {
     if (held.length === 0) return;
     const checks = await this.p.claims.confirmHeld(held.map((e) => ({ uuid: e.uuid, epoch: e.epoch })));
     held.forEach((e, i) => {
-      if (e.epoch === 0 || checks[i] === 'held') return;
+      if (e.epoch === 0 || checks[i] === 'held' || checks[i] === 'unknown') return;
       if (checks[i] === 'reasserted') {
         this.p.log.warn({ node: e.uuid, epoch: e.epoch }, 'Redis had lost this console’s claim (it went back in time): claim written back');
         // its observed state went back too (it may name a former owner’s URL): write it again

@@ -38,8 +38,12 @@ export interface ConsolePortAllocator {
   allocate(node: NodeRecord): Promise<number>;
 }
 
-/** 'held': ours with that epoch; 'reasserted': Redis had lost it and it was written back; 'lost'. */
-export type ClaimCheck = 'held' | 'reasserted' | 'lost';
+/**
+ * 'held': ours with that epoch; 'reasserted': Redis had lost it and it was written back; 'lost';
+ * 'unknown': Redis does not list this conductor as a member right now (an older copy, until the next
+ * heartbeat registers it again): the lease, not the claim check, decides whether it may go on.
+ */
+export type ClaimCheck = 'held' | 'reasserted' | 'lost' | 'unknown';
 
 /** The node's claim: acquire (or confirm) before every start; read many to verify what we hold. */
 export interface ConsoleClaims {
