@@ -1,13 +1,15 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { packageRoot } from '#libs/common';
 import { FaultProxy, type FaultMode, type FaultProxyStats } from './fault-proxy.js';
 
 /**
- * Fault proxies in their own worker thread, so that traffic through them (every Redis command of
- * several conductors in a chaos run) is not delayed when the test's own thread is busy reading /proc
- * or parsing API answers: a stalled test thread must not look like a network fault to a conductor.
+ * Fault proxies in their own process, so that traffic through them (every Redis command of several
+ * conductors in a chaos run) is not delayed when the test's own thread is busy reading /proc or
+ * parsing API answers: a stalled test thread must not look like a network fault to a conductor.
+ * A process rather than a worker thread: a worker whose sockets did not finish closing kept Node's
+ * exit waiting for it forever (a jest run hung after its chaos test passed); a process is killed.
  * Each proxy has a name and belongs to a group (e.g. one group per conductor: its links to Sentinel
  * and to every Redis server); a mode is set for a whole group at once.
  */
@@ -32,28 +34,33 @@ export class FaultProxyHost {
   readonly proxies: HostedProxy[] = [];
   private closed = false;
 
-  private constructor(private readonly worker: Worker) {
-    worker.on('message', (r: Reply) => {
+  private constructor(private readonly child: ChildProcess) {
+    child.on('message', (r: Reply) => {
       const p = this.pending.get(r.id);
       if (!p) return;
       this.pending.delete(r.id);
+      if (this.pending.size === 0) this.child.channel?.unref();
       if (r.ok) p.resolve(r.value);
       else p.reject(new Error(r.error));
     });
-    worker.on('error', (e) => {
+    const fail = (e: Error) => {
       for (const p of this.pending.values()) p.reject(e);
       this.pending.clear();
-    });
+    };
+    child.on('error', fail);
+    child.on('exit', () => fail(new Error('the fault proxy process exited')));
   }
 
   /** Runs the built copy of this file (dist/): run `npm run build` first, as for every integration test. */
   static start(): FaultProxyHost {
     const file = join(packageRoot(), 'dist', 'test', 'support', 'fault-proxy-host.js');
     if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\` before the integration tests`);
-    const worker = new Worker(file, { workerData: { faultProxyWorker: true } });
-    // the worker never keeps its process alive by itself: a teardown that could not end it must not hang the test run
-    worker.unref();
-    return new FaultProxyHost(worker);
+    // setpriv: the kernel kills it if the test process dies first, so nothing outlives a run
+    const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', process.execPath, file], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, SOLGATE_FAULT_PROXY_HOST: '1' } });
+    // it never keeps the test process alive by itself: a teardown that could not end it must not hang the run
+    child.unref();
+    child.channel?.unref();
+    return new FaultProxyHost(child);
   }
 
   private call<T>(req: WithoutId<Request>): Promise<T> {
@@ -61,7 +68,8 @@ export class FaultProxyHost {
     const id = ++this.seq;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.worker.postMessage({ ...req, id });
+      this.child.channel?.ref();
+      this.child.send({ ...req, id }, (err) => err && reject(err));
     });
   }
 
@@ -81,19 +89,24 @@ export class FaultProxyHost {
     return this.call<FaultProxyStats>({ op: 'stats', group });
   }
 
-  /** Close every proxy and end the worker (idempotent). */
+  /** Close every proxy and end the process (idempotent). */
   async close(): Promise<void> {
     if (this.closed) return;
     await Promise.race([this.call({ op: 'close' }).catch(() => undefined), new Promise((r) => setTimeout(r, 5000).unref())]);
     this.closed = true;
-    await Promise.race([this.worker.terminate(), new Promise((r) => setTimeout(r, 3000).unref())]);
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      const exited = new Promise((r) => this.child.once('exit', r));
+      this.child.kill('SIGKILL');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000).unref())]);
+    }
   }
 }
 
-if (!isMainThread && (workerData as { faultProxyWorker?: boolean } | null)?.faultProxyWorker) {
-  const port = parentPort!;
+if (process.env.SOLGATE_FAULT_PROXY_HOST === '1' && process.send) {
+  const reply = (r: Reply) => process.send?.(r);
   const proxies: { group: string; proxy: FaultProxy }[] = [];
-  port.on('message', (req: Request) => {
+  process.on('disconnect', () => process.exit(0)); // the test process went away
+  process.on('message', (req: Request) => {
     void (async (): Promise<unknown> => {
       switch (req.op) {
         case 'start': {
@@ -119,8 +132,8 @@ if (!isMainThread && (workerData as { faultProxyWorker?: boolean } | null)?.faul
           return undefined;
       }
     })().then(
-      (value) => port.postMessage({ id: req.id, ok: true, value } satisfies Reply),
-      (e: unknown) => port.postMessage({ id: req.id, ok: false, error: e instanceof Error ? e.message : String(e) } satisfies Reply),
+      (value) => reply({ id: req.id, ok: true, value }),
+      (e: unknown) => reply({ id: req.id, ok: false, error: e instanceof Error ? e.message : String(e) }),
     );
   });
 }

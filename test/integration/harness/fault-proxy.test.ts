@@ -203,7 +203,7 @@ describe('FaultProxy in front of a real redis-server', () => {
   });
 });
 
-describe('FaultProxyHost (proxies in a worker thread) and the net-redirect preload', () => {
+describe('FaultProxyHost (proxies in their own process) and the net-redirect preload', () => {
   let echo: Awaited<ReturnType<typeof echoServer>>;
   let host: FaultProxyHost;
 
