@@ -1,9 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { ConsoleStatusRepository } from '#libs/nodes';
 import { Keys } from '#libs/redis';
 import { LocalCluster } from '../test/support/cluster.js';
 import { readListeningSockets, urlListens } from '../test/support/net.js';
+import { listProcesses } from '../test/support/procs.js';
 import { CONFIG_VARIABLES } from '#libs/config';
 import { spawnFloor } from './spawn-floor.js';
 import { summary, table } from './stats.js';
@@ -62,6 +63,33 @@ async function measure(from: string, affected: string[], t0: number, timeoutMs: 
   }
   if (done.size < affected.length) throw new Error(`${affected.length - done.size} consoles not back within ${timeoutMs} ms`);
   return affected.map((u) => done.get(u)!);
+}
+
+/**
+ * CPU ms a process has used so far, all its threads, to the nanosecond (schedstat: the tick-rounded
+ * figures in /proc/PID/stat read 0 for a socat that used 5 ms); 0 when it is gone.
+ */
+function cpuMsOf(pid: number): number {
+  try {
+    let ns = 0;
+    for (const t of readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+    return ns / 1e6;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Where a conductor's CPU goes, by component: the conductor itself, its launchers (its direct
+ * children) and the console processes they started (their children), and redis-server. Live
+ * processes only: read it before and after a burst and subtract.
+ */
+function cpuByComponent(conductorPid: number, redisPid: number | undefined): Record<'conductor' | 'launchers' | 'consoles' | 'redis', number> {
+  const procs = listProcesses();
+  const launchers = procs.filter((p) => p.ppid === conductorPid).map((p) => p.pid);
+  const consoles = procs.filter((p) => launchers.includes(p.ppid)).map((p) => p.pid);
+  const sum = (pids: number[]) => pids.reduce((a, pid) => a + cpuMsOf(pid), 0);
+  return { conductor: cpuMsOf(conductorPid), launchers: sum(launchers), consoles: sum(consoles), redis: redisPid ? cpuMsOf(redisPid) : 0 };
 }
 
 async function setDrained(id: string, drained: boolean): Promise<void> {
@@ -144,9 +172,14 @@ try {
   await sleep(1000);
   await metric('c2', 'solgate_registered'); // a scrape resets the event-loop histogram
   victim = cluster.conductor('c1');
+  const c2pid = cluster.conductor('c2').pid!;
+  const cpu0 = cpuByComponent(c2pid, cluster.redis.pid);
   const tMass = performance.now();
   await Promise.all([victim.kill9(), setDrained('c2', false)]);
   record(`mass crash (kill -9 c1, all ${nodes} consoles onto c2 alone)`, await measure('c1', uuids, tMass, 120_000), '≤ 4 s');
+  const cpu1 = cpuByComponent(c2pid, cluster.redis.pid);
+  const perConsole = (k: keyof typeof cpu0) => `${k} ${((cpu1[k] - cpu0[k]) / nodes).toFixed(2)}`;
+  console.log(`CPU ms per console taken over (until the last serves): ${(['conductor', 'launchers', 'consoles', 'redis'] as const).map(perConsole).join(', ')}`);
   console.log(
     `c2 (since its start): longest heartbeat gap ${Math.round((await metric('c2', 'solgate_heartbeat_max_gap_seconds')) * 1000)} ms, event-loop lag max ${Math.round((await metric('c2', 'solgate_nodejs_eventloop_lag_max_seconds')) * 1000)} ms`,
   );
