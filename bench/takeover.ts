@@ -92,6 +92,12 @@ function cpuByComponent(conductorPid: number, redisPid: number | undefined): Rec
   return { conductor: cpuMsOf(conductorPid), launchers: sum(launchers), consoles: sum(consoles), redis: redisPid ? cpuMsOf(redisPid) : 0 };
 }
 
+/** Redis commands run so far, by name (INFO commandstats). */
+async function commandCalls(): Promise<Map<string, number>> {
+  const info = await redis.info('commandstats');
+  return new Map([...info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)].map((m) => [m[1]!, Number(m[2])]));
+}
+
 async function setDrained(id: string, drained: boolean): Promise<void> {
   const keys = new Keys(cluster.prefix);
   await (drained ? redis.sadd(keys.drained(), id) : redis.srem(keys.drained(), id));
@@ -174,12 +180,16 @@ try {
   victim = cluster.conductor('c1');
   const c2pid = cluster.conductor('c2').pid!;
   const cpu0 = cpuByComponent(c2pid, cluster.redis.pid);
+  const calls0 = await commandCalls();
   const tMass = performance.now();
   await Promise.all([victim.kill9(), setDrained('c2', false)]);
   record(`mass crash (kill -9 c1, all ${nodes} consoles onto c2 alone)`, await measure('c1', uuids, tMass, 120_000), '≤ 4 s');
   const cpu1 = cpuByComponent(c2pid, cluster.redis.pid);
+  const calls1 = await commandCalls();
   const perConsole = (k: keyof typeof cpu0) => `${k} ${((cpu1[k] - cpu0[k]) / nodes).toFixed(2)}`;
   console.log(`CPU ms per console taken over (until the last serves): ${(['conductor', 'launchers', 'consoles', 'redis'] as const).map(perConsole).join(', ')}`);
+  const calls = [...calls1].map(([k, v]) => [k, (v - (calls0.get(k) ?? 0)) / nodes] as const).filter(([, v]) => v >= 0.05);
+  console.log(`Redis commands per console (all clients, the bench's polling included): ${calls.sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
   console.log(
     `c2 (since its start): longest heartbeat gap ${Math.round((await metric('c2', 'solgate_heartbeat_max_gap_seconds')) * 1000)} ms, event-loop lag max ${Math.round((await metric('c2', 'solgate_nodejs_eventloop_lag_max_seconds')) * 1000)} ms`,
   );

@@ -92,11 +92,19 @@ export class PidDirectory {
     }
   }
 
-  /** `<uuid>.pw` → /proc/self/fd/3 (replacing whatever is there, never following it). */
+  /**
+   * `<uuid>.pw` → /proc/self/fd/3 (replacing whatever is there, never following it). symlink(2)
+   * fails on any existing name, so the usual start (nothing there) costs one call, not two.
+   */
   async linkPasswordFile(uuid: string): Promise<void> {
     const path = this.passwordFile(uuid);
-    await removeIfThere(path);
-    await symlink(INHERITED_PASSWORD, path);
+    try {
+      await symlink(INHERITED_PASSWORD, path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      await removeIfThere(path);
+      await symlink(INHERITED_PASSWORD, path);
+    }
   }
 
   /**

@@ -56,15 +56,24 @@ export class TcpFront {
 
   async listen(): Promise<void> {
     if (this.closed) throw new Error('the console front is closed');
-    await rm(this.o.socketPath, { force: true }); // a stale socket file (earlier run) blocks listen()
     const server = createServer({ allowHalfOpen: true }, (sock) => this.onConnection(sock));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.o.socketPath, () => {
-        server.off('error', reject);
-        resolve();
+    const listen = () =>
+      new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(this.o.socketPath, () => {
+          server.off('error', reject);
+          resolve();
+        });
       });
-    });
+    try {
+      await listen();
+    } catch (e) {
+      // a stale file (an earlier run's socket) blocks listen(): removed (never followed) only then,
+      // so the usual start costs no extra file-system round trip
+      if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
+      await rm(this.o.socketPath, { force: true });
+      await listen();
+    }
     server.on('error', (e) => this.o.log.warn({ node: this.o.uuid, err: errorMessage(e) }, 'console socket error'));
     this.server = server;
     await chmod(this.o.socketPath, 0o600);
