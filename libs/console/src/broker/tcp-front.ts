@@ -1,4 +1,5 @@
-import { chmod, rm, stat } from 'node:fs/promises';
+import { chmodSync, statSync } from 'node:fs';
+import { rm, stat } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { errorMessage } from '#libs/common';
 import type { Logger } from '#libs/logging';
@@ -76,8 +77,9 @@ export class TcpFront {
     }
     server.on('error', (e) => this.o.log.warn({ node: this.o.uuid, err: errorMessage(e) }, 'console socket error'));
     this.server = server;
-    await chmod(this.o.socketPath, 0o600);
-    this.inode = (await stat(this.o.socketPath)).ino;
+    // synchronous: the private runtime directory is a tmpfs, see PidDirectory.writePrivate
+    chmodSync(this.o.socketPath, 0o600);
+    this.inode = statSync(this.o.socketPath).ino;
   }
 
   /** True if the server listens and its socket file is still the one it created. */

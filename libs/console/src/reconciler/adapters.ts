@@ -25,10 +25,7 @@ export function membershipPort(m: MembershipService): ClusterMembership {
 export function claimsPort(claims: ClaimRepository, m: MembershipService, heartbeatTimeoutMs: number): ConsoleClaims {
   return {
     acquire: (uuid) => claims.acquire(uuid, m.memberId, m.incarnation, heartbeatTimeoutMs),
-    async heldEpochs(uuids) {
-      const all = await claims.getMany(uuids);
-      return all.map((c) => (c && c.member === m.memberId && c.incarnation === m.incarnation ? c.epoch : 0));
-    },
+    heldEpochs: (uuids) => claims.heldEpochs(uuids, m.memberId, m.incarnation),
   };
 }
 
