@@ -22,7 +22,8 @@ import { summary, table } from './stats.js';
  * c1 runs all N consoles, then c1 is killed (kill -9) and c2 undrained at the same moment, so ONE
  * survivor takes all N over.
  * Usage: node dist/bench/takeover.js [nodes] [conductors] [ipmitool-socat|native-ipmi-socat]
- *        (BENCH_MASS_ONLY=1: the mass takeover alone)
+ *        (BENCH_MASS_ONLY=1: the mass takeover alone; BENCH_PROFILE=<dir>: a CPU profile of c2;
+ *        BENCH_CONCURRENCY overrides SOLGATE_START_CONCURRENCY)
  */
 const nodes = Number(process.argv[2] ?? 300);
 const conductors = Number(process.argv[3] ?? 3);
@@ -30,7 +31,16 @@ const consoleInterface = process.argv[4] === 'native-ipmi-socat' ? 'native-ipmi-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const massOnly = process.env.BENCH_MASS_ONLY === '1';
 
-const cluster = await LocalCluster.start({ name: 'bt', conductors, dummyNodes: nodes, consoleInterface, env: { SOLGATE_LOG_LEVEL: 'warn' } });
+// BENCH_PROFILE=<dir>: a CPU profile of c2 (the mass takeover's survivor), written when it stops
+const profileDir = process.env.BENCH_PROFILE;
+const cluster = await LocalCluster.start({
+  name: 'bt',
+  conductors,
+  dummyNodes: nodes,
+  consoleInterface,
+  env: { SOLGATE_LOG_LEVEL: 'warn', ...(process.env.BENCH_CONCURRENCY ? { SOLGATE_START_CONCURRENCY: process.env.BENCH_CONCURRENCY } : {}) },
+  ...(profileDir ? { conductorSetup: async (n: number) => (n === 2 ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] } : {}) } : {}),
+});
 const redis = new Redis(cluster.redis.url);
 const statuses = new ConsoleStatusRepository(redis, new Keys(cluster.prefix));
 const uuids = cluster.nodes.map((n) => n.uuid);
@@ -59,7 +69,7 @@ async function measure(from: string, affected: string[], t0: number, timeoutMs: 
     const s = await state(affected.filter((u) => !done.has(u)));
     const now = performance.now();
     for (const x of s) if (x.serving && x.conductor !== from) done.set(x.uuid, now - t0);
-    await sleep(20);
+    await sleep(50); // each look reads the kernel's socket table: the bench must not eat the CPU it measures
   }
   if (done.size < affected.length) throw new Error(`${affected.length - done.size} consoles not back within ${timeoutMs} ms`);
   return affected.map((u) => done.get(u)!);
@@ -181,13 +191,17 @@ try {
   const c2pid = cluster.conductor('c2').pid!;
   const cpu0 = cpuByComponent(c2pid, cluster.redis.pid);
   const calls0 = await commandCalls();
+  const bench0 = process.cpuUsage();
   const tMass = performance.now();
   await Promise.all([victim.kill9(), setDrained('c2', false)]);
   record(`mass crash (kill -9 c1, all ${nodes} consoles onto c2 alone)`, await measure('c1', uuids, tMass, 120_000), '≤ 4 s');
   const cpu1 = cpuByComponent(c2pid, cluster.redis.pid);
   const calls1 = await commandCalls();
+  const bench1 = process.cpuUsage(bench0);
   const perConsole = (k: keyof typeof cpu0) => `${k} ${((cpu1[k] - cpu0[k]) / nodes).toFixed(2)}`;
-  console.log(`CPU ms per console taken over (until the last serves): ${(['conductor', 'launchers', 'consoles', 'redis'] as const).map(perConsole).join(', ')}`);
+  console.log(
+    `CPU ms per console taken over (until the last serves): ${(['conductor', 'launchers', 'consoles', 'redis'] as const).map(perConsole).join(', ')}; this bench watching ${((bench1.user + bench1.system) / 1000 / nodes).toFixed(2)}`,
+  );
   const calls = [...calls1].map(([k, v]) => [k, (v - (calls0.get(k) ?? 0)) / nodes] as const).filter(([, v]) => v >= 0.05);
   console.log(`Redis commands per console (all clients, the bench's polling included): ${calls.sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
   console.log(
@@ -203,7 +217,7 @@ console.log(table(['event', 'consoles', 'p50', 'p90', 'p100', 'target', ''], row
 
 // The floor on this machine right now: as many bare socat listeners started through launchers,
 // no conductor at all, so the mass takeover reads as a ratio that a loaded machine affects alike.
-const concurrency = Number(CONFIG_VARIABLES.SOLGATE_START_CONCURRENCY);
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? CONFIG_VARIABLES.SOLGATE_START_CONCURRENCY);
 const floor = await spawnFloor(nodes, concurrency, 2);
 const mass = rows.at(-1)?.[4];
 console.log(
