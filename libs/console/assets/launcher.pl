@@ -72,6 +72,8 @@ if (opendir(my $d, '/proc/self/fd')) {
   POSIX::close($_) for grep { $_ != $own } @stray;
 }
 
+open(my $NULL, '+<', '/dev/null') or die "launcher: /dev/null: $!\n";    # every child's stdin and stdout
+
 $SIG{PIPE} = 'IGNORE';    # a gone conductor shows as a write error: we clean up, not die
 my $LAUNCHER = $$;
 my %kids;                 # pid -> { id, fh, buf, eof, status }
@@ -147,8 +149,7 @@ sub exec_child {
     }
     $SIG{PIPE} = 'DEFAULT';    # an ignored signal would stay ignored across exec
     # sources above the targets first, then onto 0-3 (dup2 clears close-on-exec)
-    open(my $null, '+<', '/dev/null') or die "/dev/null: $!\n";
-    my $nfd = fcntl($null, F_DUPFD, 10) or die "dup: $!\n";
+    my $nfd = fcntl($NULL, F_DUPFD, 10) or die "dup: $!\n";
     my $efd = fcntl($w, F_DUPFD, 10) or die "dup: $!\n";
     my $sfd = $secret ? (fcntl($secret, F_DUPFD, 10) or die "dup: $!\n") : undef;
     for ([$nfd, 0], [$nfd, 1], [$efd, 2], (defined $sfd ? [$sfd, 3] : ())) {
