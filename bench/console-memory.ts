@@ -70,7 +70,7 @@ function descendants(root: number): Proc[] {
       ? parentIsSocat
         ? 'socat per-connection child'
         : 'socat listener'
-      : /launcher\.mjs/.test(line)
+      : /launcher\.pl/.test(line)
         ? 'launcher (one per conductor)'
         : /ipmitool/.test(line)
           ? 'ipmitool sol activate'

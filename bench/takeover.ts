@@ -1,9 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { ConsoleStatusRepository } from '#libs/nodes';
 import { Keys } from '#libs/redis';
 import { LocalCluster } from '../test/support/cluster.js';
 import { readListeningSockets, urlListens } from '../test/support/net.js';
+import { listProcesses } from '../test/support/procs.js';
 import { CONFIG_VARIABLES } from '#libs/config';
 import { spawnFloor } from './spawn-floor.js';
 import { summary, table } from './stats.js';
@@ -21,7 +22,8 @@ import { summary, table } from './stats.js';
  * c1 runs all N consoles, then c1 is killed (kill -9) and c2 undrained at the same moment, so ONE
  * survivor takes all N over.
  * Usage: node dist/bench/takeover.js [nodes] [conductors] [ipmitool-socat|native-ipmi-socat]
- *        (BENCH_MASS_ONLY=1: the mass takeover alone)
+ *        (BENCH_MASS_ONLY=1: the mass takeover alone; BENCH_PROFILE=<dir>: a CPU profile of c2;
+ *        BENCH_CONCURRENCY overrides SOLGATE_START_CONCURRENCY)
  */
 const nodes = Number(process.argv[2] ?? 300);
 const conductors = Number(process.argv[3] ?? 3);
@@ -29,7 +31,16 @@ const consoleInterface = process.argv[4] === 'native-ipmi-socat' ? 'native-ipmi-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const massOnly = process.env.BENCH_MASS_ONLY === '1';
 
-const cluster = await LocalCluster.start({ name: 'bt', conductors, dummyNodes: nodes, consoleInterface, env: { SOLGATE_LOG_LEVEL: 'warn' } });
+// BENCH_PROFILE=<dir>: a CPU profile of c2 (the mass takeover's survivor), written when it stops
+const profileDir = process.env.BENCH_PROFILE;
+const cluster = await LocalCluster.start({
+  name: 'bt',
+  conductors,
+  dummyNodes: nodes,
+  consoleInterface,
+  env: { SOLGATE_LOG_LEVEL: 'warn', ...(process.env.BENCH_CONCURRENCY ? { SOLGATE_START_CONCURRENCY: process.env.BENCH_CONCURRENCY } : {}) },
+  ...(profileDir ? { conductorSetup: async (n: number) => (n === 2 ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] } : {}) } : {}),
+});
 const redis = new Redis(cluster.redis.url);
 const statuses = new ConsoleStatusRepository(redis, new Keys(cluster.prefix));
 const uuids = cluster.nodes.map((n) => n.uuid);
@@ -50,18 +61,94 @@ async function allServing(timeoutMs = 60_000) {
   throw new Error('not every console serves');
 }
 
-/** Per-node ms from t0 until served by someone other than `from`. */
+/**
+ * Per-node ms from t0 until served by someone other than `from`. A node is looked at when its
+ * status changes (the status write publishes `console:<uuid>`), and all not yet seen every 2 s
+ * in case a message was missed; its time is when its status was first seen `running` elsewhere
+ * (the owner writes that only after socat reported it listens). Every such URL is then confirmed in
+ * the kernel's socket table, read every 500 ms: reading it for every look (2,000 sockets) made this
+ * bench use 2 ms of CPU per console during the takeover it measures, on the same two cores.
+ */
 async function measure(from: string, affected: string[], t0: number, timeoutMs: number): Promise<number[]> {
+  const reported = new Map<string, { ms: number; url: string }>();
   const done = new Map<string, number>();
-  const deadline = t0 + timeoutMs;
-  while (done.size < affected.length && performance.now() < deadline) {
-    const s = await state(affected.filter((u) => !done.has(u)));
+  const wanted = new Set(affected);
+  const dirty = new Set<string>();
+  const sub = new Redis(cluster.redis.url);
+  const keys = new Keys(cluster.prefix);
+  await sub.subscribe(keys.events());
+  sub.on('message', (_c: string, m: string) => {
+    const uuid = m.slice(m.indexOf(':') + 1);
+    if (wanted.has(uuid) && !reported.has(uuid)) dirty.add(uuid);
+  });
+  const look = async (of: string[]) => {
+    if (of.length === 0) return;
+    const st = await statuses.getMany(of);
     const now = performance.now();
-    for (const x of s) if (x.serving && x.conductor !== from) done.set(x.uuid, now - t0);
-    await sleep(20);
+    of.forEach((u, i) => {
+      const s = st[i]!;
+      if (!reported.has(u) && s.state === 'running' && s.url && s.conductor && s.conductor !== from) reported.set(u, { ms: now - t0, url: s.url });
+    });
+  };
+  try {
+    const deadline = t0 + timeoutMs;
+    let lastFull = 0;
+    let lastSockets = 0;
+    while (done.size < affected.length && performance.now() < deadline) {
+      const now = performance.now();
+      if (now - lastFull >= 2000) {
+        lastFull = now;
+        await look(affected.filter((u) => !reported.has(u)));
+      } else {
+        const batch = [...dirty];
+        dirty.clear();
+        await look(batch);
+      }
+      if (now - lastSockets >= 500 || reported.size === affected.length) {
+        lastSockets = now;
+        const sockets = await readListeningSockets();
+        for (const [u, r] of reported) if (!done.has(u) && urlListens(r.url, sockets)) done.set(u, r.ms);
+      }
+      await sleep(20);
+    }
+  } finally {
+    sub.disconnect();
   }
   if (done.size < affected.length) throw new Error(`${affected.length - done.size} consoles not back within ${timeoutMs} ms`);
   return affected.map((u) => done.get(u)!);
+}
+
+/**
+ * CPU ms a process has used so far, all its threads, to the nanosecond (schedstat: the tick-rounded
+ * figures in /proc/PID/stat read 0 for a socat that used 5 ms); 0 when it is gone.
+ */
+function cpuMsOf(pid: number): number {
+  try {
+    let ns = 0;
+    for (const t of readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+    return ns / 1e6;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Where a conductor's CPU goes, by component: the conductor itself, its launchers (its direct
+ * children) and the console processes they started (their children), and redis-server. Live
+ * processes only: read it before and after a burst and subtract.
+ */
+function cpuByComponent(conductorPid: number, redisPid: number | undefined): Record<'conductor' | 'launchers' | 'consoles' | 'redis', number> {
+  const procs = listProcesses();
+  const launchers = procs.filter((p) => p.ppid === conductorPid).map((p) => p.pid);
+  const consoles = procs.filter((p) => launchers.includes(p.ppid)).map((p) => p.pid);
+  const sum = (pids: number[]) => pids.reduce((a, pid) => a + cpuMsOf(pid), 0);
+  return { conductor: cpuMsOf(conductorPid), launchers: sum(launchers), consoles: sum(consoles), redis: redisPid ? cpuMsOf(redisPid) : 0 };
+}
+
+/** Redis commands run so far, by name (INFO commandstats). */
+async function commandCalls(): Promise<Map<string, number>> {
+  const info = await redis.info('commandstats');
+  return new Map([...info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)].map((m) => [m[1]!, Number(m[2])]));
 }
 
 async function setDrained(id: string, drained: boolean): Promise<void> {
@@ -144,9 +231,22 @@ try {
   await sleep(1000);
   await metric('c2', 'solgate_registered'); // a scrape resets the event-loop histogram
   victim = cluster.conductor('c1');
+  const c2pid = cluster.conductor('c2').pid!;
+  const cpu0 = cpuByComponent(c2pid, cluster.redis.pid);
+  const calls0 = await commandCalls();
+  const bench0 = process.cpuUsage();
   const tMass = performance.now();
   await Promise.all([victim.kill9(), setDrained('c2', false)]);
   record(`mass crash (kill -9 c1, all ${nodes} consoles onto c2 alone)`, await measure('c1', uuids, tMass, 120_000), '≤ 4 s');
+  const cpu1 = cpuByComponent(c2pid, cluster.redis.pid);
+  const calls1 = await commandCalls();
+  const bench1 = process.cpuUsage(bench0);
+  const perConsole = (k: keyof typeof cpu0) => `${k} ${((cpu1[k] - cpu0[k]) / nodes).toFixed(2)}`;
+  console.log(
+    `CPU ms per console taken over (until the last serves): ${(['conductor', 'launchers', 'consoles', 'redis'] as const).map(perConsole).join(', ')}; this bench watching ${((bench1.user + bench1.system) / 1000 / nodes).toFixed(2)}`,
+  );
+  const calls = [...calls1].map(([k, v]) => [k, (v - (calls0.get(k) ?? 0)) / nodes] as const).filter(([, v]) => v >= 0.05);
+  console.log(`Redis commands per console (all clients, the bench's polling included): ${calls.sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
   console.log(
     `c2 (since its start): longest heartbeat gap ${Math.round((await metric('c2', 'solgate_heartbeat_max_gap_seconds')) * 1000)} ms, event-loop lag max ${Math.round((await metric('c2', 'solgate_nodejs_eventloop_lag_max_seconds')) * 1000)} ms`,
   );
@@ -160,7 +260,7 @@ console.log(table(['event', 'consoles', 'p50', 'p90', 'p100', 'target', ''], row
 
 // The floor on this machine right now: as many bare socat listeners started through launchers,
 // no conductor at all, so the mass takeover reads as a ratio that a loaded machine affects alike.
-const concurrency = Number(CONFIG_VARIABLES.SOLGATE_START_CONCURRENCY);
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? CONFIG_VARIABLES.SOLGATE_START_CONCURRENCY);
 const floor = await spawnFloor(nodes, concurrency, 2);
 const mass = rows.at(-1)?.[4];
 console.log(

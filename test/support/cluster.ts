@@ -294,7 +294,7 @@ export class OwnershipSampler {
       if (!pid || c.exitCode !== undefined) continue;
       let launchers = this.launchers.get(pid)?.filter((l) => isAlive(l));
       if (!launchers?.length) {
-        launchers = childrenOf(pid).filter((k) => readCmdline(k).some((a) => a.endsWith('launcher.mjs')));
+        launchers = childrenOf(pid).filter((k) => readCmdline(k).some((a) => a.endsWith('launcher.pl')));
         this.launchers.set(pid, launchers);
       }
       for (const l of launchers) {

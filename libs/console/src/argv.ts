@@ -153,11 +153,12 @@ export function buildSocatArgv(spec: SocatListenSpec): string[] {
 }
 
 /**
- * How a console is started (by the launcher, in a new process group): with a parent-death signal,
- * so the kernel kills the socat listener whenever its parent goes (see launcher.mjs).
+ * How a console is started: the launcher (assets/launcher.pl) puts it in a new process group and
+ * sets its parent-death signal between fork and exec, so the kernel kills the socat listener
+ * whenever its parent goes, without an extra exec (`setpriv`) per console.
  */
 export function buildConsoleCommand(socatArgv: string[]): { command: string; args: string[] } {
-  return { command: 'setpriv', args: ['--pdeathsig', 'KILL', '--', 'socat', ...socatArgv] };
+  return { command: 'socat', args: socatArgv };
 }
 
 export interface ShellinaboxSpec {
@@ -204,7 +205,7 @@ export function buildShellinaboxArgv(spec: ShellinaboxSpec): string[] {
   return argv;
 }
 
-/** How a node's shellinaboxd is started (by the launcher, its own process group, a parent-death signal). */
+/** How a node's shellinaboxd is started (by the launcher: its own process group, a parent-death signal). */
 export function buildShellinaboxCommand(argv: string[]): { command: string; args: string[] } {
-  return { command: 'setpriv', args: ['--pdeathsig', 'KILL', '--', 'shellinaboxd', ...argv] };
+  return { command: 'shellinaboxd', args: argv };
 }

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { assertTrustedDirectory } from './trusted-path.js';
 
 /**
- * Where the conductor's children look programs up (setpriv, socat, ipmitool, the session script's
+ * Where the conductor's children look programs up (perl, socat, ipmitool, the session script's
  * `sleep`): the standard system directories only — sudo's `secure_path` — and of those only the
  * ones no other local user can write. Never the conductor's own PATH, which may hold `.`, a home
  * directory or a world-writable one.

@@ -4,7 +4,7 @@ import { socatToken } from './argv.js';
 import { assertTrustedDirectory, assertTrustedFile, UnsafePathError } from './trusted-path.js';
 
 /** A file shipped in libs/console/assets (the launcher, the per-connection session script). */
-export function consoleAsset(name: 'launcher.mjs' | 'sol-session.sh' | 'console-relay.pl' | 'shellinabox-relay.pl'): string {
+export function consoleAsset(name: 'launcher.pl' | 'sol-session.sh' | 'console-relay.pl' | 'shellinabox-relay.pl'): string {
   return join(packageRoot(), 'libs', 'console', 'assets', name);
 }
 
@@ -17,7 +17,7 @@ export function consoleAsset(name: 'launcher.mjs' | 'sol-session.sh' | 'console-
 export function verifyConsoleInstallation(): void {
   assertTrustedDirectory(packageRoot(), 'solgate installation');
   assertTrustedFile(process.execPath, 'node executable');
-  assertTrustedFile(consoleAsset('launcher.mjs'), 'console launcher');
+  assertTrustedFile(consoleAsset('launcher.pl'), 'console launcher');
   // run by socat and shellinaboxd for every client (the shellinabox relay execs console-relay.pl)
   assertTrustedFile(consoleAsset('console-relay.pl'), 'console relay');
   assertTrustedFile(consoleAsset('shellinabox-relay.pl'), 'shellinabox relay');

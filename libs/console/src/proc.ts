@@ -12,8 +12,8 @@ export const isLiveState = (state: string): boolean => state !== 'Z' && state !=
 /**
  * Send `signal` to process group `pgid` — a console's whole group: socat, its per-client children
  * and their ipmitool — or, with `isGroup` false, to that one process. Returns false when there was
- * nothing to signal (already gone). The one place that kills groups (the standalone launcher.mjs
- * asset keeps its own three lines: it imports nothing from the built tree).
+ * nothing to signal (already gone). The one place that kills groups (the standalone launcher.pl
+ * asset keeps its own line: it imports nothing from the built tree).
  */
 export function signalGroup(pgid: number, signal: NodeJS.Signals, isGroup = true): boolean {
   try {

@@ -25,7 +25,7 @@ export class SocatConsoleProcess extends EventEmitter {
   private readonly lines: string[] = [];
   private listening = false;
   private stopping = false;
-  /** socat's pid, from its own log line (the same as the launched pid: setpriv execs socat; also the process group id). */
+  /** socat's pid, from its own log line (the same as the launched pid, which is also the process group id). */
   socatPid: number | undefined;
   startedAtMs = 0;
   readyAtMs = 0;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
+import HashRing from 'hashring';
 import { balance, movement, Ring } from './ring.js';
 
 /** Any realistic vnode count; the default's balance is checked where config and ring meet (libs/cluster). */
@@ -43,5 +44,12 @@ describe('Ring', () => {
     for (const k of keys) if (before.owner(k) !== after.owner(k)) expect(after.owner(k)).toBe('conductor-10');
     expect(m.moved / keys.length).toBeGreaterThan(0.5 / 11);
     expect(m.moved / keys.length).toBeLessThan(1.5 / 11);
+  });
+
+  it('places every key exactly where hashring’s own get() does (the lookup skips only its LRU)', () => {
+    const members = ids(7);
+    const ring = new Ring(members, VNODES);
+    const reference = new HashRing([...members].sort(), 'md5', { 'vnode count': VNODES });
+    for (const k of keys.slice(0, 5000)) expect(ring.owner(k)).toBe(reference.get(k));
   });
 });

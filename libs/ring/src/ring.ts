@@ -21,7 +21,7 @@ export class Ring {
     if (!this.ring) return undefined;
     let o = this.memo.get(key);
     if (o === undefined) {
-      o = this.ring.get(key);
+      o = lookup(this.ring, key);
       if (this.memo.size > 200_000) this.memo.clear();
       this.memo.set(key, o);
     }
@@ -31,6 +31,19 @@ export class Ring {
   get size(): number {
     return this.members.length;
   }
+}
+
+/** hashring's documented lookup without its LRU (`get` puts every key through it: we memo ourselves). */
+interface HashRingInternals {
+  ring: { server: string }[];
+  find(hashValue: number): number;
+  hashValue(key: string): number;
+}
+
+function lookup(ring: HashRing, key: string): string {
+  const r = ring as unknown as Partial<HashRingInternals>;
+  if (!Array.isArray(r.ring) || typeof r.find !== 'function' || typeof r.hashValue !== 'function') return ring.get(key);
+  return r.ring[r.find(r.hashValue(key))]?.server ?? ring.get(key);
 }
 
 export interface BalanceReport {

@@ -369,7 +369,7 @@ describe('console processes and the launcher pool', () => {
       for (let q = byPid.get(p.ppid); q && out.length < 32; q = byPid.get(q.ppid)) out.push(q.pid);
       return out;
     };
-    const launchers = procs.filter((p) => p.argv.some((a) => a.endsWith('launcher.mjs')) && ancestors(p).includes(conductor.pid!));
+    const launchers = procs.filter((p) => p.argv.some((a) => a.endsWith('launcher.pl')) && ancestors(p).includes(conductor.pid!));
     expect(launchers.length).toBeGreaterThanOrEqual(1);
     expect(launchers.length).toBeLessThanOrEqual(Math.max(1, Math.min(4, availableParallelism())));
     const launcherPids = new Set(launchers.map((l) => l.pid));

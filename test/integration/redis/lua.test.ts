@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import { ClaimRepository } from '#libs/cluster';
-import { Keys, loadLuaScripts, registerLuaScripts, runScript } from '#libs/redis';
+import { Keys, loadLuaScripts, RecordProblems, registerLuaScripts, runScript } from '#libs/redis';
 import { uniquePrefix } from '../../support/fixtures.js';
 import { RedisServer } from '../../support/redis-server.js';
 import { waitFor } from '../../support/wait.js';
@@ -95,6 +95,7 @@ describe('Lua scripts against redis-server', () => {
       'heartbeatMember-5',
       'publishClusterSettings-3',
       'publishConsoleViewers-3',
+      'readClaimEpochs-0',
       'reassertClaim-5',
       'releaseLease-1',
       'removeMember-3',
@@ -429,6 +430,30 @@ describe('Lua scripts against redis-server', () => {
 
   const writeStatus = (member: string, inc: string, epoch: number, fields: string[], { release = false, uuid = UUID } = {}) =>
     run<number>('writeConsoleStatus', [k.consoleState(uuid), k.claim(uuid)], [member, inc, epoch, release ? '1' : '0', k.events(), uuid, ...fields]);
+
+  describe('readClaimEpochs-0', () => {
+    it('per claim: its epoch when held by exactly this member and incarnation, else 0; -1 for a key of another type; nothing changes', async () => {
+      await heartbeat('c1', 'i1');
+      await heartbeat('c2', 'j1');
+      await acquire('c1', 'i1', UUID); // epoch 1
+      await acquire('c2', 'j1', OTHER); // epoch 2
+      await redis.set(k.claim(THIRD), 'not a hash');
+      const free = '99999999-2222-4333-8444-555555555555';
+      const before = await snapshot();
+      const read = (member: string, inc: string) => run<number[]>('readClaimEpochs', [], [member, inc, ...[UUID, OTHER, THIRD, free].map((u) => k.claim(u))]);
+      expect(await read('c1', 'i1')).toEqual([1, 0, -1, 0]);
+      expect(await read('c2', 'j1')).toEqual([0, 2, -1, 0]);
+      expect(await read('c1', 'i2')).toEqual([0, 0, -1, 0]); // another incarnation of the same id holds nothing
+      expect(await snapshot()).toEqual(before);
+      // as the reconciler calls it: the repository, which reports the unreadable key
+      const problems = new RecordProblems(60_000);
+      const seen: string[] = [];
+      problems.onReport = (p) => void seen.push(p.key);
+      const repo = new ClaimRepository(redis, k, problems);
+      expect(await repo.heldEpochs([UUID, OTHER, THIRD, free], 'c1', 'i1')).toEqual([1, 0, 0, 0]);
+      expect(seen).toEqual([k.claim(THIRD)]);
+    });
+  });
 
   describe('writeConsoleStatus-2 (fenced by the claim)', () => {
     it('writes when the writer holds the claim with this very epoch, and wakes API calls waiting for the owner', async () => {

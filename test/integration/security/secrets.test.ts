@@ -98,7 +98,7 @@ describe('security: secrets stay where they belong', () => {
       await client.waitFor('secret-node login: '); // the password reached ipmitool
       const tree = descendants(c.pid!);
       const kinds = (re: RegExp) => tree.filter((p) => re.test(p.argv.join(' ')));
-      expect(kinds(/launcher\.mjs/).length).toBeGreaterThan(0);
+      expect(kinds(/launcher\.pl/).length).toBeGreaterThan(0);
       expect(kinds(/\bsocat\b.*LISTEN/).length).toBeGreaterThan(0);
       expect(kinds(/ipmitool.*sol activate/).length).toBeGreaterThan(0);
       const leaks: string[] = [];

@@ -35,7 +35,8 @@ const BREAK_ECHO = '~B [send break]\n';
  * The ipmitool-socat broker's BMC session: ONE `ipmitool … sol activate` per node, shared by every
  * viewer. It is started by the conductor's launcher pool (no fork of the conductor's heap), the one
  * that starts the socat listeners, as
- *   setpriv --pdeathsig KILL -- socat UNIX-CONNECT:<uuid>.sol.sock EXEC:"sol-session.sh <lease> <argv>"
+ *   socat UNIX-CONNECT:<uuid>.sol.sock EXEC:"sol-session.sh <lease> <argv>"
+ * (in its own process group, with the parent-death signal SIGKILL: the launcher sets both)
  * so it runs with the safeguards the per-client path had (the lease checked right before activation,
  * `sol deactivate` first, argv and password from the conductor's 0600 files) and its stdin/stdout
  * reach the broker over a private UNIX socket. ipmitool needs no terminal: without one it warns
@@ -55,15 +56,11 @@ export async function openIpmitoolSolLink(o: IpmitoolSolLinkOptions): Promise<So
   });
   await chmod(o.socketPath, 0o600);
   const args = [
-    '--pdeathsig',
-    'KILL',
-    '--',
-    'socat',
     '-t5',
     `UNIX-CONNECT:${socatToken(o.socketPath)}`,
     `EXEC:${[o.solSession.script, o.solSession.leaseFile, o.solSession.argvFile].map(socatToken).join(' ')}`,
   ];
-  const proc = o.launcher.spawn('setpriv', args, o.secret);
+  const proc = o.launcher.spawn('socat', args, o.secret);
   const lines: string[] = [];
   proc.on('line', (l: string) => {
     lines.push(l);

@@ -1,4 +1,5 @@
-import { chmod, rm, stat } from 'node:fs/promises';
+import { chmodSync, statSync } from 'node:fs';
+import { rm, stat } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { errorMessage } from '#libs/common';
 import type { Logger } from '#libs/logging';
@@ -56,19 +57,29 @@ export class TcpFront {
 
   async listen(): Promise<void> {
     if (this.closed) throw new Error('the console front is closed');
-    await rm(this.o.socketPath, { force: true }); // a stale socket file (earlier run) blocks listen()
     const server = createServer({ allowHalfOpen: true }, (sock) => this.onConnection(sock));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.o.socketPath, () => {
-        server.off('error', reject);
-        resolve();
+    const listen = () =>
+      new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(this.o.socketPath, () => {
+          server.off('error', reject);
+          resolve();
+        });
       });
-    });
+    try {
+      await listen();
+    } catch (e) {
+      // a stale file (an earlier run's socket) blocks listen(): removed (never followed) only then,
+      // so the usual start costs no extra file-system round trip
+      if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
+      await rm(this.o.socketPath, { force: true });
+      await listen();
+    }
     server.on('error', (e) => this.o.log.warn({ node: this.o.uuid, err: errorMessage(e) }, 'console socket error'));
     this.server = server;
-    await chmod(this.o.socketPath, 0o600);
-    this.inode = (await stat(this.o.socketPath)).ino;
+    // synchronous: the private runtime directory is a tmpfs, see PidDirectory.writePrivate
+    chmodSync(this.o.socketPath, 0o600);
+    this.inode = statSync(this.o.socketPath).ino;
   }
 
   /** True if the server listens and its socket file is still the one it created. */

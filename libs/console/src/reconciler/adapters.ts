@@ -26,17 +26,23 @@ export function claimsPort(claims: ClaimRepository, m: MembershipService, heartb
   return {
     acquire: (uuid) => claims.acquire(uuid, m.memberId, m.incarnation, heartbeatTimeoutMs),
     async confirmHeld(held) {
-      const all = await claims.getMany(held.map((h) => h.uuid));
-      return Promise.all(
-        held.map(async ({ uuid, epoch }, i): Promise<ClaimCheck> => {
-          const c = all[i];
-          if (c && c.member === m.memberId && c.incarnation === m.incarnation && c.epoch === epoch) return 'held';
-          // only a Redis that went back in time shows a lower epoch (or none while the counter is below ours)
-          if (c && c.epoch > epoch) return 'lost';
-          const r = await claims.reassert(uuid, m.memberId, m.incarnation, epoch, heartbeatTimeoutMs);
-          return r === 'HELD' ? 'held' : r === 'REASSERTED' ? 'reasserted' : r === 'NOT_MEMBER' ? 'unknown' : 'lost';
-        }),
-      );
+      // the common case in one Lua call per 1,000 nodes: the claim is ours with that very epoch
+      const epochs = await claims.heldEpochs(held.map((h) => h.uuid), m.memberId, m.incarnation);
+      const odd = held.filter((h, i) => epochs[i] !== h.epoch);
+      const checked = new Map<string, ClaimCheck>();
+      if (odd.length > 0) {
+        const all = await claims.getMany(odd.map((h) => h.uuid));
+        await Promise.all(
+          odd.map(async ({ uuid, epoch }, i) => {
+            const c = all[i];
+            // only a Redis that went back in time shows a lower epoch (or none while the counter is below ours)
+            if (c && c.epoch > epoch) return checked.set(uuid, 'lost');
+            const r = await claims.reassert(uuid, m.memberId, m.incarnation, epoch, heartbeatTimeoutMs);
+            checked.set(uuid, r === 'HELD' ? 'held' : r === 'REASSERTED' ? 'reasserted' : r === 'NOT_MEMBER' ? 'unknown' : 'lost');
+          }),
+        );
+      }
+      return held.map((h) => checked.get(h.uuid) ?? 'held');
     },
   };
 }
