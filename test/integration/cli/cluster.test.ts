@@ -257,7 +257,7 @@ describe('solgate CLI against a live 3-conductor cluster', () => {
           { level: 'fail', check: 'console', subject: 'cli-broken', message: expect.stringMatching(/^enabled but in error on c[123]: console failed to start: .*(in use|bind)/i) },
           { level: 'ok', check: 'binary', subject: 'socat', message: expect.stringMatching(/^socat \d+\.\d+/) },
           { level: 'ok', check: 'binary', subject: 'ipmitool', message: expect.stringMatching(/^ipmitool \d+\.\d+/) },
-          { level: 'ok', check: 'binary', subject: 'setpriv', message: expect.stringMatching(/^setpriv \d+\.\d+/) },
+          { level: 'ok', check: 'binary', subject: 'perl', message: expect.stringMatching(/^perl \d+\.\d+/) },
         ]),
       );
       // warnings: AOF off, the two stale claims, and "12 of 13 enabled consoles serving"

@@ -29,7 +29,7 @@ export function registerDoctorCommands(program: Command): void {
     .command('doctor')
     .description('check Redis, the conductors, claims, consoles and the local binaries a conductor needs')
     .option('--grace <seconds>', 'how long a console may be starting, stopping or handed over before it counts as stuck', parseSeconds('--grace', 0, 3600), 30)
-    .option('--skip-binaries', 'do not check socat, ipmitool and setpriv here (on a host that runs no conductor)')
+    .option('--skip-binaries', 'do not check socat, ipmitool and perl here (on a host that runs no conductor)')
     .addHelpText(
       'after',
       `
@@ -44,7 +44,7 @@ Checks, one line per finding (LEVEL CHECK SUBJECT MESSAGE):
   console      intent against observed state: error (with last_error), starting or stopping longer
                than --grace, running on a dead conductor, running although disabled
   group        console-enabled nodes whose group has no live conductor
-  binary       socat -V, ipmitool -V, setpriv --version on this host
+  binary       socat -V, ipmitool -V, perl -v on this host
 Exit 0 when healthy (warnings alone still exit 0), 1 when any check fails.
 
 Examples:

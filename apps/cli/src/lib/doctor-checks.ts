@@ -183,7 +183,7 @@ export function checkConsoles(facts: NodeFacts[], nowMs: number, graceMs: number
 export const BINARIES: { name: string; args: string[]; pattern: RegExp }[] = [
   { name: 'socat', args: ['-V'], pattern: /socat version ([\w.]+)/ },
   { name: 'ipmitool', args: ['-V'], pattern: /ipmitool version ([\w.]+)/ },
-  { name: 'setpriv', args: ['--version'], pattern: /util-linux ([\w.]+)/ },
+  { name: 'perl', args: ['-v'], pattern: /\(v(\d+\.\d+\.\d+)\)/ },
 ];
 
 export async function checkBinaries(): Promise<Finding[]> {
