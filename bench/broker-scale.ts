@@ -164,6 +164,12 @@ try {
     }
   }, 0);
 
+  // quiet: every session up, nobody printing (keepalives, heartbeats, reconciler): the floor the output adds to
+  const cpuQuiet0 = (await metrics()).solgate_process_cpu_seconds_total ?? 0;
+  const quietS = 10;
+  await heartbeatWindow(quietS * 1000);
+  const cpuQuiet = (((await metrics()).solgate_process_cpu_seconds_total ?? 0) - cpuQuiet0) / quietS;
+
   // steady output
   let line = 0;
   printer = setInterval(() => {
@@ -175,7 +181,10 @@ try {
   const drops1 = (await metrics())['solgate_console_bmc_session_drops_total{interface="native-ipmi-socat"}'] ?? 0;
   simLoop.reset();
   const cpu1 = { bench: process.cpuUsage(), conductor: (await metrics()).solgate_process_cpu_seconds_total ?? 0 };
+  // monotonic µs, the clock of the conductor's --cpu-prof samples: to cut the steady phase out of the profile
+  const steadyFromUs = process.hrtime.bigint() / 1000n;
   const hb1 = await heartbeatWindow(steadyS * 1000);
+  if (process.env.BENCH_CPU_PROF) process.stderr.write(`steady phase, monotonic µs: ${steadyFromUs} ${process.hrtime.bigint() / 1000n}\n`);
   const cpuSteady = {
     bench: (process.cpuUsage(cpu1.bench).user + process.cpuUsage(cpu1.bench).system) / 1e6 / steadyS,
     conductor: (((await metrics()).solgate_process_cpu_seconds_total ?? 0) - cpu1.conductor) / steadyS,
@@ -218,6 +227,8 @@ try {
   rows.push(['simulator process event-loop delay max, steady', `${fmt(simLoopSteadyMs)} ms`, 'the 1,000 simulated BMCs run in the bench process']);
   rows.push(['UDP datagrams dropped (receive buffer full), steady', udpSteady, 'host-wide /proc/net/snmp']);
   rows.push(['CPU in the steady phase: conductor / simulator (bench process)', `${fmt(cpuSteady.conductor * 100)} % / ${fmt(cpuSteady.bench * 100)} %`, 'of one core']);
+  rows.push(['conductor CPU with every session up and no output', `${fmt(cpuQuiet * 100)} %`, `${quietS} s: keepalives, heartbeats, reconciler, these scrapes`]);
+  rows.push(['conductor CPU per line of output (steady − quiet)', `${fmt(((cpuSteady.conductor - cpuQuiet) * 1e6) / n)} µs`, 'one SOL packet in, its ack out, history, XADD']);
   const reasons = dropReasons();
   if (Object.keys(reasons).length) process.stdout.write(`BMC session drops and failed opens by reason: ${JSON.stringify(reasons)}\n`);
   process.stdout.write(`\nConsole broker at scale: ${n} native consoles, always capture, one conductor\n${table(['what', 'figure', 'note'], rows)}\n`);
