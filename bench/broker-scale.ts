@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { BmcFleet } from '#libs/ipmi';
@@ -19,6 +21,7 @@ import { fmt, table } from './stats.js';
  *      (a fleet of booting/logging machines) — Redis XADD rate, memory, heartbeat gaps;
  *   4. `fill` nodes print past their SOLGATE_CONSOLE_LOG_BYTES cap: Redis memory of a full tail.
  * Usage: node dist/bench/broker-scale.js [nodes=1000] [steadyS=30] [fill=20]
+ *   BENCH_LOG_FILES=1 also writes every node's console log file; BENCH_CPU_PROF=<dir> profiles the conductor.
  */
 const n = Number(process.argv[2] ?? 1000);
 const steadyS = Number(process.argv[3] ?? 30);
@@ -32,12 +35,14 @@ const fleet = await BmcFleet.start({ count: n, password: PASSWORD, cipherSuites:
 const prefix = `scale${Date.now() % 100000}`;
 const keys = new Keys(prefix);
 const portRange = await freeTcpPortBlock(n + 100, '127.0.0.1', 12000, 30000);
+// BENCH_LOG_FILES=1: also the full console logs as files (SOLGATE_CONSOLE_LOG_DIR), as the Helm chart configures it
+const logDir = process.env.BENCH_LOG_FILES === '1' ? mkdtempSync(join(tmpdir(), 'solgate-scale-logs-')) : undefined;
 const conductor = await ConductorProcess.start({
   id: 'bs1',
   redisUrl: redisServer.url,
   prefix,
   portRange,
-  env: { SOLGATE_CONSOLE_CAPTURE: 'always', SOLGATE_LOG_LEVEL: 'warn', SOLGATE_START_CONCURRENCY: '16' },
+  env: { SOLGATE_CONSOLE_CAPTURE: 'always', SOLGATE_LOG_LEVEL: 'warn', SOLGATE_START_CONCURRENCY: '16', ...(logDir ? { SOLGATE_CONSOLE_LOG_DIR: logDir } : {}) },
   // BENCH_CPU_PROF=<dir>: the conductor writes a V8 CPU profile there when it stops
   nodeArgs: process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [],
 });
@@ -231,11 +236,12 @@ try {
   rows.push(['conductor CPU per line of output (steady − quiet)', `${fmt(((cpuSteady.conductor - cpuQuiet) * 1e6) / n)} µs`, 'one SOL packet in, its ack out, history, XADD']);
   const reasons = dropReasons();
   if (Object.keys(reasons).length) process.stdout.write(`BMC session drops and failed opens by reason: ${JSON.stringify(reasons)}\n`);
-  process.stdout.write(`\nConsole broker at scale: ${n} native consoles, always capture, one conductor\n${table(['what', 'figure', 'note'], rows)}\n`);
+  process.stdout.write(`\nConsole broker at scale: ${n} native consoles, always capture, one conductor${logDir ? ', console log files on' : ''}\n${table(['what', 'figure', 'note'], rows)}\n`);
 } finally {
   if (printer) clearInterval(printer);
   await conductor.dispose();
   await fleet.stop();
   redis.disconnect();
   await redisServer.stop();
+  if (logDir) rmSync(logDir, { recursive: true, force: true });
 }
