@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { BmcFleet } from '#libs/ipmi';
@@ -19,6 +21,7 @@ import { fmt, table } from './stats.js';
  *      (a fleet of booting/logging machines) — Redis XADD rate, memory, heartbeat gaps;
  *   4. `fill` nodes print past their SOLGATE_CONSOLE_LOG_BYTES cap: Redis memory of a full tail.
  * Usage: node dist/bench/broker-scale.js [nodes=1000] [steadyS=30] [fill=20]
+ *   BENCH_LOG_FILES=1 also writes every node's console log file; BENCH_CPU_PROF=<dir> profiles the conductor.
  */
 const n = Number(process.argv[2] ?? 1000);
 const steadyS = Number(process.argv[3] ?? 30);
@@ -32,12 +35,14 @@ const fleet = await BmcFleet.start({ count: n, password: PASSWORD, cipherSuites:
 const prefix = `scale${Date.now() % 100000}`;
 const keys = new Keys(prefix);
 const portRange = await freeTcpPortBlock(n + 100, '127.0.0.1', 12000, 30000);
+// BENCH_LOG_FILES=1: also the full console logs as files (SOLGATE_CONSOLE_LOG_DIR), as the Helm chart configures it
+const logDir = process.env.BENCH_LOG_FILES === '1' ? mkdtempSync(join(tmpdir(), 'solgate-scale-logs-')) : undefined;
 const conductor = await ConductorProcess.start({
   id: 'bs1',
   redisUrl: redisServer.url,
   prefix,
   portRange,
-  env: { SOLGATE_CONSOLE_CAPTURE: 'always', SOLGATE_LOG_LEVEL: 'warn', SOLGATE_START_CONCURRENCY: '16' },
+  env: { SOLGATE_CONSOLE_CAPTURE: 'always', SOLGATE_LOG_LEVEL: 'warn', SOLGATE_START_CONCURRENCY: '16', ...(logDir ? { SOLGATE_CONSOLE_LOG_DIR: logDir } : {}) },
   // BENCH_CPU_PROF=<dir>: the conductor writes a V8 CPU profile there when it stops
   nodeArgs: process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [],
 });
@@ -164,6 +169,12 @@ try {
     }
   }, 0);
 
+  // quiet: every session up, nobody printing (keepalives, heartbeats, reconciler): the floor the output adds to
+  const cpuQuiet0 = (await metrics()).solgate_process_cpu_seconds_total ?? 0;
+  const quietS = 10;
+  await heartbeatWindow(quietS * 1000);
+  const cpuQuiet = (((await metrics()).solgate_process_cpu_seconds_total ?? 0) - cpuQuiet0) / quietS;
+
   // steady output
   let line = 0;
   printer = setInterval(() => {
@@ -175,7 +186,10 @@ try {
   const drops1 = (await metrics())['solgate_console_bmc_session_drops_total{interface="native-ipmi-socat"}'] ?? 0;
   simLoop.reset();
   const cpu1 = { bench: process.cpuUsage(), conductor: (await metrics()).solgate_process_cpu_seconds_total ?? 0 };
+  // monotonic µs, the clock of the conductor's --cpu-prof samples: to cut the steady phase out of the profile
+  const steadyFromUs = process.hrtime.bigint() / 1000n;
   const hb1 = await heartbeatWindow(steadyS * 1000);
+  if (process.env.BENCH_CPU_PROF) process.stderr.write(`steady phase, monotonic µs: ${steadyFromUs} ${process.hrtime.bigint() / 1000n}\n`);
   const cpuSteady = {
     bench: (process.cpuUsage(cpu1.bench).user + process.cpuUsage(cpu1.bench).system) / 1e6 / steadyS,
     conductor: (((await metrics()).solgate_process_cpu_seconds_total ?? 0) - cpu1.conductor) / steadyS,
@@ -218,13 +232,16 @@ try {
   rows.push(['simulator process event-loop delay max, steady', `${fmt(simLoopSteadyMs)} ms`, 'the 1,000 simulated BMCs run in the bench process']);
   rows.push(['UDP datagrams dropped (receive buffer full), steady', udpSteady, 'host-wide /proc/net/snmp']);
   rows.push(['CPU in the steady phase: conductor / simulator (bench process)', `${fmt(cpuSteady.conductor * 100)} % / ${fmt(cpuSteady.bench * 100)} %`, 'of one core']);
+  rows.push(['conductor CPU with every session up and no output', `${fmt(cpuQuiet * 100)} %`, `${quietS} s: keepalives, heartbeats, reconciler, these scrapes`]);
+  rows.push(['conductor CPU per line of output (steady − quiet)', `${fmt(((cpuSteady.conductor - cpuQuiet) * 1e6) / n)} µs`, 'one SOL packet in, its ack out, history, XADD']);
   const reasons = dropReasons();
   if (Object.keys(reasons).length) process.stdout.write(`BMC session drops and failed opens by reason: ${JSON.stringify(reasons)}\n`);
-  process.stdout.write(`\nConsole broker at scale: ${n} native consoles, always capture, one conductor\n${table(['what', 'figure', 'note'], rows)}\n`);
+  process.stdout.write(`\nConsole broker at scale: ${n} native consoles, always capture, one conductor${logDir ? ', console log files on' : ''}\n${table(['what', 'figure', 'note'], rows)}\n`);
 } finally {
   if (printer) clearInterval(printer);
   await conductor.dispose();
   await fleet.stop();
   redis.disconnect();
   await redisServer.stop();
+  if (logDir) rmSync(logDir, { recursive: true, force: true });
 }

@@ -53,7 +53,22 @@ function toEntry([id, fields]: [Buffer, Buffer[]]): ConsoleLogEntry {
   return { id: sid, at: idTime(sid), offset: Number(f.get('o')?.toString('latin1') ?? 0), data: f.get('d') ?? Buffer.alloc(0) };
 }
 
+interface PendingAppend {
+  key: string;
+  offset: number;
+  data: Buffer;
+  trim: { minId: string } | { maxLen: number };
+  resolve(id: string): void;
+  reject(e: unknown): void;
+}
+
+/** One appendConsoleLogs call carries at most this many batches, or this many bytes (Redis runs a script to its end). */
+const APPEND_CALL_MAX_ENTRIES = 512;
+const APPEND_CALL_MAX_BYTES = 1024 * 1024;
+
 export class ConsoleLogRepository {
+  private appends: PendingAppend[] = [];
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
@@ -64,11 +79,55 @@ export class ConsoleLogRepository {
   /**
    * Append one batch; `trim` keeps entries from that id on (approximately: Redis trims whole
    * macro nodes) or, when undefined, only the newest entries. Returns the new entry's id.
+   *
+   * Appends made in the same event-loop turn (the brokers' batches of one 50 ms window) leave
+   * together in one appendConsoleLogs script call, up to APPEND_CALL_MAX_ENTRIES / _BYTES each: a
+   * thousand nodes' output costs the conductor one command per window, not a thousand. Each append
+   * still succeeds or fails on its own.
    */
-  async append(uuid: string, offset: number, data: Buffer, trim: { minId: string } | { maxLen: number }): Promise<string> {
-    const args: (string | Buffer)[] = 'minId' in trim ? ['MINID', '~', trim.minId] : ['MAXLEN', '~', String(trim.maxLen)];
-    const id = await this.redis.xadd(this.keys.consoleLog(uuid), ...args, '*', 'o', String(offset), 'd', data);
-    return id as string;
+  append(uuid: string, offset: number, data: Buffer, trim: { minId: string } | { maxLen: number }): Promise<string> {
+    return new Promise<string>((resolve, reject) => {
+      this.appends.push({ key: this.keys.consoleLog(uuid), offset, data, trim, resolve, reject });
+      if (this.appends.length === 1) process.nextTick(() => this.sendAppends());
+    });
+  }
+
+  private sendAppends(): void {
+    const all = this.appends;
+    this.appends = [];
+    for (let from = 0; from < all.length; ) {
+      let to = from;
+      let bytes = 0;
+      while (to < all.length && to - from < APPEND_CALL_MAX_ENTRIES && (to === from || bytes + all[to]!.data.length <= APPEND_CALL_MAX_BYTES)) bytes += all[to++]!.data.length;
+      void this.appendCall(all.slice(from, to));
+      from = to;
+    }
+  }
+
+  private async appendCall(batch: PendingAppend[]): Promise<void> {
+    const args: (string | Buffer)[] = [];
+    for (const a of batch) {
+      if ('minId' in a.trim) args.push('MINID', a.trim.minId);
+      else args.push('MAXLEN', String(a.trim.maxLen));
+      args.push(String(a.offset), a.data);
+    }
+    let replies: unknown[];
+    try {
+      replies = await runScript<unknown[]>(
+        this.redis,
+        'appendConsoleLogs',
+        batch.map((a) => a.key),
+        args,
+      );
+    } catch (e) {
+      for (const a of batch) a.reject(e);
+      return;
+    }
+    batch.forEach((a, i) => {
+      const r = replies[i];
+      if (typeof r === 'string') a.resolve(r);
+      else a.reject(r instanceof Error ? r : new Error(`console log append: unexpected reply ${String(r)}`));
+    });
   }
 
   /** The newest entries whose bytes (plus overhead) add up to at most about `maxBytes`, oldest first. */

@@ -15,14 +15,47 @@ const LOG_BATCH_MAX_BYTES = 32 * 1024;
 const LOG_PENDING_MAX_BYTES = 1024 * 1024;
 
 /**
- * Batches output for one writer: collects chunks for LOG_BATCH_MS (or until LOG_BATCH_MAX_BYTES),
+ * One timer for every batcher of the process: the batches that are due leave in the same tick, so
+ * the conductor's auto-pipelined Redis connection sends all nodes' XADDs of a 50 ms window in one
+ * write (and Redis reads them in one go), instead of one write per node, each at its own moment;
+ * likewise one timer callback instead of one per node. A batch waits at most LOG_BATCH_MS.
+ */
+class BatchClock {
+  private readonly due = new Set<Batcher>();
+  private timer: NodeJS.Timeout | undefined;
+
+  schedule(b: Batcher): void {
+    this.due.add(b);
+    this.timer ??= setTimeout(() => this.tick(), LOG_BATCH_MS);
+  }
+
+  cancel(b: Batcher): void {
+    this.due.delete(b);
+    if (this.due.size === 0 && this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  private tick(): void {
+    this.timer = undefined;
+    const due = [...this.due];
+    this.due.clear();
+    for (const b of due) void b.flush(); // flush never rejects
+  }
+}
+
+const batchClock = new BatchClock();
+
+/**
+ * Batches output for one writer: collects chunks for up to LOG_BATCH_MS (or until LOG_BATCH_MAX_BYTES),
  * then hands one contiguous (offset, bytes) run to `flushFn`, one at a time, in order.
  */
 class Batcher {
   private chunks: Buffer[] = [];
   private bytes = 0;
   private offset = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private scheduled = false;
   private running: Promise<void> = Promise.resolve();
   private dropped = 0;
 
@@ -46,7 +79,10 @@ class Batcher {
       this.bytes = keep.length;
     }
     if (this.bytes >= LOG_BATCH_MAX_BYTES) void this.flush();
-    else this.timer ??= setTimeout(() => void this.flush(), LOG_BATCH_MS);
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      batchClock.schedule(this);
+    }
   }
 
   get droppedBytes(): number {
@@ -54,8 +90,10 @@ class Batcher {
   }
 
   flush(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    if (this.scheduled) {
+      this.scheduled = false;
+      batchClock.cancel(this);
+    }
     if (this.bytes === 0) return this.running;
     const data = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
     const offset = this.offset;

@@ -468,7 +468,7 @@ export class IpmiSession extends EventEmitter implements PacketSink, SolSessionH
     if (!this.security || this.state === 'closed') return;
     let decoded;
     try {
-      decoded = decodeV2Packet(buf, this.security);
+      decoded = decodeV2Packet(buf, this.security, head);
     } catch {
       return; // forged, corrupted or not for this key: drop silently, as the spec asks
     }

@@ -102,8 +102,9 @@ export class SolConsole extends Duplex {
       retryIntervalMs: session.timeoutMs,
       maxRetries: session.retries,
       send: (p: SolPacket) => this.session.sendSolPayload(encodeSolPacket(p)),
+      // no copy: the data is a view of this packet's own decrypted payload (or datagram), used by nothing else
       deliver: (data: Buffer) => {
-        this.push(Buffer.from(data));
+        this.push(data);
       },
     });
   }

@@ -1,5 +1,7 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { randomInt } from 'node:crypto';
+import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
+import { isIP } from 'node:net';
 import { IpmiError } from '../errors.js';
 import { PayloadType } from '../protocol/constants.js';
 import { decodeIpmiResponse, encodeIpmiRequest, type IpmiResponse } from '../protocol/ipmi-message.js';
@@ -77,7 +79,7 @@ export class IpmiTransport {
     if (this.closed) throw new IpmiError('SESSION_CLOSED', 'the IPMI transport is closed');
     const existing = family === 4 ? this.sock4 : this.sock6;
     if (existing) return existing;
-    const sock = createSocket(family === 4 ? 'udp4' : 'udp6');
+    const sock = createSocket({ type: family === 4 ? 'udp4' : 'udp6', lookup: literalLookup });
     if (family === 4) this.sock4 = sock;
     else this.sock6 = sock;
     sock.on('message', (buf, rinfo) => this.onMessage(buf, rinfo));
@@ -107,9 +109,9 @@ export class IpmiTransport {
   send(buf: Buffer, to: Endpoint): void {
     const sock = to.family === 4 ? this.sock4 : this.sock6;
     if (!sock || this.closed) return;
-    sock.send(buf, to.port, to.address, () => {
-      /* an ICMP error or full buffer: the retry/timeout logic of the caller handles it */
-    });
+    // No callback: Node then owes us no completion tick per datagram. A failed send (ICMP error, full
+    // buffer) reaches the socket's 'error' listener, and the caller's retry/timeout logic handles it.
+    sock.send(buf, to.port, to.address);
   }
 
   /** Register a session and give it a fresh, non-zero console session id that is unique here. */
@@ -246,6 +248,17 @@ export class IpmiTransport {
     this.sock4 = this.sock6 = undefined;
     await Promise.all(socks.map((s) => new Promise<void>((r) => s.close(() => r()))));
   }
+}
+
+/**
+ * dgram resolves every send's address through `lookup`; Node's default (dns.lookup) answers even an
+ * IP literal a tick later, which costs a deferred callback per datagram. Endpoints are resolved IP
+ * addresses (resolveEndpoint), so answer those at once; anything else still goes to dns.lookup.
+ */
+function literalLookup(address: string, options: LookupOneOptions, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const family = isIP(address);
+  if (family) callback(null, address, family);
+  else dnsLookup(address, options, callback);
 }
 
 let shared: { transport: Promise<IpmiTransport>; refs: number } | undefined;

@@ -1,3 +1,4 @@
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import { AuthAlg, IntegrityAlg } from './constants.js';
 import {
@@ -98,6 +99,45 @@ describe('integrity and AES-CBC-128 framing', () => {
       expect(enc.length - 16).toBe(Math.ceil((n + 1) / 16) * 16);
       expect(aesDecryptPayload(k2, enc)).toEqual(payload);
     }
+  });
+
+  it('the AuthCode is the truncated HMAC as OpenSSL computes it, for keys of every length and data of every size', () => {
+    // integrityCode prepares each key's pads once and hashes with one-shot calls: cross-check it with createHmac
+    for (let n = 0; n <= 1500; n += 7) {
+      const k1 = randomBytes(1 + (n % 97)); // shorter and longer than the 64-byte block
+      const data = randomBytes(n);
+      expect(integrityCode(IntegrityAlg.HMAC_SHA1_96, k1, data)).toEqual(createHmac('sha1', k1).update(data).digest().subarray(0, 12));
+      expect(integrityCode(IntegrityAlg.HMAC_SHA256_128, k1, data)).toEqual(createHmac('sha256', k1).update(data).digest().subarray(0, 16));
+      expect(integrityCode(IntegrityAlg.HMAC_SHA256_128, k1, data)).toEqual(createHmac('sha256', k1).update(data).digest().subarray(0, 16)); // pads reused
+    }
+  });
+
+  it('is AES-128-CBC as OpenSSL computes it, both ways, for every length and with keys reused across packets', () => {
+    // the framing chains blocks itself over one reused ECB cipher per key: cross-check it with Node's own CBC
+    const keys = [randomBytes(20), randomBytes(32)];
+    for (let n = 0; n <= 300; n++) {
+      const k2 = keys[n % 2]!;
+      const payload = randomBytes(n);
+      const iv = randomBytes(16);
+      const enc = aesEncryptPayload(k2, payload, iv);
+      const plain = Buffer.alloc(enc.length - 16);
+      payload.copy(plain);
+      const pad = plain.length - n - 1;
+      for (let i = 0; i < pad; i++) plain[n + i] = i + 1;
+      plain[plain.length - 1] = pad;
+      const ref = createCipheriv('aes-128-cbc', k2.subarray(0, 16), iv).setAutoPadding(false);
+      expect(enc).toEqual(Buffer.concat([iv, ref.update(plain), ref.final()]));
+      const refDec = createDecipheriv('aes-128-cbc', k2.subarray(0, 16), iv).setAutoPadding(false);
+      expect(Buffer.concat([refDec.update(enc.subarray(16)), refDec.final()])).toEqual(plain);
+      expect(aesDecryptPayload(k2, enc)).toEqual(payload);
+    }
+  });
+
+  it('draws a different IV for every packet when none is given', () => {
+    const k2 = randomBytes(20);
+    const ivs = new Set<string>();
+    for (let i = 0; i < 1000; i++) ivs.add(aesEncryptPayload(k2, Buffer.from('x')).subarray(0, 16).toString('hex'));
+    expect(ivs.size).toBe(1000);
   });
 
   it('rejects a malformed confidentiality pad', () => {

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { type Cipher, createCipheriv, createDecipheriv, createHash, createHmac, type Decipher, hash, randomFillSync, timingSafeEqual } from 'node:crypto';
 import { IpmiError, protocolError } from '../errors.js';
 import { AuthAlg, IntegrityAlg } from './constants.js';
 import { u32le } from './bytes.js';
@@ -115,9 +115,9 @@ export function deriveSessionKeys(p: RakpParams, kuid: Buffer, kg?: Buffer): Ses
 export function integrityCode(integrity: IntegrityAlg, k1: Buffer, data: Buffer): Buffer {
   switch (integrity) {
     case IntegrityAlg.HMAC_SHA1_96:
-      return createHmac('sha1', k1).update(data).digest().subarray(0, 12);
+      return packetHmac('sha1', k1, data).subarray(0, 12);
     case IntegrityAlg.HMAC_SHA256_128:
-      return createHmac('sha256', k1).update(data).digest().subarray(0, 16);
+      return packetHmac('sha256', k1, data).subarray(0, 16);
     case IntegrityAlg.NONE: // no trailer to compute: callers only ask for integrity they negotiated
     case IntegrityAlg.HMAC_MD5_128:
     case IntegrityAlg.MD5_128:
@@ -126,31 +126,136 @@ export function integrityCode(integrity: IntegrityAlg, k1: Buffer, data: Buffer)
   }
 }
 
+/**
+ * HMAC (RFC 2104) for the per-packet AuthCode, from K1's inner and outer pads prepared once per key
+ * and two one-shot hashes (crypto.hash). createHmac builds a new native object per packet, which
+ * cost about 7 µs against about 2 µs here, twice per SOL packet (its check, and its ack's code).
+ * Cross-checked against createHmac in crypto.spec.ts. Keys are treated as immutable, as for AES.
+ */
+interface HmacPads {
+  inner: Buffer;
+  outer: Buffer;
+}
+const HMAC_BLOCK = 64; // SHA-1 and SHA-256
+const DIGEST_LENGTH: Readonly<Record<string, number>> = { sha1: 20, sha256: 32 };
+const hmacPads = new Map<string, WeakMap<Buffer, HmacPads>>([
+  ['sha1', new WeakMap()],
+  ['sha256', new WeakMap()],
+]);
+let hmacScratch = Buffer.allocUnsafe(HMAC_BLOCK + 1024);
+
+function padsFor(alg: 'sha1' | 'sha256', key: Buffer): HmacPads {
+  const byKey = hmacPads.get(alg)!;
+  let pads = byKey.get(key);
+  if (!pads) {
+    const k = key.length > HMAC_BLOCK ? createHash(alg).update(key).digest() : key;
+    const inner = Buffer.alloc(HMAC_BLOCK, 0x36);
+    const outer = Buffer.alloc(HMAC_BLOCK, 0x5c);
+    for (let i = 0; i < k.length; i++) {
+      inner[i]! ^= k[i]!;
+      outer[i]! ^= k[i]!;
+    }
+    byKey.set(key, (pads = { inner, outer }));
+  }
+  return pads;
+}
+
+function packetHmac(alg: 'sha1' | 'sha256', key: Buffer, data: Buffer): Buffer {
+  const pads = padsFor(alg, key);
+  if (hmacScratch.length < HMAC_BLOCK + data.length) hmacScratch = Buffer.allocUnsafe(HMAC_BLOCK + data.length + 1024);
+  const s = hmacScratch;
+  pads.inner.copy(s, 0);
+  data.copy(s, HMAC_BLOCK);
+  // 'binary' (latin1) strings: the cheapest way out of crypto.hash in Node 20 (its 'buffer' output is slower)
+  const innerDigest = hash(alg, s.subarray(0, HMAC_BLOCK + data.length), 'binary');
+  pads.outer.copy(s, 0);
+  s.write(innerDigest, HMAC_BLOCK, 'latin1');
+  return Buffer.from(hash(alg, s.subarray(0, HMAC_BLOCK + DIGEST_LENGTH[alg]!), 'binary'), 'latin1');
+}
+
 /** Constant-time comparison of authentication codes of equal length. */
 export function codesEqual(a: Buffer, b: Buffer): boolean {
   return a.length === b.length && (a.length === 0 || timingSafeEqual(a, b));
 }
 
 /**
- * AES-CBC-128 confidentiality framing (13.29): IV(16) || AES(K2[0..16], payload || 01 02 .. N || N),
- * where N pads payload+pad+length byte to a multiple of 16.
+ * AES-128 block ciphers per K2, reused for every packet of a session. CBC needs a fresh IV per
+ * packet and Node cannot re-key an IV into an existing CBC cipher, so the chaining is done here over
+ * ECB (which keeps no state between whole blocks when padding is off): creating a cipher per packet
+ * cost more than the rest of the packet's crypto together (bench/sol-packet-cpu.ts). Keys are
+ * treated as immutable; a session's K2 buffer is never written after derivation.
  */
-export function aesEncryptPayload(k2: Buffer, payload: Buffer, iv: Buffer = randomBytes(16)): Buffer {
-  const padLength = (16 - ((payload.length + 1) % 16)) % 16;
-  const plain = Buffer.allocUnsafe(payload.length + padLength + 1);
-  payload.copy(plain, 0);
-  for (let i = 0; i < padLength; i++) plain[payload.length + i] = i + 1;
-  plain[plain.length - 1] = padLength;
-  const cipher = createCipheriv('aes-128-cbc', k2.subarray(0, 16), iv);
-  cipher.setAutoPadding(false);
-  return Buffer.concat([iv, cipher.update(plain), cipher.final()]);
+interface AesBlock {
+  enc: Cipher;
+  dec: Decipher;
+}
+const aesBlocks = new WeakMap<Buffer, AesBlock>();
+
+function aesBlockFor(k2: Buffer): AesBlock {
+  let b = aesBlocks.get(k2);
+  if (!b) {
+    const key = k2.subarray(0, 16);
+    const enc = createCipheriv('aes-128-ecb', key, null);
+    enc.setAutoPadding(false);
+    const dec = createDecipheriv('aes-128-ecb', key, null);
+    dec.setAutoPadding(false);
+    aesBlocks.set(k2, (b = { enc, dec }));
+  }
+  return b;
+}
+
+/** IVs come from a pool refilled from the CSPRNG: one getrandom call per 256 packets, not one each. */
+const IV_POOL = Buffer.allocUnsafe(4096);
+let ivPoolAt = IV_POOL.length;
+
+function freshIv(into: Buffer, at: number): void {
+  if (ivPoolAt + 16 > IV_POOL.length) {
+    randomFillSync(IV_POOL);
+    ivPoolAt = 0;
+  }
+  IV_POOL.copy(into, at, ivPoolAt, ivPoolAt + 16);
+  ivPoolAt += 16;
+}
+
+/** Length of the AES-CBC-128 framing of an `n`-byte payload: IV + payload, pad and pad length in whole blocks. */
+export function aesEncryptedLength(n: number): number {
+  return 16 + Math.ceil((n + 1) / 16) * 16;
+}
+
+/**
+ * AES-CBC-128 confidentiality framing (13.29): IV(16) || AES(K2[0..16], payload || 01 02 .. N || N),
+ * where N pads payload+pad+length byte to a multiple of 16. Written into `out` at `at` (which must
+ * have aesEncryptedLength(payload.length) bytes there); returns the bytes written.
+ */
+export function aesEncryptPayloadInto(k2: Buffer, payload: Buffer, out: Buffer, at: number, iv?: Buffer): number {
+  const length = aesEncryptedLength(payload.length);
+  const padLength = length - 16 - payload.length - 1;
+  if (iv) iv.copy(out, at, 0, 16);
+  else freshIv(out, at);
+  // plaintext in place after the IV, then each block XOR-ed with the previous ciphertext block and encrypted
+  const body = at + 16;
+  payload.copy(out, body);
+  for (let i = 0; i < padLength; i++) out[body + payload.length + i] = i + 1;
+  out[at + length - 1] = padLength;
+  const { enc } = aesBlockFor(k2);
+  for (let b = body; b < at + length; b += 16) {
+    for (let i = 0; i < 16; i++) out[b + i]! ^= out[b - 16 + i]!;
+    enc.update(out.subarray(b, b + 16)).copy(out, b);
+  }
+  return length;
+}
+
+export function aesEncryptPayload(k2: Buffer, payload: Buffer, iv?: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(aesEncryptedLength(payload.length));
+  aesEncryptPayloadInto(k2, payload, out, 0, iv);
+  return out;
 }
 
 export function aesDecryptPayload(k2: Buffer, data: Buffer): Buffer {
   if (data.length < 32 || data.length % 16 !== 0) throw protocolError(`AES payload length ${data.length} is not IV + whole blocks`);
-  const decipher = createDecipheriv('aes-128-cbc', k2.subarray(0, 16), data.subarray(0, 16));
-  decipher.setAutoPadding(false);
-  const plain = Buffer.concat([decipher.update(data.subarray(16)), decipher.final()]);
+  // ECB-decrypt all blocks at once, then XOR each with the ciphertext block before it (the IV first)
+  const plain = aesBlockFor(k2).dec.update(data.subarray(16));
+  for (let i = 0; i < plain.length; i++) plain[i]! ^= data[i]!;
   const padLength = plain[plain.length - 1]!;
   if (padLength > 15) throw protocolError(`AES confidentiality pad length ${padLength} > 15`);
   const payloadLength = plain.length - padLength - 1;

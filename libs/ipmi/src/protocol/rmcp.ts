@@ -11,7 +11,7 @@ import {
   RMCP_NO_ACK_SEQUENCE,
   RMCP_VERSION,
 } from './constants.js';
-import { aesDecryptPayload, aesEncryptPayload, codesEqual, integrityCode, integrityCodeLength } from './crypto.js';
+import { aesDecryptPayload, aesEncryptedLength, aesEncryptPayloadInto, codesEqual, integrityCode, integrityCodeLength } from './crypto.js';
 
 /**
  * RMCP / RMCP+ packet framing (IPMI v2.0 section 13.6, tables 13-4 and 13-8):
@@ -53,21 +53,23 @@ export interface DecodedV2Packet extends V2Packet {
 export function encodeV2Packet(packet: V2Packet, security?: SessionSecurity | null, iv?: Buffer): Buffer {
   const encrypted = !!security && security.confidentiality !== ConfAlg.NONE;
   const authenticated = !!security && security.integrity !== IntegrityAlg.NONE;
-  const body = encrypted ? aesEncryptPayload(security!.k2, packet.payload, iv) : packet.payload;
-  if (body.length > 0xffff) throw protocolError('payload too large');
+  const bodyLength = encrypted ? aesEncryptedLength(packet.payload.length) : packet.payload.length;
+  if (bodyLength > 0xffff) throw protocolError('payload too large');
   const codeLength = authenticated ? integrityCodeLength(security!.integrity) : 0;
-  const padLength = authenticated ? (4 - ((12 + body.length + 2) % 4)) % 4 : 0;
+  const padLength = authenticated ? (4 - ((12 + bodyLength + 2) % 4)) % 4 : 0;
   const trailerLength = authenticated ? padLength + 2 + codeLength : 0;
-  const out = Buffer.allocUnsafe(V2_PAYLOAD_OFFSET + body.length + trailerLength);
+  const out = Buffer.allocUnsafe(V2_PAYLOAD_OFFSET + bodyLength + trailerLength);
   RMCP_HEADER.copy(out, 0);
   out[4] = AUTH_TYPE_RMCP_PLUS;
   out[5] = (packet.payloadType & 0x3f) | (encrypted ? 0x80 : 0) | (authenticated ? 0x40 : 0);
   out.writeUInt32LE(packet.sessionId >>> 0, 6);
   out.writeUInt32LE(packet.sequence >>> 0, 10);
-  out.writeUInt16LE(body.length, 14);
-  body.copy(out, V2_PAYLOAD_OFFSET);
+  out.writeUInt16LE(bodyLength, 14);
+  // encrypted straight into the packet: no intermediate buffers per packet
+  if (encrypted) aesEncryptPayloadInto(security!.k2, packet.payload, out, V2_PAYLOAD_OFFSET, iv);
+  else packet.payload.copy(out, V2_PAYLOAD_OFFSET);
   if (authenticated) {
-    let p = V2_PAYLOAD_OFFSET + body.length;
+    let p = V2_PAYLOAD_OFFSET + bodyLength;
     for (let i = 0; i < padLength; i++) out[p++] = 0xff;
     out[p++] = padLength;
     out[p++] = NEXT_HEADER;
@@ -108,9 +110,10 @@ export function peekPacket(buf: Buffer): PeekedPacket {
  * Decode an IPMI 2.0 packet. With `security`, an authenticated packet's AuthCode is verified with K1
  * and an encrypted payload is decrypted with K2; an unauthenticated packet is refused when the session
  * negotiated an integrity algorithm. Without `security`, only unauthenticated, clear packets decode.
+ * `peeked`: the header peekPacket already read from this same buffer (the transport peeks to route it).
  */
-export function decodeV2Packet(buf: Buffer, security?: SessionSecurity | null): DecodedV2Packet {
-  const head = peekPacket(buf);
+export function decodeV2Packet(buf: Buffer, security?: SessionSecurity | null, peeked?: PeekedPacket): DecodedV2Packet {
+  const head = peeked ?? peekPacket(buf);
   if (head.kind !== 'v2') throw protocolError('not an IPMI v2.0 / RMCP+ packet');
   const r = new ByteReader(buf, 'RMCP+ session header', 14);
   const length = r.u16();
