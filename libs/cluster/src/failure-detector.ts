@@ -47,7 +47,7 @@ export class FailureDetector extends EventEmitter {
 
   constructor(
     /** What this conductor knows of the cluster (MembershipService). */
-    private readonly membership: { readonly registered: boolean; readonly view: ClusterView; readonly memberId: string },
+    private readonly membership: { readonly registered: boolean; readonly view: ClusterView; readonly memberId: string; noteCrashed?(id: string, incarnation: string): void },
     /** Redis: the named connections and the removal (MembershipRepository on the heartbeat connection). */
     private readonly repo: Pick<MembershipRepository, 'connections' | 'remove'>,
     private readonly intervalMs: number,
@@ -88,6 +88,7 @@ export class FailureDetector extends EventEmitter {
             if (probe !== 'refused') return;
             if (await this.repo.remove(m.id, m.incarnation, 'dead')) {
               this.detected++;
+              this.membership.noteCrashed?.(m.id, m.incarnation);
               // `crashed`, not `member`: the logger's own `member` says who detected it
               this.log.warn({ crashed: m.id, incarnation: m.incarnation, api: m.apiUrl }, 'conductor crashed (Redis connection gone, API refuses): taking over its nodes');
               this.emit('dead', m.id);

@@ -107,7 +107,8 @@ describe('MembershipService', () => {
     store.members = [member('c1', 'i1'), member('c2', 'j1')];
     await m.refreshView();
     expect(m.view.members.map((x) => x.id)).toEqual(['c1', 'c2']);
-    store.members = [member('c1', 'i1'), member('c2', 'j1', 'dead')]; // its crash was confirmed
+    m.noteCrashed('c2', 'j1'); // our failure detector proved it dead
+    store.members = [member('c1', 'i1'), member('c2', 'j1', 'dead')];
     await m.refreshView();
     store.members = [member('c1', 'i1'), member('c2', 'j1')]; // an older copy of Redis: registered and alive
     await m.refreshView();
@@ -128,6 +129,8 @@ describe('MembershipService', () => {
     store.members = [member('c1', 'i1')]; // the copy predates c2
     await m.refreshView();
     store.members = [member('c1', 'i1'), member('c2', 'j1', 'dead')]; // ... or lists its dead predecessor
+    await m.refreshView();
+    store.members = [member('c1', 'i1'), member('c2', 'j2', 'dead')]; // ... or reads it dead (someone else removed it; it re-registers)
     await m.refreshView();
     store.members = [member('c1', 'i1'), member('c2', 'j2')]; // c2 heartbeats again
     await m.refreshView();

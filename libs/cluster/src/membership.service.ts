@@ -47,7 +47,7 @@ export class MembershipService extends EventEmitter {
   incarnation = newIncarnation();
   private state = MembershipState.Idle;
   private readonly previousIncarnations: string[] = [];
-  /** Other members' incarnations seen marked dead (`id/incarnation`), the newest 1,000. */
+  /** Other members' incarnations this conductor's failure detector proved dead (`id/incarnation`), the newest 1,000. */
   private readonly departed = new Set<string>();
   private leaseDeadline = 0;
   private lastOkMs = 0;
@@ -165,17 +165,23 @@ export class MembershipService extends EventEmitter {
   }
 
   /**
-   * A member incarnation whose crash was confirmed (removeMember-3.lua marked it dead: its API refused)
-   * is gone for good: only a Redis that went back in time (a failover onto a copy taken before the
-   * removal) can list it as registered again. Such a ghost is left out of the view, so the ring does
-   * not hand its former nodes back to a dead process, and it is removed from Redis again. Nothing
-   * else counts as departed: after a rewind, a live member may read absent or under an older
-   * incarnation for a moment.
+   * This conductor's failure detector proved the incarnation dead (its Redis connection gone and its
+   * API refusing): it is gone for good, and only a Redis that went back in time (a failover onto a
+   * copy taken before the removal) can list it as registered again.
+   */
+  noteCrashed(id: string, incarnation: string): void {
+    this.departed.add(`${id}/${incarnation}`);
+    while (this.departed.size > 1000) this.departed.delete(this.departed.values().next().value!);
+  }
+
+  /**
+   * A ghost (an incarnation this conductor proved dead, listed again by an older copy of Redis) is
+   * left out of the view, so the ring does not hand its former nodes back to a dead process, and it
+   * is removed from Redis again. Only our own proof counts: a member that merely reads `dead`,
+   * absent or under an older incarnation may be a live one seen through an older copy.
    */
   private withoutDeparted(snap: ClusterSnapshot): ClusterSnapshot {
     const key = (m: MemberView) => `${m.id}/${m.incarnation}`;
-    for (const m of snap.members) if (m.state === 'dead' && m.incarnation && m.id !== this.opts.memberId) this.departed.add(key(m));
-    while (this.departed.size > 1000) this.departed.delete(this.departed.values().next().value!);
     const ghosts = snap.members.filter((m) => m.state !== 'dead' && this.departed.has(key(m)));
     if (ghosts.length === 0) return snap;
     for (const g of ghosts) {
