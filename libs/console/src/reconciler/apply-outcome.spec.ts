@@ -1,35 +1,16 @@
 import { describe, expect, it } from '@jest/globals';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
+import { testNode } from '#libs/testing';
 import { ManualClock } from '#libs/common';
-import { nodeFieldDefaults, type ConsoleStatus, type NodeRecord } from '#libs/nodes';
+import type { ConsoleStatus, NodeRecord } from '#libs/nodes';
 import { applyOutcome, type OutcomeContext } from './apply-outcome.js';
 import { newEntry, type ConsoleEntry } from './entry.js';
 import type { Outcome } from './outcome.js';
 import type { RunningConsole } from './ports.js';
 import { RestartPolicy } from './restart-policy.js';
 
-const node = (over: Partial<NodeRecord> = {}): NodeRecord => ({
-  uuid: '11111111-1111-4111-8111-111111111111',
-  name: 'n1',
-  driver: 'ipmi',
-  console_interface: 'ipmitool-socat',
-  driver_info: { ipmi_address: '10.0.0.1' },
-  conductor_group: '',
-  description: null,
-  extra: {},
-  properties: {},
-  ...nodeFieldDefaults(),
-  console_rev: 1,
-  console_enabled: true,
-  console_generation: 3,
-  provision_state: 'enroll',
-  created_at: 0,
-  updated_at: null,
-  rev: 5,
-  allocated_port: 20000,
-  ...over,
-});
+const node = (over: Partial<NodeRecord> = {}): NodeRecord => testNode({ console_generation: 3, rev: 5, allocated_port: 20000, ...over });
 
 const running = (pid = 42): RunningConsole & { stopped: boolean } => ({
   pid,

@@ -1,8 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { pino } from 'pino';
 import type { ClaimResult } from '#libs/cluster';
+import { testNode } from '#libs/testing';
 import { ManualClock, SolgateError } from '#libs/common';
-import { nodeFieldDefaults, type ConsoleStatus, type NodeRecord } from '#libs/nodes';
+import type { ConsoleStatus, NodeRecord } from '#libs/nodes';
 import type { ConsoleStopReason } from '../console-driver.js';
 import { SocatStartError } from '../console-errors.js';
 import { ConsoleReconciler } from './console-reconciler.js';
@@ -14,27 +15,8 @@ import type { ConsoleProcesses, NodeSpecs, RunningConsole } from './ports.js';
  */
 
 const uuid = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
-const node = (i: number, over: Partial<NodeRecord> = {}): NodeRecord => ({
-  uuid: uuid(i),
-  name: `n${i}`,
-  driver: 'ipmi',
-  console_interface: 'ipmitool-socat',
-  driver_info: { ipmi_address: '10.0.0.1' },
-  conductor_group: '',
-  description: null,
-  extra: {},
-  properties: {},
-  ...nodeFieldDefaults(),
-  console_rev: 1,
-  console_enabled: true,
-  console_generation: 1,
-  provision_state: 'enroll',
-  created_at: 0,
-  updated_at: null,
-  rev: 1,
-  allocated_port: null,
-  ...over,
-});
+const node = (i: number, over: Partial<NodeRecord> = {}): NodeRecord =>
+  testNode({ uuid: uuid(i), name: `n${i}`, console_generation: 1, allocated_port: null, ...over });
 const short = (u: string) => `n${Number(u.slice(-12))}`;
 
 class FakeConsole implements RunningConsole {
