@@ -422,6 +422,7 @@ export class Checker {
     this.lastSampleAt = tS;
 
     const ids = this.topo.conductors.map((c) => c.opts.id);
+    const loss = this.redisLossWindow(tS); // one look, one instant
     for (const [i, node] of this.nodes.entries()) {
       const st = statuses?.[i];
       const addr = st?.addr;
@@ -461,7 +462,6 @@ export class Checker {
           this.claimsHealed.push({ node: node.uuid, ms: tS - healing.t });
         }
         if (prev && (c.epoch < prev.epoch || (c.epoch === prev.epoch && (c.member !== prev.member || c.incarnation !== prev.incarnation)))) {
-          const loss = this.redisLossWindow(tS);
           if (loss && c.epoch < prev.epoch) {
             if (!healing) {
               this.rewound.set(node.uuid, { t: tS, bar: prev.epoch, during: loss });
