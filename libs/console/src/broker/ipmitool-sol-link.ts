@@ -4,7 +4,7 @@ import { createServer, type Socket } from 'node:net';
 import { errorMessage } from '#libs/common';
 import type { Logger } from '#libs/logging';
 import { socatToken, type InheritedSecret } from '../argv.js';
-import { isAlive } from '../proc.js';
+import { isAlive, signalGroup } from '../proc.js';
 import type { Launcher } from '../launcher-pool.js';
 import type { LaunchedProcess } from '../process-launcher.js';
 import { IpmitoolEscapeEncoder } from './ipmitool-escape.js';
@@ -127,11 +127,7 @@ async function stopProcess(proc: LaunchedProcess, graceMs: number, deactivate: (
   const clean = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), graceMs)))]);
   clearTimeout(timer);
   if (clean) return;
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    /* gone */
-  }
+  signalGroup(pid, 'SIGKILL');
   await deactivate(); // a killed ipmitool could not end its session
 }
 
@@ -195,7 +191,10 @@ class IpmitoolSolLink extends EventEmitter<SolLinkEvents> implements SolLink {
   close(opts: { abandon?: boolean } = {}): Promise<void> {
     this.closing ??= (async () => {
       if (opts.abandon) {
-        // SIGKILL: ipmitool gets no chance to send Deactivate Payload, and no `sol deactivate` follows
+        // SIGKILL before anything else: ipmitool reads EOF on its stdin as "deactivate SOL and exit",
+        // so closing the socket first let it send a Deactivate Payload that ended the new owner's
+        // session (found by the chaos seed 668079193). No `sol deactivate` follows either.
+        if (this.proc.pid) signalGroup(this.proc.pid, 'SIGKILL');
         this.sock.destroy();
         await stopProcess(this.proc, 0, async () => undefined);
       } else {
