@@ -245,6 +245,11 @@ export class Checker {
     if (this.active === w) this.active = undefined;
   }
 
+  /** The fault whose window (injection until the cluster settled) overlaps [from, to], if any. */
+  faultDuring(from: number, to = from): FaultWindow | undefined {
+    return this.windows.find((x) => x.t0 <= to && from <= (x.settledAt ?? Number.POSITIVE_INFINITY));
+  }
+
   start(): void {
     this.running = true;
     this.loopDone = this.loop();

@@ -457,7 +457,7 @@ class Runner {
     for (const o of this.checker.outages) {
       if (o.end === undefined) this.checker.violation('not-recovered', `console of ${o.uuid} down since ${new Date(o.start).toISOString()} and never back`, { node: o.uuid });
       if (o.start < from) continue;
-      const w = this.checker.windows.find((x) => o.start >= x.t0 && o.start <= (x.settledAt ?? Number.POSITIVE_INFINITY));
+      const w = this.checker.faultDuring(o.start);
       if (!w && this.checker.nearUnplannedFence(o.start)) this.unplannedOutages++;
       else if (!w) this.checker.violation('outage-without-fault', `console of ${o.uuid} was down ${new Date(o.start).toISOString()} for ${(o.end ?? Date.now()) - o.start} ms with no fault going on`, { node: o.uuid, key: `${o.uuid}|${o.start}` });
     }

@@ -6,6 +6,8 @@ import type { ChaosTopology } from './topology.js';
 
 const BANNER = 'SOL Session operational';
 const STALE = 'this console listener is stale';
+/** How long a typed token may take to come back as the node's echo. */
+const ECHO_WAIT_MS = 5000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Session {
@@ -43,6 +45,12 @@ export interface WatcherStats {
   /** Time from a session breaking until the same console works again, with the fault kind it broke under. */
   reconnects: { kind: string; ms: number }[];
 }
+
+/** The last `[solgate: …]` line a client was sent, as a suffix for a report line. */
+const lastNotice = (received: string) => {
+  const m = received.match(/\[solgate: [^\]\r\n]*\]/g);
+  return m ? ` (last notice: ${m[m.length - 1]})` : '';
+};
 
 const hostConductor = (url: string) => {
   const m = /^tcp:\/\/127\.0\.0\.(\d+):\d+$/.exec(url);
@@ -90,11 +98,6 @@ export class WatcherPool {
 
   private get nodes() {
     return this.topo.cluster.nodes;
-  }
-
-  private faultLabel(): string {
-    const w = this.checker.active;
-    return w ? w.kind : 'none';
   }
 
   private async run(i: number): Promise<void> {
@@ -186,12 +189,14 @@ export class WatcherPool {
         return;
       }
       // broken: by a fault (the owner died, stopped, moved) or by something that must not happen
+      // labelled by when it broke, not by when this loop noticed (up to one echo interval later, by
+      // which time the fault may have settled); a missing echo broke somewhere in the last wait
       brokeAt = s.closedAt ?? Date.now();
-      brokeUnder = this.faultLabel();
+      brokeUnder = this.checker.faultDuring(how === 'no-echo' ? brokeAt - ECHO_WAIT_MS : brokeAt, brokeAt)?.kind ?? 'none';
       this.stats.broken++;
       await this.close(s);
       await this.checkTakeover(s, brokeAt);
-      if (brokeUnder === 'none') this.checker.drops.push({ t: brokeAt, node: uuid, detail: `SOL session of ${this.name(uuid)} on ${s.conductor} ended (${how}) with no fault going on` });
+      if (brokeUnder === 'none') this.checker.drops.push({ t: brokeAt, node: uuid, detail: `SOL session of ${this.name(uuid)} on ${s.conductor} ended (${how}) at ${new Date(brokeAt).toISOString()} with no fault going on${lastNotice(s.client.received)}` });
     }
   }
 
@@ -203,7 +208,7 @@ export class WatcherPool {
       const from = s.client.received.length;
       s.client.write(token);
       this.stats.echoChecks++;
-      const echoed = await waitUntil(() => s.client.received.indexOf(token, from) >= 0 || s.client.closed, 5000);
+      const echoed = await waitUntil(() => s.client.received.indexOf(token, from) >= 0 || s.client.closed, ECHO_WAIT_MS);
       if (s.client.closed) return 'closed';
       if (!echoed) {
         this.stats.echoFailures++;

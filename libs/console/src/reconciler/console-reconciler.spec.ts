@@ -76,6 +76,10 @@ class World {
   notMember = false;
   /** Status writes wait for this (a Redis call hanging in a partition). */
   redisHang: Promise<void> | undefined;
+  /** Claim checks wait for this (a slow Redis answer while the queue goes on). */
+  claimCheckGate: Promise<void> | undefined;
+  /** Warnings the reconciler logged (their messages). */
+  readonly warnings: string[] = [];
 
   specs: NodeSpecs = {
     enabled: async () => [...this.nodes.values()].filter((n) => n.console_enabled).map((n) => n.uuid),
@@ -132,8 +136,9 @@ class World {
             return { status: 'TAKEN', epoch, previous: '' };
           },
           // reassertClaim-5.lua's rule: only a claim that reads older (or free below the counter) is written back
-          confirmHeld: async (held) =>
-            held.map(({ uuid: u, epoch }) => {
+          confirmHeld: async (held) => {
+            if (this.claimCheckGate) await this.claimCheckGate;
+            return held.map(({ uuid: u, epoch }) => {
               const c = this.claims.get(u);
               if (c && c.member === 'c1' && c.epoch === epoch) return 'held';
               if (this.notMember) return 'unknown';
@@ -142,7 +147,8 @@ class World {
               this.epoch = Math.max(this.epoch, epoch);
               this.events.push(`reassert ${short(u)}@${epoch}`);
               return 'reasserted';
-            }),
+            });
+          },
         },
         statuses: {
           write: async (u, epoch, patch, opts) => {
@@ -171,7 +177,7 @@ class World {
         listening: async () => new Set(this.listening),
         drivers: new Set(['ipmitool-socat', 'native-ipmi-socat'] as const),
         clock: this.clock,
-        log: pino({ level: 'silent' }),
+        log: pino({ level: 'warn' }, { write: (line: string) => void this.warnings.push(String(JSON.parse(line).msg)) }),
       },
     );
   }
@@ -417,6 +423,27 @@ describe('ConsoleReconciler', () => {
     await r.reconcileAll();
     await settle(r);
     expect(w.events).toEqual(['status n1 stopping', 'kill n1', 'cleanup n1 handover', 'status n1 stopped + release']);
+  });
+
+  it('a claim check that answers after a handover stopped the console: no "lost the claim" for a console already gone', async () => {
+    // found by the chaos replay of seed 668079193: the pass read its held claims, the queue handed a
+    // batch over meanwhile, the new owner took them, and the late answer "lost" was logged for each
+    const w = new World();
+    const r = await started(w, node(1));
+    let answer!: () => void;
+    w.claimCheckGate = new Promise<void>((res) => (answer = res));
+    const pass = r.reconcileAll();
+    w.owners.set(uuid(1), 'c2');
+    r.nudge(uuid(1));
+    await settle(r);
+    expect(w.events).toEqual(['status n1 stopping', 'kill n1', 'cleanup n1 handover', 'status n1 stopped + release']);
+    w.claims.set(uuid(1), { member: 'c2', epoch: ++w.epoch }); // the new owner takes it
+    w.events.length = 0;
+    answer();
+    await pass;
+    await settle(r);
+    expect(w.warnings).toEqual([]);
+    expect(w.events).toEqual([]);
   });
 
   it('claim busy (the previous owner still hands over): nothing starts, nothing is held; its release nudges a start', async () => {

@@ -163,11 +163,13 @@ export class ConsoleReconciler {
    * One whose claim Redis lost (a failover onto an older copy) has had it written back.
    */
   private async verifyClaims(): Promise<void> {
-    const held = [...this.entries.values()].filter((e) => e.epoch > 0 && !e.claimLost);
+    const held = [...this.entries.values()].filter((e) => e.epoch > 0 && !e.claimLost).map((e) => ({ e, epoch: e.epoch }));
     if (held.length === 0) return;
-    const checks = await this.p.claims.confirmHeld(held.map((e) => ({ uuid: e.uuid, epoch: e.epoch })));
-    held.forEach((e, i) => {
-      if (e.epoch === 0 || checks[i] === 'held' || checks[i] === 'unknown') return;
+    const checks = await this.p.claims.confirmHeld(held.map(({ e, epoch }) => ({ uuid: e.uuid, epoch })));
+    held.forEach(({ e, epoch }, i) => {
+      // the queue went on meanwhile: a console stopped (handed over, released) or claimed anew is not this answer's
+      if (this.entries.get(e.uuid) !== e || e.epoch !== epoch || e.state === 'stopped') return;
+      if (checks[i] === 'held' || checks[i] === 'unknown') return;
       if (checks[i] === 'reasserted') {
         this.p.log.warn({ node: e.uuid, epoch: e.epoch }, 'Redis had lost this console’s claim (it went back in time): claim written back');
         // its observed state went back too (it may name a former owner’s URL): write it again
