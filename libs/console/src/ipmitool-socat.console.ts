@@ -78,9 +78,12 @@ export class IpmitoolSocatConsole extends BrokeredConsoleDriver {
   /**
    * `sol deactivate`, as Ironic runs after stopping a console: a killed ipmitool could not end its
    * session, and the BMC would refuse the next one for half a minute. Exit status 1 ("already
-   * de-activated") is fine.
+   * de-activated") is fine. Only while the lease is valid: a BMC ends the payload whichever session
+   * asks, so without the lease this could end a new owner's session (the next activation clears a
+   * leftover one anyway: sol-session.sh deactivates first).
    */
   private async deactivate(node: NodeRecord): Promise<void> {
+    if (!this.ctx.leaseValid()) return;
     try {
       await this.ctx.pidDir.linkPasswordFile(node.uuid);
       const argv = buildIpmitoolArgv(ipmitoolTarget(node.driver_info), this.ctx.pidDir.passwordFile(node.uuid), this.ipmitool);
