@@ -5,3 +5,4 @@ export * from './backoff.js';
 export * from './paths.js';
 export * from './params.js';
 export * from './conductor-group.js';
+export * from './lookup.js';

@@ -259,6 +259,10 @@ describe('resolveDriver', () => {
     ['', undefined, 'Invalid driver: a driver is required.'],
     [42, undefined, 'Invalid driver: a driver is required.'],
     ['redfish', undefined, 'Invalid driver "redfish": supported are ipmi, pxe_ipmitool_socat, agent_ipmitool_socat.'],
+    // names only the prototype of the legacy-driver table has (the fuzzing found "toString" accepted)
+    ['toString', undefined, 'Invalid driver "toString": supported are ipmi, pxe_ipmitool_socat, agent_ipmitool_socat.'],
+    ['constructor', undefined, 'Invalid driver "constructor": supported are ipmi, pxe_ipmitool_socat, agent_ipmitool_socat.'],
+    ['__proto__', undefined, 'Invalid driver "__proto__": supported are ipmi, pxe_ipmitool_socat, agent_ipmitool_socat.'],
     ['ipmi', 'shellinabox', 'Invalid console_interface "shellinabox": one of ipmitool-socat, native-ipmi-socat, ipmitool-shellinabox, no-console.'],
     ['ipmi', 7, 'Invalid console_interface 7: one of ipmitool-socat, native-ipmi-socat, ipmitool-shellinabox, no-console.'],
   ])('%j + %j → %j', (d, ci, message) => expect(invalid(() => resolveDriver(d, ci)).message).toBe(message));

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { CONDUCTOR_GROUP_RULE, invalidInput, isUuid, isValidGroup, newUuid, normalizeGroup, SolgateError } from '#libs/common';
+import { CONDUCTOR_GROUP_RULE, invalidInput, isUuid, isValidGroup, newUuid, normalizeGroup, ownEntry, SolgateError } from '#libs/common';
 import {
   CONSOLE_INTERFACES,
   DEFAULT_CONSOLE_INTERFACE,
@@ -109,7 +109,7 @@ export function validateName(value: unknown): string | null {
 /** Resolve `driver` (legacy names included) and `console_interface` together. */
 export function resolveDriver(driver: unknown, consoleInterface: unknown): { driver: Driver; console_interface: ConsoleInterface } {
   if (typeof driver !== 'string' || driver === '') throw invalidInput('Invalid driver: a driver is required.');
-  const legacy = LEGACY_DRIVERS[driver];
+  const legacy = ownEntry(LEGACY_DRIVERS, driver);
   if (!legacy && !DRIVERS.includes(driver as Driver))
     throw invalidInput(`Invalid driver ${JSON.stringify(driver)}: supported are ${[...DRIVERS, ...Object.keys(LEGACY_DRIVERS)].join(', ')}.`);
   const resolved = legacy ?? { driver: driver as Driver, console_interface: DEFAULT_CONSOLE_INTERFACE };

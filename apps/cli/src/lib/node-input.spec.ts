@@ -22,6 +22,10 @@ describe('parseCsv', () => {
 });
 
 describe('csvToRows', () => {
+  it.each(['constructor', 'toString', '__proto__', 'valueOf'])('refuses a %p column (a name only the prototype of the column tables has)', (h) => {
+    expect(() => csvToRows(`name,${h}\nn1,x\n`)).toThrow(`unknown CSV column "${h}"`);
+  });
+
   it('maps columns onto an API body: short names, ipmi_* keys, dotted nested keys; numbers for ports', () => {
     const rows = csvToRows('name,address,port,username,password,group,cipher_suite,terminal_port,extra.rack,driver_info.ipmi_bridging\nn1,10.0.0.1,623,admin,pw,Rack1,3,,r7,no\n');
     expect(rows).toEqual([

@@ -1,5 +1,6 @@
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { ownEntry } from '#libs/common';
 import type { PatchOperation } from '#libs/nodes';
 import { CliError } from './errors.js';
 
@@ -157,8 +158,10 @@ type CsvTarget = { top: string } | { nested: 'driver_info' | 'extra' | 'properti
 export function csvColumn(header: string): CsvTarget | undefined {
   const h = header.trim();
   const lower = h.toLowerCase();
-  if (CSV_TOP[lower]) return { top: CSV_TOP[lower] };
-  if (CSV_DRIVER_INFO[lower]) return { nested: 'driver_info', key: CSV_DRIVER_INFO[lower] };
+  const top = ownEntry(CSV_TOP, lower);
+  if (top) return { top };
+  const info = ownEntry(CSV_DRIVER_INFO, lower);
+  if (info) return { nested: 'driver_info', key: info };
   if (/^ipmi_[a-z_]+$/.test(lower)) return { nested: 'driver_info', key: lower };
   const m = /^(driver_info|extra|properties)\.(.+)$/.exec(h);
   if (m && m[2]) return { nested: m[1] as 'driver_info' | 'extra' | 'properties', key: m[2] };

@@ -29,7 +29,7 @@ describe('parseSelector', () => {
     expect(parseSelector('conductor_group=a,console_interface=b,ipmi_address=c').map((x) => x.key)).toEqual(['group', 'interface', 'address']);
   });
 
-  it.each(['', ',', 'group', 'group=a,,name=b', 'colour=red', '=x', 'console=maybe'])('refuses %p as a usage error', (s) => {
+  it.each(['', ',', 'group', 'group=a,,name=b', 'colour=red', '=x', 'console=maybe', 'constructor=x', 'tostring=x', '__proto__=x', 'hasownproperty=x'])('refuses %p as a usage error', (s) => {
     expect(() => parseSelector(s)).toThrow(UsageError);
   });
 

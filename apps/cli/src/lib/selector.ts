@@ -1,4 +1,4 @@
-import { normalizeGroup } from '#libs/common';
+import { normalizeGroup, ownEntry } from '#libs/common';
 import { UsageError } from './errors.js';
 
 /**
@@ -51,7 +51,7 @@ export function parseSelector(text: string): Requirement[] {
     const m = /^([A-Za-z_]+)\s*(!=|==|=)\s*(.*)$/.exec(part);
     if (!m) throw new UsageError(`invalid selector requirement ${JSON.stringify(part)}: expected key=value, key==value or key!=value`);
     const rawKey = m[1].toLowerCase();
-    const key = (rawKey in SELECTOR_KEYS ? rawKey : ALIASES[rawKey]) as SelectorKey | undefined;
+    const key = (Object.hasOwn(SELECTOR_KEYS, rawKey) ? rawKey : ownEntry(ALIASES, rawKey)) as SelectorKey | undefined;
     if (!key) throw new UsageError(`unknown selector key ${JSON.stringify(m[1])}: one of ${Object.keys(SELECTOR_KEYS).join(', ')}`);
     let value = m[3];
     if (key === 'console' && !['enabled', 'disabled', '*'].includes(value.toLowerCase()))
