@@ -28,7 +28,7 @@ export interface OutcomeContext {
   kill(e: ConsoleEntry): Promise<void>;
   /**
    * A console stopped without Redis (lease lapsed) whose claim may still be ours: released once the
-   * lease is valid again, if it still is ours (see ConsoleReconciler.releaseLeftClaims).
+   * lease is valid again, if it still is ours (see ClaimUpkeep.releaseLeft in claim-upkeep.ts).
    */
   claimLeft(uuid: string, epoch: number): void;
 }

@@ -1,7 +1,8 @@
 import { errorMessage, type BackoffPolicy } from '#libs/common';
 import type { NodeRecord } from '#libs/nodes';
 import { Semaphore } from '../semaphore.js';
-import { applyOutcome, runningStatus, type OutcomeContext, type ReconcilerCounters } from './apply-outcome.js';
+import { applyOutcome, type OutcomeContext, type ReconcilerCounters } from './apply-outcome.js';
+import { ClaimUpkeep } from './claim-upkeep.js';
 import { consoleSpecKey, decide, type DecideInput } from './decide.js';
 import { newEntry, type ConsoleEntry } from './entry.js';
 import { ConsoleExecutor } from './execute.js';
@@ -19,8 +20,6 @@ export interface ReconcilerOptions {
   backoff?: BackoffPolicy;
 }
 
-
-
 /** A console's companion process (shellinaboxd) says itself what it is and how it ended. */
 const COMPANION_EXIT_RE = /^shellinaboxd /;
 /** Bounded stops: a thousand process-group kills in one burst would hold the event loop before the first claim is released. */
@@ -36,8 +35,7 @@ const STOP_CONCURRENCY = 64;
  */
 export class ConsoleReconciler {
   private readonly entries = new Map<string, ConsoleEntry>();
-  /** Claims of consoles stopped while the lease had lapsed, not given up yet: node → epoch. */
-  private readonly leftClaims = new Map<string, number>();
+  private readonly claimUpkeep: ClaimUpkeep;
   private readonly queue: KeyedQueue;
   private readonly executor: ConsoleExecutor;
   private readonly outcomes: OutcomeContext;
@@ -73,8 +71,9 @@ export class ConsoleReconciler {
       forget: (e) => this.entries.get(e.uuid) === e && this.entries.delete(e.uuid),
       closing: () => this.closing,
       kill: (e) => this.executor.kill(e),
-      claimLeft: (uuid, epoch) => this.leftClaims.set(uuid, epoch),
+      claimLeft: (uuid, epoch) => this.claimUpkeep.noteLeft(uuid, epoch),
     };
+    this.claimUpkeep = new ClaimUpkeep({ ...p, entries: this.entries, socatAddress: opts.socatAddress, requeue: (uuid) => this.queue.add(uuid) });
   }
 
   stats(): ReconcilerStats {
@@ -117,8 +116,8 @@ export class ConsoleReconciler {
     }
     await this.p.membership.refreshView();
     const enabled = await this.p.specs.enabled();
-    await this.verifyClaims();
-    await this.releaseLeftClaims();
+    await this.claimUpkeep.verify();
+    await this.claimUpkeep.releaseLeft();
     let i = 0;
     for (const uuid of new Set([...enabled, ...this.entries.keys()])) {
       const spec = this.p.specs.peek(uuid);
@@ -126,61 +125,6 @@ export class ConsoleReconciler {
       if (spec === undefined || decide(this.input(spec, this.entries.get(uuid))).type !== 'none') this.queue.add(uuid);
       if (++i % 256 === 0) await new Promise<void>((r) => setImmediate(r)); // heartbeats and the API go on
     }
-  }
-
-  /**
-   * A lease that lapsed for a moment (a late heartbeat on a starved machine) stops every console it
-   * catches as fenced, without Redis — but when no fence followed, the incarnation is the same and the
-   * claims are still ours: nobody else may take them (a live holder), and if the ring owner is another
-   * conductor nothing here would start the console again either. Found by the chaos soak: consoles that
-   * never served again. So each such claim is given up (with "stopped") once the lease is valid, fenced
-   * by its epoch and our incarnation: one that was taken over, or held by an incarnation fenced since, is
-   * left alone. A console that is still ours to run keeps it (its start takes the same claim again).
-   */
-  private async releaseLeftClaims(): Promise<void> {
-    for (const [uuid, epoch] of [...this.leftClaims]) {
-      if (!this.p.membership.leaseValid()) return;
-      const e = this.entries.get(uuid);
-      const spec = this.p.specs.peek(uuid);
-      // still ours to run: the start takes the same claim again (HELD)
-      const mine = !!spec && !this.p.membership.isDrained && this.p.membership.ownerOf(uuid, spec.conductor_group) === this.p.membership.memberId;
-      if ((e && e.epoch === epoch) || mine) {
-        this.leftClaims.delete(uuid);
-        continue;
-      }
-      try {
-        const released = await this.p.statuses.write(uuid, epoch, { state: 'stopped', url: null, pid: null, port: null }, { releaseClaim: true });
-        if (released) this.p.log.info({ node: uuid, epoch }, 'gave up the claim of a console stopped while the lease had lapsed');
-        this.leftClaims.delete(uuid);
-      } catch {
-        return; // Redis away: the next pass tries again
-      }
-    }
-  }
-
-  /**
-   * Any console whose claim is no longer ours (taken over while we were paused) is stopped at once.
-   * One whose claim Redis lost (a failover onto an older copy) has had it written back.
-   */
-  private async verifyClaims(): Promise<void> {
-    const held = [...this.entries.values()].filter((e) => e.epoch > 0 && !e.claimLost).map((e) => ({ e, epoch: e.epoch }));
-    if (held.length === 0) return;
-    const checks = await this.p.claims.confirmHeld(held.map(({ e, epoch }) => ({ uuid: e.uuid, epoch })));
-    held.forEach(({ e, epoch }, i) => {
-      // the queue went on meanwhile: a console stopped (handed over, released) or claimed anew is not this answer's
-      if (this.entries.get(e.uuid) !== e || e.epoch !== epoch || e.state === 'stopped') return;
-      if (checks[i] === 'held' || checks[i] === 'unknown') return;
-      if (checks[i] === 'reasserted') {
-        this.p.log.warn({ node: e.uuid, epoch: e.epoch }, 'Redis had lost this console’s claim (it went back in time): claim written back');
-        // its observed state went back too (it may name a former owner’s URL): write it again
-        if (e.console && e.port !== undefined && e.state === 'running')
-          void this.p.statuses.write(e.uuid, e.epoch, runningStatus(e, e.console, e.port, this.opts.socatAddress)).catch(() => false);
-        return;
-      }
-      e.claimLost = true;
-      this.p.log.warn({ node: e.uuid, epoch: e.epoch }, 'lost the claim: stopping the console at once');
-      this.queue.add(e.uuid);
-    });
   }
 
   private input(spec: NodeRecord | null | undefined, entry: ConsoleEntry | undefined): DecideInput {
