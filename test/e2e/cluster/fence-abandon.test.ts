@@ -14,50 +14,54 @@ describe('cluster: a fenced conductor leaves its successor’s SOL session alone
   let cluster: LocalCluster;
 
   beforeAll(async () => {
-    cluster = await LocalCluster.start({ name: 'fa', conductors: 2, fleetNodes: 6 });
+    cluster = await LocalCluster.start({ name: 'fa', conductors: 2, fleetNodes: 8 });
     await cluster.enableAll();
     await cluster.waitAllServing();
   }, 120_000);
 
   afterAll(async () => {
-    cluster?.conductor('c2').resume();
+    for (const id of ['c1', 'c2']) cluster?.conductor(id).resume();
     await cluster?.stop();
   });
 
   it('keeps the new owner’s session through the old owner’s resume and fence (ipmitool-socat)', async () => {
-    const onC2 = (await cluster.sample()).filter((x) => x.conductor === 'c2');
-    expect(onC2.length).toBeGreaterThan(0);
-    const target = onC2[0];
+    // the ring decides who owns what (random uuids): the victim is a conductor that serves something
+    const sample = await cluster.sample();
+    const victimId = sample.some((x) => x.conductor === 'c2') ? 'c2' : 'c1';
+    const survivorId = victimId === 'c2' ? 'c1' : 'c2';
+    const target = sample.find((x) => x.conductor === victimId)!;
+    expect(target).toBeDefined();
     const node = cluster.nodes.find((n) => n.uuid === target.uuid)!;
     const fleet = cluster.fleet!;
 
-    // c2's ipmitool holds the payload for a connected client...
+    // the victim's ipmitool holds the payload for a connected client...
     const old = await ConsoleClient.connect(target.url!);
     await old.waitSession();
-    const victim = cluster.conductor('c2');
-    // ...while c2 stops running code; c1 takes the node over after the heartbeat timeout
+    const victim = cluster.conductor(victimId);
+    const survivor = cluster.conductor(survivorId);
+    // ...while the victim stops running code; the survivor takes the node over after the heartbeat timeout
     victim.pause();
-    await waitFor(async () => (await cluster.sample([target.uuid], cluster.conductor('c1')))[0]?.conductor === 'c1', {
+    await waitFor(async () => (await cluster.sample([target.uuid], survivor))[0]?.conductor === survivorId, {
       timeoutMs: BOUNDS_MS.pausedTakeover,
       intervalMs: 50,
-      what: 'c1 to serve the paused conductor’s console',
+      what: 'the survivor to serve the paused conductor’s console',
     });
-    const url = (await cluster.conductor('c1').api('GET', `/v1/nodes/${target.uuid}/states/console`)).body.console_info.url;
+    const url = (await survivor.api('GET', `/v1/nodes/${target.uuid}/states/console`)).body.console_info.url;
     const good = await ConsoleClient.connect(url);
     await good.waitSession();
     const before = await fleet.detail(node.bmcIndex!);
     const current = before.solHistory.at(-1)!;
     expect(current.deactivatedAt).toBeNull();
 
-    // SIGCONT: c2 fences itself and drops its stale consoles without a word to the BMC
+    // SIGCONT: the victim fences itself and drops its stale consoles without a word to the BMC
     victim.resume();
-    await waitFor(() => /self-fenced/.test(victim.logs), { timeoutMs: 10_000, what: 'c2 to fence itself' });
-    await waitFor(() => /"reason":"fenced"[^\n]*"msg":"console stopped"/.test(victim.logs), { timeoutMs: 10_000, what: 'c2 to stop its stale consoles' });
+    await waitFor(() => /self-fenced/.test(victim.logs), { timeoutMs: 10_000, what: 'the victim to fence itself' });
+    await waitFor(() => /"reason":"fenced"[^\n]*"msg":"console stopped"/.test(victim.logs), { timeoutMs: 10_000, what: 'the victim to stop its stale consoles' });
     await new Promise((r) => setTimeout(r, 500)); // a late Deactivate Payload would land by now
 
     const after = await fleet.detail(node.bmcIndex!);
     const same = after.solHistory.find((h) => h.activatedAt === current.activatedAt && h.bmcSessionId === current.bmcSessionId)!;
-    // Still active, or ended by its own session when c1 handed the node back to the rejoined c2
+    // Still active, or ended by its own session when the survivor handed the node back to the rejoined victim
     // (graceful), but never taken over by another session.
     expect([null, 'deactivated']).toContain(same.endReason);
     expect(same.takenOverBy).toBeUndefined();
