@@ -75,8 +75,14 @@ export class MembershipRepository {
     await m.publish(this.keys.events(), `member:${id}:${drained ? 'drained' : 'undrained'}`).exec();
   }
 
-  /** Start a takeover hold of `ms` (no-op if one is running). */
-  async holdTakeovers(ms: number): Promise<boolean> {
+  /**
+   * Start a takeover hold of `ms` (no-op if one is running); true if this call started it. With the
+   * `runId` of the Redis instance that was noticed as new, at most one hold per instance: a conductor
+   * that reaches it late (it was still talking to the old master) does not hold the cluster again —
+   * the running consoles have had their heartbeat timeout to write their claims back by then.
+   */
+  async holdTakeovers(ms: number, runId?: string): Promise<boolean> {
+    if (runId !== undefined && (await this.redis.getset(this.keys.takeoverHoldRunId(), runId)) === runId) return false;
     return (await this.redis.set(this.keys.takeoverHold(), '1', 'PX', Math.max(1, Math.round(ms)), 'NX')) === 'OK';
   }
 

@@ -38,8 +38,11 @@ class FakeStore implements MembershipStore {
   async setState(_id: string, _inc: string, state: string) {
     this.states.push(state);
   }
-  async holdTakeovers() {
+  /** The run id each hold named (undefined: a new, empty dataset). */
+  holdRunIds: (string | undefined)[] = [];
+  async holdTakeovers(_ms: number, runId?: string) {
     this.holds++;
+    this.holdRunIds.push(runId);
     return true;
   }
   members: MemberView[] = [];
@@ -261,6 +264,8 @@ describe('MembershipService', () => {
     await run(1000);
     expect(m.identityChecked).toBe(true);
     expect(store.holds).toBe(2);
+    // a new Redis instance holds once per instance, named by its run id (Redis keeps who held it)
+    expect(store.holdRunIds).toEqual([undefined, 'run-2']);
     m.stop();
   });
 

@@ -344,8 +344,13 @@ export class MembershipService extends EventEmitter {
   private async checkRedisIdentity(): Promise<void> {
     const runId = await this.repo.redisRunId();
     if (runId && this.redisRunId && runId !== this.redisRunId) {
-      this.log.warn({ before: this.redisRunId, now: runId }, 'Redis restarted or failed over: holding takeovers for one heartbeat timeout');
-      await this.repo.holdTakeovers(this.opts.heartbeatTimeoutMs);
+      // one hold per Redis instance: a conductor that reaches it late (still on the old master until
+      // Sentinel demoted it) must not hold consoles handed to it now (chaos seed 4163771008)
+      const held = await this.repo.holdTakeovers(this.opts.heartbeatTimeoutMs, runId);
+      this.log.warn(
+        { before: this.redisRunId, now: runId },
+        held ? 'Redis restarted or failed over: holding takeovers for one heartbeat timeout' : 'Redis restarted or failed over (the cluster already held takeovers for this instance)',
+      );
     }
     this.redisRunId = runId;
     this.redisChecked = true;

@@ -113,6 +113,10 @@ export class Keys {
   takeoverHold() {
     return `${this.prefix}:takeover-hold`;
   }
+  /** String: the run_id of the Redis instance whose takeover hold was started (one hold per instance). */
+  takeoverHoldRunId() {
+    return `${this.prefix}:takeover-hold-run-id`;
+  }
   /** String: random id written once per Redis dataset; its absence reveals a new, empty Redis. */
   clusterIncarnation() {
     return `${this.prefix}:cluster-incarnation`;

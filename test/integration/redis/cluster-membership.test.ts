@@ -22,6 +22,23 @@ describe('membership and cluster settings (Redis)', () => {
     await server.stop();
   });
 
+  it('holds takeovers once per new Redis instance: a conductor that notices the same run_id late does not start a second hold', async () => {
+    // found by the chaos seed 4163771008: after a Redis restart with a Sentinel failover, one conductor
+    // reached the promoted master 10 s after the others; its fresh hold kept 66 consoles handed to it down for 5.6 s
+    const keys = new Keys(uniquePrefix('hold'));
+    const repo = new MembershipRepository(redis, keys);
+    expect(await repo.holdTakeovers(150, 'run-A')).toBe(true); // the first to notice
+    expect(await redis.exists(keys.takeoverHold())).toBe(1);
+    expect(await repo.holdTakeovers(150, 'run-A')).toBe(false); // another one, during the hold
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await repo.holdTakeovers(150, 'run-A')).toBe(false); // a late one: the hold for this Redis is over
+    expect(await redis.exists(keys.takeoverHold())).toBe(0);
+    expect(await repo.holdTakeovers(150, 'run-B')).toBe(true); // the next restart or failover holds again
+    expect(await repo.holdTakeovers(150)).toBe(false); // a hold is running (a new, empty dataset: no run id)
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await repo.holdTakeovers(150)).toBe(true);
+  });
+
   it('keeps a crashed member listed (alive: false, state dead) until it rejoins; a member that left is forgotten', async () => {
     const keys = new Keys(uniquePrefix('mem'));
     const repo = new MembershipRepository(redis, keys);
