@@ -76,13 +76,25 @@ export class MembershipRepository {
   }
 
   /**
-   * Start a takeover hold of `ms` (no-op if one is running); true if this call started it. With the
-   * `runId` of the Redis instance that was noticed as new, at most one hold per instance: a conductor
-   * that reaches it late (it was still talking to the old master) does not hold the cluster again —
-   * the running consoles have had their heartbeat timeout to write their claims back by then.
+   * Start a takeover hold of `ms` (no-op if one is running); true if this call started it.
+   *
+   * With `instance` (the Redis run_id this conductor just noticed as new): a conductor that reaches a
+   * master late — it had reconnected to the restarted old one until Sentinel demoted it — must not
+   * hold the cluster a second time (chaos seed 4163771008: consoles handed to it stayed down for its
+   * fresh hold). So no new hold when this instance was already held for (`takeover-hold-run-id`) AND
+   * another member heartbeats here now (so this dataset is the one the cluster has been writing to).
+   * Back on an instance the cluster left for a while (a split-brain flip), the heartbeats read old and
+   * the hold is started again: its data may miss what was written elsewhere.
    */
-  async holdTakeovers(ms: number, runId?: string): Promise<boolean> {
-    if (runId !== undefined && (await this.redis.getset(this.keys.takeoverHoldRunId(), runId)) === runId) return false;
+  async holdTakeovers(ms: number, instance?: { runId: string; memberId: string; freshWithinMs: number }): Promise<boolean> {
+    if (instance && (await this.redis.getset(this.keys.takeoverHoldRunId(), instance.runId)) === instance.runId) {
+      const res = await this.redis.pipeline().time().zrevrange(this.keys.members(), '0', '1', 'WITHSCORES').exec();
+      const [sec, usec] = (res?.[0]?.[1] ?? ['0', '0']) as [string, string];
+      const nowMs = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
+      const top = (res?.[1]?.[1] ?? []) as string[];
+      for (let i = 0; i + 1 < top.length; i += 2)
+        if (top[i] !== instance.memberId && nowMs - Number(top[i + 1]) <= instance.freshWithinMs) return false;
+    }
     return (await this.redis.set(this.keys.takeoverHold(), '1', 'PX', Math.max(1, Math.round(ms)), 'NX')) === 'OK';
   }
 

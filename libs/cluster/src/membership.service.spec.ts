@@ -40,9 +40,9 @@ class FakeStore implements MembershipStore {
   }
   /** The run id each hold named (undefined: a new, empty dataset). */
   holdRunIds: (string | undefined)[] = [];
-  async holdTakeovers(_ms: number, runId?: string) {
+  async holdTakeovers(_ms: number, instance?: { runId: string }) {
     this.holds++;
-    this.holdRunIds.push(runId);
+    this.holdRunIds.push(instance?.runId);
     return true;
   }
   members: MemberView[] = [];

@@ -344,9 +344,9 @@ export class MembershipService extends EventEmitter {
   private async checkRedisIdentity(): Promise<void> {
     const runId = await this.repo.redisRunId();
     if (runId && this.redisRunId && runId !== this.redisRunId) {
-      // one hold per Redis instance: a conductor that reaches it late (still on the old master until
-      // Sentinel demoted it) must not hold consoles handed to it now (chaos seed 4163771008)
-      const held = await this.repo.holdTakeovers(this.opts.heartbeatTimeoutMs, runId);
+      // not a second hold for an instance the cluster already held for and is writing to (a conductor
+      // that reached it late must not hold consoles handed to it now: chaos seed 4163771008)
+      const held = await this.repo.holdTakeovers(this.opts.heartbeatTimeoutMs, { runId, memberId: this.opts.memberId, freshWithinMs: this.opts.heartbeatIntervalMs });
       this.log.warn(
         { before: this.redisRunId, now: runId },
         held ? 'Redis restarted or failed over: holding takeovers for one heartbeat timeout' : 'Redis restarted or failed over (the cluster already held takeovers for this instance)',

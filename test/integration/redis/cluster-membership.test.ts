@@ -22,20 +22,28 @@ describe('membership and cluster settings (Redis)', () => {
     await server.stop();
   });
 
-  it('holds takeovers once per new Redis instance: a conductor that notices the same run_id late does not start a second hold', async () => {
+  it('takeover holds: one per new Redis instance while the cluster writes to it; again when the cluster comes back to an instance it had left', async () => {
     // found by the chaos seed 4163771008: after a Redis restart with a Sentinel failover, one conductor
     // reached the promoted master 10 s after the others; its fresh hold kept 66 consoles handed to it down for 5.6 s
     const keys = new Keys(uniquePrefix('hold'));
     const repo = new MembershipRepository(redis, keys);
-    expect(await repo.holdTakeovers(150, 'run-A')).toBe(true); // the first to notice
+    const on = (runId: string, memberId = 'c3') => ({ runId, memberId, freshWithinMs: 1000 });
+    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    expect(await repo.holdTakeovers(150, on('run-A', 'c1'))).toBe(true); // the first to notice
     expect(await redis.exists(keys.takeoverHold())).toBe(1);
-    expect(await repo.holdTakeovers(150, 'run-A')).toBe(false); // another one, during the hold
-    await new Promise((r) => setTimeout(r, 200));
-    expect(await repo.holdTakeovers(150, 'run-A')).toBe(false); // a late one: the hold for this Redis is over
+    await repo.heartbeat('c1', 'i-c1', details, 5000, 'ci'); // the cluster writes here
+    await pause(200);
+    expect(await repo.holdTakeovers(150, on('run-A'))).toBe(false); // a late conductor: no second hold
     expect(await redis.exists(keys.takeoverHold())).toBe(0);
-    expect(await repo.holdTakeovers(150, 'run-B')).toBe(true); // the next restart or failover holds again
+    expect(await repo.holdTakeovers(150, on('run-A', 'c1'))).toBe(true); // only its own heartbeat here: not proof
+    await pause(200);
+    // the cluster went elsewhere and came back (a split-brain flip): the heartbeats here are old
+    await redis.zadd(keys.members(), Date.now() - 3000, 'c1');
+    expect(await repo.holdTakeovers(150, on('run-A'))).toBe(true);
+    await pause(200);
+    expect(await repo.holdTakeovers(150, on('run-B'))).toBe(true); // the next restart or failover
     expect(await repo.holdTakeovers(150)).toBe(false); // a hold is running (a new, empty dataset: no run id)
-    await new Promise((r) => setTimeout(r, 200));
+    await pause(200);
     expect(await repo.holdTakeovers(150)).toBe(true);
   });
 
