@@ -96,7 +96,7 @@ export function formatReport(r: ChaosReport): string {
   out.push(`socket table: most conductors listening for one node at once ${r.maxListenersPerNode} (stale listeners of paused/partitioned conductors included)`);
   if (r.unplanned.fences.length)
     out.push(
-      `self-fences and Redis failovers nobody planned (starved machine, Sentinel on its own; not counted as violations): ${r.unplanned.fences.map((f) => `${f.conductor}${f.during ? ` during ${f.during}` : ''}`).join(', ')}; ${r.unplanned.outages} console outages outside fault windows came with them`,
+      `self-fences and Redis failovers nobody planned (starved machine, Sentinel on its own; not counted as violations): ${r.unplanned.fences.map((f) => `${f.conductor === 'Redis' ? f.reason : f.conductor}${f.during ? ` during ${f.during}` : ''}`).join(', ')}; ${r.unplanned.outages} console outages outside fault windows came with them`,
     );
   out.push(
     `Redis going back in time (failover/restart losing writes): ${r.redisLoss.claimsRewound} claims read older and were written back by their conductors` +
