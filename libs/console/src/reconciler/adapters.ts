@@ -18,6 +18,7 @@ export function membershipPort(m: MembershipService): ClusterMembership {
     },
     leaseValid: () => m.leaseValid(),
     ownerOf: (uuid, group) => m.view.ownerOf(uuid, group),
+    takeoverHold: () => m.view.snapshot.takeoverHold,
     refreshView: () => m.refreshView(),
   };
 }

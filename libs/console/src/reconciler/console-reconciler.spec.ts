@@ -74,6 +74,8 @@ class World {
   gate: Promise<void> | undefined;
   /** Redis does not list this conductor as a member (an older copy, before its next heartbeat). */
   notMember = false;
+  /** A takeover hold runs (after a Redis restart or failover). */
+  hold = false;
   /** Status writes wait for this (a Redis call hanging in a partition). */
   redisHang: Promise<void> | undefined;
   /** Claim checks wait for this (a slow Redis answer while the queue goes on). */
@@ -172,6 +174,7 @@ class World {
           },
           leaseValid: () => this.lease,
           ownerOf: (u) => this.owners.get(u) ?? 'c1',
+          takeoverHold: () => this.hold,
           refreshView: async () => undefined,
         },
         listening: async () => new Set(this.listening),
@@ -414,6 +417,23 @@ describe('ConsoleReconciler', () => {
     await settle(r);
     expect(w.events).toEqual(['status n1 stopping', 'kill n1', 'cleanup n1 handover', 'status n1 stopped + release']);
     expect(w.claims.has(uuid(1))).toBe(false);
+  });
+
+  it('ring moved during a takeover hold: keeps serving (the next owner could not claim it yet), hands over once the hold ends', async () => {
+    const w = new World();
+    const r = await started(w, node(1));
+    w.hold = true;
+    w.owners.set(uuid(1), 'c2');
+    await r.reconcileAll();
+    await settle(r);
+    w.clock.advance(300);
+    await settle(r);
+    expect(w.events).toEqual([]);
+    expect(w.consoles.get(uuid(1))!.stopped).toBe(false);
+    w.hold = false;
+    w.clock.advance(300);
+    await settle(r);
+    expect(w.events).toEqual(['status n1 stopping', 'kill n1', 'cleanup n1 handover', 'status n1 stopped + release']);
   });
 
   it('ring moved: handed over the same way', async () => {

@@ -138,6 +138,7 @@ export class ConsoleReconciler {
       drained: m.isDrained,
       closing: this.closing,
       driverKnown: !!spec && this.p.drivers.has(spec.console_interface),
+      takeoverHold: m.takeoverHold(),
       nowMs: this.p.clock.monotonicMs(),
     };
   }

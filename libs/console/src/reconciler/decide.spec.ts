@@ -37,6 +37,7 @@ const base = (over: Partial<DecideInput> = {}): DecideInput => ({
   drained: false,
   closing: false,
   driverKnown: true,
+  takeoverHold: false,
   nowMs: 10_000,
   ...over,
 });
@@ -73,6 +74,12 @@ const table: Array<[string, Partial<DecideInput>, Action | ((n: NodeRecord) => A
   ['stop (handover): drained by an operator', { entry: entry(), drained: true }, { type: 'stop', reason: 'handover', redis: true }],
   ['stop (handover): the ring moved the node to c2', { entry: entry(), owner: 'c2' }, { type: 'stop', reason: 'handover', redis: true }],
   ['stop (handover): its group lost every conductor but this one left it', { entry: entry(), owner: undefined }, { type: 'stop', reason: 'handover', redis: true }],
+  // during a takeover hold the next owner cannot claim a released console (HOLD) until it ends, so a
+  // handover would only leave the node dark for the rest of the hold (chaos seeds 4163771008, 853914884)
+  ['wait (handover during a takeover hold): keeps serving, looks again shortly', { entry: entry(), owner: 'c2', takeoverHold: true }, { type: 'wait', untilMs: 10_250 }],
+  ['wait (drained during a takeover hold)', { entry: entry(), drained: true, takeoverHold: true }, { type: 'wait', untilMs: 10_250 }],
+  ['stop (handover during a takeover hold) when nothing runs: nothing to keep serving', { entry: idle(), owner: 'c2', takeoverHold: true }, { type: 'stop', reason: 'handover', redis: true }],
+  ['stop (shutdown during a takeover hold)', { entry: entry(), owner: 'c2', takeoverHold: true, closing: true }, { type: 'stop', reason: 'shutdown', redis: true }],
   ['stop (disabled): intent off', { entry: entry(), spec: node({ console_enabled: false }) }, { type: 'stop', reason: 'disabled', redis: true }],
   ['stop (disabled): intent off while backing off', { entry: idle({ retryAtMs: 99_000 }), spec: node({ console_enabled: false }) }, { type: 'stop', reason: 'disabled', redis: true }],
   ['stop (disabled): interface without a console driver here', { entry: entry(), driverKnown: false }, { type: 'stop', reason: 'disabled', redis: true }],

@@ -33,8 +33,13 @@ export interface DecideInput {
   closing: boolean;
   /** This conductor has a driver for the node's console_interface. */
   driverKnown: boolean;
+  /** A takeover hold is running in Redis (after a Redis restart or failover): no claim changes hands. */
+  takeoverHold: boolean;
   nowMs: number;
 }
+
+/** How soon a console kept through a takeover hold is looked at again. */
+export const HOLD_RECHECK_MS = 250;
 
 const NONE: Action = { type: 'none' };
 const stop = (reason: StopReason, redis: boolean): Action => ({ type: 'stop', reason, redis });
@@ -50,7 +55,8 @@ export const specStamp = (node: NodeRecord) => `${node.rev}.${node.console_gener
 /**
  * The reconciler's decision for one node: pure (no I/O, no clock), so every transition is a row in a
  * table test. Stops come first, in order of urgency: shutdown, a lapsed lease or a lost claim (no
- * Redis writes then: the claim is not ours), deletion, disable, handover.
+ * Redis writes then: the claim is not ours), deletion, disable, handover (deferred while a takeover
+ * hold runs).
  */
 export function decide(i: DecideInput): Action {
   const e = i.entry;
@@ -59,7 +65,12 @@ export function decide(i: DecideInput): Action {
   if (e?.claimLost) return stop('fenced', false);
   if (i.spec === null) return e ? stop('deleted', true) : NONE;
   if (!i.spec || !i.spec.console_enabled || !i.driverKnown) return e ? stop('disabled', true) : NONE;
-  if (i.drained || i.owner !== i.me) return e ? stop('handover', true) : NONE;
+  if (i.drained || i.owner !== i.me) {
+    if (!e) return NONE;
+    // the next owner cannot claim a released console while a takeover hold runs: keep serving until it ends
+    if (i.takeoverHold && e.console) return { type: 'wait', untilMs: i.nowMs + HOLD_RECHECK_MS };
+    return stop('handover', true);
+  }
   const node = i.spec;
   if (!e) return { type: 'start', node };
   if (e.fault) return { type: 'recover', fault: e.fault };

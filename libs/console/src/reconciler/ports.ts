@@ -67,6 +67,8 @@ export interface ClusterMembership {
   readonly identityChecked: boolean;
   leaseValid(): boolean;
   ownerOf(uuid: string, group: string): string | undefined;
+  /** A takeover hold runs in Redis (as of the last view). */
+  takeoverHold(): boolean;
   refreshView(): Promise<unknown>;
 }
 
