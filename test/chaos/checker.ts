@@ -186,6 +186,8 @@ export class Checker {
   private readonly logOffsets = new Map<string, number>();
   /** Sentinel's master port at the last look. */
   private masterPort: number | undefined;
+  /** Sentinel's master when the last Redis fault's window closed (the runner sets it). */
+  masterAfterFault: number | undefined;
 
   constructor(
     private readonly topo: ChaosTopology,
@@ -374,6 +376,7 @@ export class Checker {
     const t = Date.now();
     const w = this.active;
     if (w && REDIS_LOSS_FAULTS.includes(w.kind)) return; // the injected fault's own failover, inside its window
+    if (port === this.masterAfterFault) return; // the same, seen after its window closed (seed 2905798123)
     // Sentinel may also fail over seconds after a Redis fault's window settled (seed 853914884: the
     // restarted master came back, then Sentinel moved the master once more)
     const last = [...this.windows].reverse().find((x) => REDIS_LOSS_FAULTS.includes(x.kind) && x.settledAt !== undefined);

@@ -406,6 +406,9 @@ class Runner {
     const afterFrom = Date.now();
     if (!(await this.settle(capMs + 30_000)))
       this.unsettled(afterFrom, `not every console served from its ring owner within ${Math.round((capMs + 30_000) / 1000)} s after fault #${w.seq} ${describeFault(plan)}: ${await this.whyUnsettled()}`, `${w.seq}`, w);
+    // the master as of the end of a Redis fault: the checker, sampling every half second, may see the
+    // fault's own failover only after the window closed
+    if (plan.kind === 'sentinel-failover' || plan.kind === 'redis-restart') checker.masterAfterFault = await topo.cluster.sentinel?.masterPort();
     checker.endFault(w);
     return w;
   }
