@@ -59,7 +59,11 @@ describe('process launcher', () => {
   it('reports a signal by its name and a command that cannot run with the reason and status 127', async () => {
     const l = launcher();
     const killed = run(l.spawn('sleep', ['30']));
-    process.kill(await killed.spawned, 'SIGTERM');
+    const pid = await killed.spawned;
+    // 'P' comes right after the fork; a SIGTERM before the exec reaches the launcher's own handler in
+    // the child (a known race: a stop escalates to SIGKILL), so signal the exec'd sleep
+    await waitFor(() => readFileSync(`/proc/${pid}/cmdline`, 'latin1').startsWith('sleep'), { timeoutMs: 5000, intervalMs: 5, what: 'sleep to be exec’d' });
+    process.kill(pid, 'SIGTERM');
     expect(await killed.exit).toEqual({ code: null, signal: 'SIGTERM' });
     const missing = run(l.spawn('/nonexistent/solgate-no-such-binary', []));
     expect(await missing.exit).toEqual({ code: 127, signal: null });
