@@ -228,6 +228,21 @@ export class ConsoleGateway {
       handshakeTimeout: 3000,
       maxPayload: 16 * 1024 * 1024,
     });
+    // listening before the handshake ends: the owner's hello can come in the same read as its 101
+    // response, and ws emits it in the very next tick, before an `await` here would resume
+    upstream.on('message', (data: RawData, isBinary: boolean) => {
+      if (ws.readyState !== WebSocket.OPEN) return;
+      if (isBinary) {
+        if (ws.bufferedAmount > this.opts.maxBufferedBytes) return closeWith(ws, CLOSE.UNAVAILABLE, 'the client did not keep up with the console output');
+        return ws.send(data, { binary: true });
+      }
+      const text = toBuffer(data).toString();
+      const m = parseServerMessage(text);
+      // the owner says who relays; the client learns which conductor it talks to
+      if (m?.type === 'hello') return send(ws, { ...m, via: this.opts.memberId });
+      ws.send(text);
+    });
+    const upstreamClosed = new Promise<[number, Buffer]>((resolve) => upstream.once('close', (code: number, reason: Buffer) => resolve([code, reason])));
     const opened = await new Promise<boolean>((resolve) => {
       upstream.once('open', () => resolve(true));
       upstream.once('error', () => resolve(false));
@@ -242,23 +257,11 @@ export class ConsoleGateway {
       return ws.readyState !== WebSocket.OPEN;
     }
     upstream.on('error', () => undefined);
-    upstream.on('message', (data: RawData, isBinary: boolean) => {
-      if (ws.readyState !== WebSocket.OPEN) return;
-      if (isBinary) {
-        if (ws.bufferedAmount > this.opts.maxBufferedBytes) return closeWith(ws, CLOSE.UNAVAILABLE, 'the client did not keep up with the console output');
-        return ws.send(data, { binary: true });
-      }
-      const text = toBuffer(data).toString();
-      const m = parseServerMessage(text);
-      // the owner says who relays; the client learns which conductor it talks to
-      if (m?.type === 'hello') return send(ws, { ...m, via: this.opts.memberId });
-      ws.send(text);
-    });
     ws.on('message', (data: RawData, isBinary: boolean) => {
       if (upstream.readyState === WebSocket.OPEN) upstream.send(toBuffer(data), { binary: isBinary });
     });
     await new Promise<void>((resolve) => {
-      upstream.once('close', (code: number, reason: Buffer) => {
+      void upstreamClosed.then(([code, reason]) => {
         if (code === 1005 || code === 1006 || code === 1011 || code === 1001) {
           send(ws, { type: 'notice', text: `lost the connection to conductor ${owner}` });
           closeWith(ws, CLOSE.MOVING, `lost the connection to conductor ${owner}`);
