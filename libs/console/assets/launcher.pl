@@ -40,7 +40,7 @@ use strict;
 use warnings;
 use Config;
 use Fcntl qw(F_DUPFD F_GETFL F_SETFL O_CREAT O_EXCL O_NOFOLLOW O_NONBLOCK O_RDWR O_WRONLY);
-use POSIX qw(EAGAIN EEXIST EINTR WNOHANG WIFEXITED WEXITSTATUS WIFSIGNALED WTERMSIG);
+use POSIX qw(EAGAIN EEXIST EINTR SIG_BLOCK SIG_SETMASK SIGCHLD SIGHUP SIGINT SIGTERM WNOHANG WIFEXITED WEXITSTATUS WIFSIGNALED WTERMSIG);
 
 my $CONDUCTOR = $ARGV[0] // 0;
 my $PATH = $ENV{PATH} // '/usr/bin:/bin';
@@ -137,9 +137,12 @@ sub secret_fh {
   return $fh;
 }
 
-# In the child, between fork and exec. Never returns.
+# the signals this process handles itself: blocked from before a fork until the child has reset them
+my $OWN_SIGNALS = POSIX::SigSet->new(SIGTERM, SIGINT, SIGHUP, SIGCHLD);
+
+# In the child, between fork and exec, with $OWN_SIGNALS blocked. Never returns.
 sub exec_child {
-  my ($w, $secret, $argv) = @_;
+  my ($w, $secret, $argv, $mask) = @_;
   my @pre = defined $PRCTL_NR ? () : ('setpriv', '--pdeathsig', 'KILL', '--');
   eval {
     setpgrp(0, 0) or die "setpgid: $!\n";
@@ -147,7 +150,10 @@ sub exec_child {
       set_pdeathsig(9) or die "prctl(PR_SET_PDEATHSIG): $!\n";
       POSIX::_exit(1) if getppid() != $LAUNCHER;    # the launcher died before that
     }
-    $SIG{PIPE} = 'DEFAULT';    # an ignored signal would stay ignored across exec
+    # an ignored signal would stay ignored across exec; and a stop that came since the fork is still
+    # pending (blocked), so it ends this child once the default action is back, as it would the command
+    $SIG{$_} = 'DEFAULT' for qw(PIPE TERM INT HUP CHLD);
+    POSIX::sigprocmask(SIG_SETMASK, $mask) or die "sigprocmask: $!\n";
     # sources above the targets first, then onto 0-3 (dup2 clears close-on-exec)
     my $nfd = fcntl($NULL, F_DUPFD, 10) or die "dup: $!\n";
     my $efd = fcntl($w, F_DUPFD, 10) or die "dup: $!\n";
@@ -172,9 +178,16 @@ sub spawn_child {
   die "no command\n" unless @argv && defined $argv[0] && length $argv[0];
   my $secret = defined $path ? secret_fh($path, $content // '') : undef;
   pipe(my $r, my $w) or die "pipe: $!\n";
+  # A stop can come as soon as the conductor has the pid, before the child has exec'd. Blocked
+  # until the child has reset its dispositions, it is not lost to this process's own handlers; and
+  # the group exists before the pid is reported (the child makes it too: whoever runs first).
+  my $mask = POSIX::SigSet->new;
+  POSIX::sigprocmask(SIG_BLOCK, $OWN_SIGNALS, $mask) or die "sigprocmask: $!\n";
   my $pid = fork();
+  exec_child($w, $secret, \@argv, $mask) if defined $pid && $pid == 0;
+  setpgrp($pid, $pid) if defined $pid;    # fails only once the child has exec'd: it made it itself
+  POSIX::sigprocmask(SIG_SETMASK, $mask);
   die "fork: $!\n" unless defined $pid;
-  exec_child($w, $secret, \@argv) if $pid == 0;
   close($w);
   close($secret) if $secret;    # the child holds its own copy
   my $fl = fcntl($r, F_GETFL, 0);

@@ -59,15 +59,30 @@ describe('process launcher', () => {
   it('reports a signal by its name and a command that cannot run with the reason and status 127', async () => {
     const l = launcher();
     const killed = run(l.spawn('sleep', ['30']));
-    const pid = await killed.spawned;
-    // 'P' comes right after the fork; a SIGTERM before the exec reaches the launcher's own handler in
-    // the child (a known race: a stop escalates to SIGKILL), so signal the exec'd sleep
-    await waitFor(() => readFileSync(`/proc/${pid}/cmdline`, 'latin1').startsWith('sleep'), { timeoutMs: 5000, intervalMs: 5, what: 'sleep to be exec’d' });
-    process.kill(pid, 'SIGTERM');
+    process.kill(await killed.spawned, 'SIGTERM');
     expect(await killed.exit).toEqual({ code: null, signal: 'SIGTERM' });
     const missing = run(l.spawn('/nonexistent/solgate-no-such-binary', []));
     expect(await missing.exit).toEqual({ code: 127, signal: null });
     expect(missing.lines.join('\n')).toMatch(/launcher: cannot run \/nonexistent\/solgate-no-such-binary: No such file/);
+  });
+
+  it('a SIGTERM to the group as soon as the pid is known always ends the process, even between the launcher’s fork and exec', async () => {
+    // the group exists before the pid is reported, and the child blocks the launcher's own signal
+    // handlers until its dispositions are reset: a stop is never lost to the launcher's handler
+    const l = launcher();
+    const exits = await Promise.all(
+      Array.from({ length: 100 }, async () => {
+        const r = run(l.spawn('sleep', ['30']));
+        const pid = await r.spawned;
+        const sent = signalGroup(pid, 'SIGTERM');
+        let timer: NodeJS.Timeout | undefined;
+        const exit = await Promise.race([r.exit, new Promise((resolve) => (timer = setTimeout(() => resolve('still running after 5 s'), 5000)))]);
+        clearTimeout(timer);
+        if (exit === 'still running after 5 s') signalGroup(pid, 'SIGKILL');
+        return { sent, exit };
+      }),
+    );
+    expect(exits).toEqual(Array.from({ length: 100 }, () => ({ sent: true, exit: { code: null, signal: 'SIGTERM' } })));
   });
 
   it('passes PATH and nothing else, no descriptor but 0-3, and the secret as an unlinked file on fd 3', async () => {
