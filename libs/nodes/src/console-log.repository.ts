@@ -150,9 +150,10 @@ export class ConsoleLogRepository {
     return out.reverse();
   }
 
-  /** Entries appended at or after `sinceMs` (Redis time), oldest first. */
-  async since(uuid: string, sinceMs: number, count = 10_000): Promise<ConsoleLogEntry[]> {
-    const page = (await this.redis.xrangeBuffer(this.keys.consoleLog(uuid), String(Math.max(0, Math.floor(sinceMs))), '+', 'COUNT', count)) as unknown as Array<[Buffer, Buffer[]]>;
+  /** Entries appended at or after `sinceMs` (Redis time), oldest first; the next page starts after `afterId`. */
+  async since(uuid: string, sinceMs: number, count = 10_000, afterId?: string): Promise<ConsoleLogEntry[]> {
+    const start = afterId ? `(${afterId}` : String(Math.max(0, Math.floor(sinceMs)));
+    const page = (await this.redis.xrangeBuffer(this.keys.consoleLog(uuid), start, '+', 'COUNT', count)) as unknown as Array<[Buffer, Buffer[]]>;
     return page.map(toEntry);
   }
 

@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
+import { packageRoot } from '#libs/common';
 import { ConductorProcess } from '../../support/conductor-process.js';
 import { uniquePrefix } from '../../support/fixtures.js';
 import { IpmiSimBmc } from '../../support/ipmi-sim.js';
@@ -271,5 +273,36 @@ describe('solgate CLI against a live 3-conductor cluster', () => {
     } finally {
       blocker.close();
     }
+  });
+  it('console log: reads a log longer than one page to its end; --follow --raw prints new output as it comes, and SIGINT ends it with 0', async () => {
+    const uuid = expectOk(await cli(['nodes', 'create', '--name', 'cli-logged', '--address', '127.0.0.1', '-o', 'json'])).json().uuid as string;
+    const key = `${prefix}:node:${uuid}:console-log`;
+    // 10,050 entries (a large SOLGATE_CONSOLE_LOG_BYTES keeps that many): more than the CLI's 10,000-entry page
+    const batch = db.pipeline();
+    for (let i = 1; i <= 10_050; i++) batch.xadd(key, '*', 'o', String(i * 6), 'd', `E${String(i).padStart(5, '0')}`);
+    await batch.exec();
+    const all = expectOk(await cli(['console', 'log', 'cli-logged'], { timeoutMs: 30_000 }));
+    const seen = [...all.stdout.matchAll(/E(\d{5})/g)].map((m) => Number(m[1]));
+    expect(seen).toHaveLength(10_050);
+    expect(seen.every((n, i) => n === i + 1)).toBe(true);
+
+    await new Promise((r) => setTimeout(r, 1500)); // every entry above is older than --since 1s
+    const follow = spawn(process.execPath, [join(packageRoot(), 'bin', 'solgate'), 'console', 'log', 'cli-logged', '--follow', '--raw', '--since', '1s'], {
+      env: { PATH: process.env.PATH ?? '', SOLGATE_REDIS_URL: redis.url, SOLGATE_KEY_PREFIX: prefix },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    follow.stdout.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    const exited = new Promise<number | null>((resolve) => follow.once('close', (code) => resolve(code)));
+    try {
+      await db.xadd(key, '*', 'o', '70000', 'd', 'before-follow-is-up\r\n');
+      await waitFor(() => out.includes('before-follow-is-up\r\n'), { what: 'the recent entry (--since 1s), raw: CR kept' });
+      await db.xadd(key, '*', 'o', '70100', 'd', '\x1b[1mlive\x1b[0m line\r\n');
+      await waitFor(() => out.includes('\x1b[1mlive\x1b[0m line\r\n'), { what: 'the new entry, escape sequences and all' });
+      expect(out).not.toContain('E10050'); // older than --since
+    } finally {
+      follow.kill('SIGINT');
+    }
+    expect(await exited).toBe(0);
   });
 });

@@ -113,6 +113,8 @@ const durationOption = (v: string) => {
  * conductor involved. Plain text by default (escape sequences and control characters removed),
  * exact bytes with --raw; --follow waits for more until interrupted.
  */
+const LOG_PAGE = 10_000;
+
 async function showLog(ctx: CliContext, out: Printer, ident: string, opts: { follow?: boolean; since?: number; raw?: boolean }): Promise<void> {
   const node = await ctx.findNode(ident);
   const repo = new ConsoleLogRepository(ctx.redis, ctx.keys);
@@ -122,14 +124,11 @@ async function showLog(ctx: CliContext, out: Printer, ident: string, opts: { fol
     if (structured) return;
     for (const e of entries) process.stdout.write(opts.raw ? e.data : plainConsoleText(e.data));
   };
-  let entries: ConsoleLogEntry[] = [];
-  let lastId = '0';
+  const entries: ConsoleLogEntry[] = [];
   for (;;) {
-    const page = await repo.since(node.uuid, from, 10_000);
-    const fresh = page.filter((e) => e.id > lastId || lastId === '0');
-    entries = entries.concat(fresh);
-    if (page.length) lastId = page[page.length - 1]!.id;
-    if (page.length < 10_000) break;
+    const page = await repo.since(node.uuid, from, LOG_PAGE, entries.at(-1)?.id);
+    entries.push(...page);
+    if (page.length < LOG_PAGE) break;
   }
   if (structured) {
     out.list(entries, [], (e) => ({ at: new Date(e.at).toISOString(), offset: e.offset, bytes: e.data.length, text: opts.raw ? e.data.toString('latin1') : plainConsoleText(e.data) }));
