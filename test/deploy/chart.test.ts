@@ -260,6 +260,26 @@ describe('helm chart deploy/helm/solgate', () => {
       expect(sa.automountServiceAccountToken).toBe(false);
     });
 
+    it('writes full console logs where SOLGATE_CONSOLE_LOG_DIR points: a volume per replica (claim template), or an emptyDir without persistence', () => {
+      const { sts, pod, container } = conductorOf(objects);
+      const env = conductorEnv(objects);
+      expect(env.SOLGATE_CONSOLE_LOG_DIR).toBeTruthy();
+      const dir = env.SOLGATE_CONSOLE_LOG_DIR!;
+      const mount = (container.volumeMounts as { name: string; mountPath: string }[])
+        .filter((m) => dir === m.mountPath || dir.startsWith(`${m.mountPath}/`))
+        .sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
+      expect(mount).toBeDefined();
+      const claim = (sts.spec.volumeClaimTemplates ?? []).find((t: any) => t.metadata.name === mount!.name);
+      const volume = (pod.volumes ?? []).find((v: any) => v.name === mount!.name);
+      if (claim) {
+        expect(volume).toBeUndefined(); // the claim template is the volume: one per pod
+        expect(claim.spec.accessModes).toEqual(['ReadWriteOnce']);
+        expect(claim.spec.resources.requests.storage).toMatch(/^\d+(Mi|Gi|Ti)$/);
+      } else expect(volume?.emptyDir).toBeDefined();
+      expect(Number(env.SOLGATE_CONSOLE_LOG_FILE_BYTES)).toBeGreaterThan(0);
+      expect(Number(env.SOLGATE_CONSOLE_LOG_FILE_COUNT)).toBeGreaterThan(0);
+    });
+
     it('serves the API through a Service on port 6385 (or the configured one) to the conductors', () => {
       const { sts } = conductorOf(objects);
       const api = objectsOfKind(objects, 'Service').find((s) => s.metadata.labels?.['solgate.io/service'] === 'api')!;

@@ -132,6 +132,10 @@ describe('ipmitool-shellinabox console end to end', () => {
     // who: the three sessions, via shellinabox
     const who = await conductor.api('GET', `/v1/nodes/${uuid}`);
     expect(who.body.driver_internal_info.console_viewers).toBe(3);
+    // and the broker metrics count them under this interface
+    const metrics = (await conductor.api('GET', '/metrics')).text;
+    expect(metrics).toMatch(/^solgate_console_viewers\{interface="ipmitool-shellinabox"\} 3$/m);
+    expect(metrics).toMatch(/^solgate_console_bmc_sessions\{interface="ipmitool-shellinabox"\} 1$/m);
     await Promise.all([a, b, c].map((x) => x.close()));
   });
 

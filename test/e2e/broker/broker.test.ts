@@ -227,6 +227,111 @@ describe.each([
     });
   }
 
+  it('escapes at a line start: ~? help, ~# who, ~B a break at the BMC, ~~ a tilde, mid-line tildes are data, ~. disconnects and the lock passes on; audited, logged and counted', async () => {
+    const url = await waitConsoleUrl(conductor, uuid);
+    const a = await ConsoleClient.connect(url);
+    await a.waitSession();
+    const b = await ConsoleClient.connect(url);
+    try {
+      await b.waitSession();
+      await b.waitFor('[solgate: read-only');
+      a.write('~?');
+      await a.waitFor('~B  send a serial break\r\n');
+      await a.waitFor('Escapes are recognised only at the start of a line.\r\n');
+      a.write('~#');
+      await a.waitFor('[solgate: 2 attached]\r\n');
+      await a.waitFor('  (* holds the write lock)\r\n');
+      expect(a.received).toMatch(/ {2}\* 127\.0\.0\.1:\d+ tcp since \S+ \(you\)\r\n/);
+      expect(a.received).toMatch(/ {4}127\.0\.0\.1:\d+ tcp since \S+\r\n/);
+
+      a.write('\r'); // a break goes out at the start of a line (ipmitool's ~B escape needs one)
+      await bmc.waitReceived('\r');
+      const breaks = bmc.serial.breaks;
+      b.write('~B');
+      await b.waitFor('[solgate: only the write-lock holder can send a break]\r\n');
+      a.write('~B');
+      await a.waitFor('~B [send break]\r\n');
+      await waitFor(() => bmc.serial.breaks === breaks + 1, { what: 'the break at the BMC' });
+
+      bmc.serial.received = '';
+      a.write('\r~~tilde\r');
+      a.write('mid~.line~B~#\r');
+      await bmc.waitReceived('mid~.line~B~#\r');
+      expect(bmc.serial.received).toBe('\r~tilde\rmid~.line~B~#\r');
+      expect(bmc.serial.breaks).toBe(breaks + 1);
+      expect(a.closed).toBe(false);
+
+      // counted per interface: two viewers, the keystrokes in, the node's echo out
+      const metrics = (await conductor.api('GET', '/metrics')).text;
+      const metric = (name: string) => Number(new RegExp(`^${name}\\{interface="${iface}"\\} (\\S+)$`, 'm').exec(metrics)?.[1]);
+      expect(metric('solgate_console_viewers')).toBe(2);
+      expect(metric('solgate_console_bmc_sessions')).toBe(1);
+      expect(metric('solgate_console_bytes_in_total')).toBeGreaterThanOrEqual('\r~tilde\rmid~.line~B~#\r'.length);
+      expect(metric('solgate_console_bytes_out_total')).toBeGreaterThan(0);
+      expect(metric('solgate_console_bmc_session_drops_total')).toBe(0);
+
+      a.write('~.');
+      await a.waitFor('~. [terminated solgate]\r\n');
+      await waitFor(() => a.closed, { what: 'the client to be disconnected' });
+      await b.waitFor('[solgate: you hold the write lock]');
+
+      // the break in the node's audit trail (client address, offset), and as a structured log line
+      const who = expectOk(await cliFor(redis.url, prefix)(['console', 'who', uuid, '-o', 'json', '--audit', '1000'])).json();
+      const brk = who.audit.filter((e: { event: string }) => e.event === 'break');
+      expect(brk).toEqual([expect.objectContaining({ client: expect.stringMatching(/^127\.0\.0\.1:\d+$/), via: 'tcp', offset: expect.any(Number) })]);
+      expect(brk[0].offset).toBeGreaterThan(0);
+      expect(who.audit.map((e: { event: string }) => e.event)).toEqual(expect.arrayContaining(['session-open', 'attach', 'detach', 'break']));
+      expect(conductor.logs).toMatch(new RegExp(`"audit":"break","node":"${uuid}","client":"127\\.0\\.0\\.1:\\d+","via":"tcp","offset":\\d+.*"msg":"console audit"`));
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  if (iface === 'ipmitool-socat') {
+    it('an ipmitool that dies mid-session: the client is told and stays, the broker starts one new ipmitool with backoff, the gap is marked, audited and counted', async () => {
+      const url = await waitConsoleUrl(conductor, uuid);
+      const c = await ConsoleClient.connect(url);
+      try {
+        await c.waitSession();
+        const [before] = ipmitoolProcessesOf(uuid);
+        expect(before).toBeDefined();
+        process.kill(before!.pid, 'SIGKILL');
+        await c.waitFor('[solgate: BMC session lost, retrying]', 10_000);
+        await c.waitFor('[solgate: BMC session re-established', 20_000);
+        expect(c.closed).toBe(false);
+        c.write('after-the-gap\r');
+        await bmc.waitReceived('after-the-gap\r');
+        const now = ipmitoolProcessesOf(uuid);
+        expect(now).toHaveLength(1);
+        expect(now[0]!.pid).not.toBe(before!.pid);
+        expect(bmc.maxConcurrentSolSessions).toBe(1);
+        const late = await ConsoleClient.connect(url);
+        await late.waitFor('BMC session lost'); // the late joiner's replay shows the gap
+        await late.close();
+        const metrics = (await conductor.api('GET', '/metrics')).text;
+        expect(Number(/^solgate_console_bmc_session_drops_total\{interface="ipmitool-socat"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+        const who = expectOk(await cliFor(redis.url, prefix)(['console', 'who', uuid, '-o', 'json', '--audit', '20'])).json();
+        expect(who.audit.map((e: { event: string }) => e.event)).toEqual(expect.arrayContaining(['session-drop', 'session-open']));
+      } finally {
+        await c.close();
+      }
+    });
+  }
+
+  it('disable with clients attached: each is told `[solgate: console disabled]` on its own line, then disconnected; the BMC session closes', async () => {
+    const url = await waitConsoleUrl(conductor, uuid);
+    const c = await ConsoleClient.connect(url);
+    await c.waitSession();
+    bmc.print('half a line');
+    await c.waitFor('half a line');
+    await setConsole(conductor, uuid, false);
+    await waitFor(() => c.closed, { what: 'the client to be disconnected' });
+    expect(c.received).toContain(`half a line\r\n${utf8('[solgate: console disabled]')}\r\n`);
+    await waitFor(() => bmc.solOwner === null, { what: 'the BMC session to close' });
+    await setConsole(conductor, uuid, true);
+    await waitConsoleUrl(conductor, uuid);
+  });
+
   it('SIGTERM of the conductor: each client is told, on its own line, that the console moves, then disconnected; nothing is left', async () => {
     const url = await waitConsoleUrl(conductor, uuid);
     const clients = await Promise.all([1, 2].map(() => ConsoleClient.connect(url)));
@@ -240,6 +345,56 @@ describe.each([
     }
     expect(consoleProcessesOf(uuid)).toEqual([]);
     await waitFor(() => bmc.solOwner === null, { what: 'no SOL session left on the BMC' });
+  });
+});
+
+describe.each([
+  ['&', 'ipmitool-socat', 7],
+  ['none', 'native-ipmi-socat', 8],
+] as const)('SOLGATE_ESCAPE_CHAR=%s (%s)', (escape, iface, bmcIndex) => {
+  let conductor: ConductorProcess;
+  let uuid: string;
+  let bmc: SimBmc;
+
+  beforeAll(async () => {
+    conductor = await ConductorProcess.start({ id: `c-esc-${bmcIndex}`, redisUrl: redis.url, prefix: uniquePrefix('broker-esc'), env: { SOLGATE_ESCAPE_CHAR: escape } });
+    bmc = fleet.bmc(bmcIndex);
+    uuid = await enrolFleet(conductor, bmc, `esc-${bmcIndex}`, iface);
+    await setConsole(conductor, uuid, true);
+  });
+
+  afterAll(async () => {
+    await conductor?.dispose();
+  });
+
+  it(escape === 'none' ? 'passes every byte through: no escape is recognised, the client stays' : 'recognises its own escape character; ~ at a line start is data that reaches the node', async () => {
+    const c = await ConsoleClient.connect(await waitConsoleUrl(conductor, uuid));
+    try {
+      await c.waitSession();
+      bmc.serial.received = '';
+      if (escape === 'none') {
+        c.write('\r~.\r~?\r~B\r&.\r&?\r');
+        await bmc.waitReceived('&?\r');
+        expect(bmc.serial.received).toBe('\r~.\r~?\r~B\r&.\r&?\r');
+        expect(c.received).not.toContain('[terminated solgate]');
+        expect(c.closed).toBe(false);
+        return;
+      }
+      // with '&', tildes at a line start are plain data (through ipmitool's own ~ escape, too)...
+      c.write('\r~.\r~?\r~B\r');
+      await waitFor(() => bmc.serial.received === '\r~.\r~?\r~B\r', { what: `the node to get the tildes as data: ${JSON.stringify(bmc.serial.received)}` });
+      expect(c.closed).toBe(false);
+      // ...and & is the escape
+      c.write('&?');
+      await c.waitFor('&.  disconnect\r\n');
+      c.write('&&literal\r');
+      await bmc.waitReceived('&literal\r');
+      c.write('&.');
+      await c.waitFor('&. [terminated solgate]\r\n');
+      await waitFor(() => c.closed, { what: 'the client to be disconnected by &.' });
+    } finally {
+      await c.close();
+    }
   });
 });
 

@@ -278,16 +278,18 @@ describe('solgate CLI against a live 3-conductor cluster', () => {
     const uuid = expectOk(await cli(['nodes', 'create', '--name', 'cli-logged', '--address', '127.0.0.1', '-o', 'json'])).json().uuid as string;
     const key = `${prefix}:node:${uuid}:console-log`;
     // 10,050 entries (a large SOLGATE_CONSOLE_LOG_BYTES keeps that many): more than the CLI's 10,000-entry page
+    // with ids of ten minutes ago, so that --since below leaves them out however long the CLI takes to start
+    const [redisSeconds] = await db.time();
+    const base = Number(redisSeconds) * 1000 - 600_000;
     const batch = db.pipeline();
-    for (let i = 1; i <= 10_050; i++) batch.xadd(key, '*', 'o', String(i * 6), 'd', `E${String(i).padStart(5, '0')}`);
+    for (let i = 1; i <= 10_050; i++) batch.xadd(key, `${base + i}-0`, 'o', String(i * 6), 'd', `E${String(i).padStart(5, '0')}`);
     await batch.exec();
     const all = expectOk(await cli(['console', 'log', 'cli-logged'], { timeoutMs: 30_000 }));
     const seen = [...all.stdout.matchAll(/E(\d{5})/g)].map((m) => Number(m[1]));
     expect(seen).toHaveLength(10_050);
     expect(seen.every((n, i) => n === i + 1)).toBe(true);
 
-    await new Promise((r) => setTimeout(r, 1500)); // every entry above is older than --since 1s
-    const follow = spawn(process.execPath, [join(packageRoot(), 'bin', 'solgate'), 'console', 'log', 'cli-logged', '--follow', '--raw', '--since', '1s'], {
+    const follow = spawn(process.execPath, [join(packageRoot(), 'bin', 'solgate'), 'console', 'log', 'cli-logged', '--follow', '--raw', '--since', '1m'], {
       env: { PATH: process.env.PATH ?? '', SOLGATE_REDIS_URL: redis.url, SOLGATE_KEY_PREFIX: prefix },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -296,7 +298,7 @@ describe('solgate CLI against a live 3-conductor cluster', () => {
     const exited = new Promise<number | null>((resolve) => follow.once('close', (code) => resolve(code)));
     try {
       await db.xadd(key, '*', 'o', '70000', 'd', 'before-follow-is-up\r\n');
-      await waitFor(() => out.includes('before-follow-is-up\r\n'), { what: 'the recent entry (--since 1s), raw: CR kept' });
+      await waitFor(() => out.includes('before-follow-is-up\r\n'), { what: 'the recent entry (--since 1m), raw: CR kept' });
       await db.xadd(key, '*', 'o', '70100', 'd', '\x1b[1mlive\x1b[0m line\r\n');
       await waitFor(() => out.includes('\x1b[1mlive\x1b[0m line\r\n'), { what: 'the new entry, escape sequences and all' });
       expect(out).not.toContain('E10050'); // older than --since

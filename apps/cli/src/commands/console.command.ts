@@ -145,7 +145,9 @@ async function showLog(ctx: CliContext, out: Printer, ident: string, opts: { fol
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    let after = entries.length ? entries[entries.length - 1]!.id : '$';
+    // after the last entry read, or else from the --since time: not '$', which would miss what came
+    // between the read above and the first XREAD
+    let after = entries.at(-1)?.id ?? `${Math.max(0, Math.floor(from))}-0`;
     while (!stop) {
       let more: ConsoleLogEntry[];
       try {

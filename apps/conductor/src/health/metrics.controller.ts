@@ -64,7 +64,7 @@ export class MetricsController {
     new Gauge({ name: 'solgate_console_tcp_clients_max', help: 'Cap on TCP console clients of this conductor (from the open-files limit)', registers: [r], collect() { this.set(rt.consoleClientSlots.max); } });
     counter('solgate_console_tcp_clients_refused_total', 'TCP console clients turned away at the cap', () => rt.consoleClientSlots.refused);
     // console brokers (one BMC session per node, many viewers), per console interface
-    const brokerMetrics = () => [rt.ipmitoolConsoles, rt.nativeConsoles].map((d) => ({ iface: d.name, m: d.metrics }));
+    const brokerMetrics = () => [rt.ipmitoolConsoles, rt.nativeConsoles, rt.shellinaboxConsoles].map((d) => ({ iface: d.name, m: d.metrics }));
     const perInterface = (name: string, help: string, type: 'gauge' | 'counter', read: (m: ReturnType<typeof brokerMetrics>[number]['m']) => number) => {
       if (type === 'gauge')
         new Gauge({ name, help, labelNames: ['interface'], registers: [r], collect() { for (const { iface, m } of brokerMetrics()) this.set({ interface: iface }, read(m)); } });

@@ -49,6 +49,16 @@ describe('console log files (SOLGATE_CONSOLE_LOG_DIR)', () => {
     expect(warnings).toEqual([]);
   });
 
+  it('keeps SOLGATE_CONSOLE_LOG_FILE_COUNT rotated files, the newest as .1, and drops older ones', async () => {
+    const { log, warnings } = recordingLog();
+    // five writes that each pass the 16-byte limit: the live file, then .1 (newest) … .3, and no .4
+    for (const n of [1, 2, 3, 4, 5]) await writeThrough(dir, `generation-${n}-${'x'.repeat(10)}\n`, log, 16);
+    const read = (suffix: string) => readFileSync(join(dir, `${UUID}.log${suffix}`), 'utf8');
+    expect([read(''), read('.1'), read('.2'), read('.3')].map((t) => t.slice(0, 12))).toEqual(['generation-5', 'generation-4', 'generation-3', 'generation-2']);
+    expect(existsSync(join(dir, `${UUID}.log.4`))).toBe(false);
+    expect(warnings).toEqual([]);
+  });
+
   it('does not follow a symbolic link planted as <uuid>.log', async () => {
     symlinkSync(victim, join(dir, `${UUID}.log`));
     const { log, warnings } = recordingLog();

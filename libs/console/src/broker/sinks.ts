@@ -2,7 +2,7 @@ import { rename, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage } from '#libs/common';
 import type { Logger } from '#libs/logging';
-import { CONSOLE_LOG_ENTRY_OVERHEAD_BYTES, type ConsoleLogEntry, type ConsoleLogRepository } from '#libs/nodes';
+import { consoleLogEntryCost, type ConsoleLogEntry, type ConsoleLogRepository } from '#libs/nodes';
 import { assertLogDirectory, openOwnAppendFile } from '../trusted-path.js';
 import type { ViewerInfo } from './broker-api.js';
 import type { AuditEvent, AuditSink, OutputSink, ViewerPublisher } from './ports.js';
@@ -105,8 +105,8 @@ class Batcher {
 }
 
 /**
- * The console log in Redis: a Stream per node, one entry per batch, trimmed to `capBytes` (data plus
- * a per-entry overhead) by MINID on the same XADD. The broker that owns the node is the only
+ * The console log in Redis: a Stream per node, one entry per batch, trimmed to `capBytes` of Redis
+ * memory (each entry counted by consoleLogEntryCost) by MINID on the same XADD. The broker that owns the node is the only
  * writer; it knows every entry's size (its predecessor's from the tail it read at start).
  */
 export class RedisLogSink implements OutputSink {
@@ -124,7 +124,7 @@ export class RedisLogSink implements OutputSink {
     existing: ConsoleLogEntry[],
     private readonly log: Logger,
   ) {
-    this.entries = existing.map((e) => ({ id: e.id, bytes: e.data.length + CONSOLE_LOG_ENTRY_OVERHEAD_BYTES }));
+    this.entries = existing.map((e) => ({ id: e.id, bytes: consoleLogEntryCost(e.data.length) }));
     this.total = this.entries.reduce((n, e) => n + e.bytes, 0);
     this.batcher = new Batcher((offset, data) => this.append(offset, data));
   }
@@ -134,7 +134,7 @@ export class RedisLogSink implements OutputSink {
   }
 
   private async append(offset: number, data: Buffer): Promise<void> {
-    const bytes = data.length + CONSOLE_LOG_ENTRY_OVERHEAD_BYTES;
+    const bytes = consoleLogEntryCost(data.length);
     let total = this.total + bytes;
     let drop = 0;
     while (drop < this.entries.length && total > this.capBytes) total -= this.entries[drop++]!.bytes;
