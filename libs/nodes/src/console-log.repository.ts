@@ -40,13 +40,14 @@ export interface PublishedViewers {
  * counts it: the data, a quarter on top, and 64 bytes. Redis keeps a stream in listpacks of at most
  * 4 KiB (stream-node-max-bytes), each rounded up to an allocator size class, so its real overhead
  * per entry depends on the entry's size: 5–45 % of the data plus tens of bytes. Measured with Redis
- * 7.0 (`MEMORY USAGE … SAMPLES 0`, approximate MINID trim as the broker does it), a full log costs
- * 0.77–1.10 × the budget for entries of 256 B to 32 KiB (0.92 for 115200-baud output in 50 ms
+ * 7.0 (`MEMORY USAGE … SAMPLES 0`, bench/console-log-memory.ts), a full log costs
+ * 0.77–1.09 × the budget for entries of 256 B to 32 KiB (0.88 for 115200-baud output in 50 ms
  * batches), and less for smaller ones: 10,000 full 128 KiB logs take about 1.1–1.3 GiB of Redis.
  */
 export function consoleLogEntryCost(dataBytes: number): number {
   return dataBytes + Math.ceil(dataBytes / 4) + 64;
 }
+
 export const CONSOLE_AUDIT_MAX_ENTRIES = 1000;
 
 const idTime = (id: string) => Number(id.split('-')[0]);

@@ -269,6 +269,10 @@ describe.each([
       expect(metric('solgate_console_bytes_in_total')).toBeGreaterThanOrEqual('\r~tilde\rmid~.line~B~#\r'.length);
       expect(metric('solgate_console_bytes_out_total')).toBeGreaterThan(0);
       expect(metric('solgate_console_bmc_session_drops_total')).toBe(0);
+      // `solgate console who` as a table: both viewers, one writing
+      const table = (await cliFor(redis.url, prefix)(['console', 'who', uuid])).stdout.trim().split('\n');
+      expect(table[0]).toMatch(/^NAME\s+ADDRESS\s+VIA\s+WRITER\s+SINCE$/);
+      expect(table.slice(1).map((l) => l.split(/\s+/).slice(2, 4)).sort()).toEqual([['tcp', 'no'], ['tcp', 'yes']]);
 
       a.write('~.');
       await a.waitFor('~. [terminated solgate]\r\n');
