@@ -302,7 +302,7 @@ const VARIABLES = {
   SOLGATE_CONSOLE_LINGER: { parser: { kind: 'seconds', default: 10, min: 0, max: 3600 }, doc: 'seconds an on-demand BMC session outlives its last viewer' },
   SOLGATE_CONSOLE_LOG_BYTES: {
     parser: { kind: 'integer', default: 131072, min: 0, max: 64 * 1024 * 1024 },
-    doc: 'console log per node in a capped Redis Stream (survives takeover; `solgate console log`); `0` = none',
+    doc: 'Redis memory for each node’s console log, a capped Stream that survives takeover (`solgate console log`); entries count as data × 1.25 + 64 B; `0` = none',
   },
   SOLGATE_CONSOLE_LOG_DIR: {
     parser: { kind: 'string', default: '', valid: (v: string) => SAFE_PATH_RE.test(v), rule: 'must be an absolute path of letters, digits, _ . - and / (or empty: no log files)' },
