@@ -14,7 +14,8 @@ describe('cluster: a fenced conductor leaves its successor’s SOL session alone
   let cluster: LocalCluster;
 
   beforeAll(async () => {
-    cluster = await LocalCluster.start({ name: 'fa', conductors: 2, fleetNodes: 8 });
+    // on-demand capture with a 3 s linger: a BMC session outlives its last viewer by 3 s
+    cluster = await LocalCluster.start({ name: 'fa', conductors: 2, fleetNodes: 8, env: { SOLGATE_CONSOLE_CAPTURE: 'on-demand', SOLGATE_CONSOLE_LINGER: '3' } });
     await cluster.enableAll();
     await cluster.waitAllServing();
   }, 120_000);
@@ -67,5 +68,49 @@ describe('cluster: a fenced conductor leaves its successor’s SOL session alone
     expect(same.takenOverBy).toBeUndefined();
     await good.close();
     await old.close();
+  });
+  it('keeps the new owner’s session when the old owner resumes after its linger ran out (the linger closes without a word)', async () => {
+    // found by the chaos soak (seed 4242): the old owner paused while its session lingered; on resume
+    // its linger timer fired before the fence, and its polite close deactivated the successor's session
+    const sample = await cluster.sample();
+    const victimId = sample.some((x) => x.conductor === 'c2') ? 'c2' : 'c1';
+    const survivorId = victimId === 'c2' ? 'c1' : 'c2';
+    const target = sample.find((x) => x.conductor === victimId)!;
+    const node = cluster.nodes.find((n) => n.uuid === target.uuid)!;
+    const fleet = cluster.fleet!;
+    const victim = cluster.conductor(victimId);
+    const survivor = cluster.conductor(survivorId);
+
+    const old = await ConsoleClient.connect(target.url!);
+    await old.waitSession();
+    await old.close(); // the session lingers 3 s
+    const detachedAt = Date.now();
+    // paused just before the linger runs out, its timer is due before the next heartbeat's: on
+    // resume it fires first, before the victim notices its lease lapsed (as in the soak)
+    await new Promise((r) => setTimeout(r, 2950));
+    victim.pause();
+    await waitFor(async () => (await cluster.sample([target.uuid], survivor))[0]?.conductor === survivorId, {
+      timeoutMs: BOUNDS_MS.pausedTakeover,
+      intervalMs: 50,
+      what: 'the survivor to serve the paused conductor’s console',
+    });
+    const url = (await survivor.api('GET', `/v1/nodes/${target.uuid}/states/console`)).body.console_info.url;
+    const good = await ConsoleClient.connect(url);
+    try {
+      await good.waitSession();
+      const current = (await fleet.detail(node.bmcIndex!)).solHistory.at(-1)!;
+      expect(current.deactivatedAt).toBeNull();
+      // resume only once the linger is long over: its timer fires the moment the victim runs again
+      await new Promise((r) => setTimeout(r, Math.max(0, detachedAt + 4000 - Date.now())));
+      const logged = victim.logs.length;
+      victim.resume();
+      await waitFor(() => /self-fenced/.test(victim.logs.slice(logged)), { timeoutMs: 10_000, what: 'the victim to fence itself' });
+      await new Promise((r) => setTimeout(r, 1000)); // a late Deactivate Payload would land by now
+      const same = (await fleet.detail(node.bmcIndex!)).solHistory.find((h) => h.activatedAt === current.activatedAt && h.bmcSessionId === current.bmcSessionId)!;
+      expect([null, 'deactivated']).toContain(same.endReason);
+      expect(same.takenOverBy).toBeUndefined();
+    } finally {
+      await good.close();
+    }
   });
 });

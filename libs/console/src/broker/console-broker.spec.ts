@@ -195,6 +195,27 @@ describe('ConsoleBroker', () => {
     expect(audit.map((e) => e.event)).toContain('session-close');
   });
 
+  it('on-demand: a linger that ends after the lease lapsed abandons the session (a paused conductor resuming must not deactivate its successor’s)', async () => {
+    // found by the chaos soak (seed 4242): c1 paused during the linger, c3 took the node over and
+    // opened SOL; on resume c1's linger timer fired before its fence, and its polite close (Deactivate
+    // Payload: a BMC ends the payload whichever session asks) ended c3's session
+    const bmc = new FakeBmc();
+    const { b, setLease } = newBroker(bmc, { lingerMs: 40 });
+    const v = b.attach({ address: 'a', via: 'tcp' });
+    await until(() => b.sessionState === 'up', 'up');
+    v.detach();
+    setLease(false);
+    await until(() => bmc.current.closed, 'session closed after the linger');
+    expect(bmc.current.abandoned).toBe(true);
+
+    // and with the lease valid, the linger says goodbye as before
+    const bmc2 = new FakeBmc();
+    const other = newBroker(bmc2, { lingerMs: 40 });
+    other.b.attach({ address: 'a', via: 'tcp' }).detach();
+    await until(() => bmc2.links.length === 1 && bmc2.current.closed, 'session closed after the linger');
+    expect(bmc2.current.abandoned).toBe(false);
+  });
+
   it('always: captures with nobody attached, and a late joiner replays it', async () => {
     const bmc = new FakeBmc();
     const written: string[] = [];

@@ -291,7 +291,7 @@ export class ConsoleBroker implements ConsoleBrokerHandle {
     }
     if (!this.wantsSession()) {
       this.setState('idle');
-      await link.close({ abandon: this.abandoning });
+      await link.close({ abandon: this.abandoning || !this.o.leaseValid() });
       return;
     }
     this.link = link;
@@ -384,7 +384,9 @@ export class ConsoleBroker implements ConsoleBrokerHandle {
     if (this.state !== 'up') return; // connecting: openSession() closes what it gets when nobody wants it
     this.lingerTimer = setTimeout(() => {
       this.lingerTimer = undefined;
-      if (this.viewers.size === 0 && this.capture !== 'always') void this.closeSession('linger');
+      // a conductor paused through the linger resumes here before it fences: past its lease the node
+      // may have a new owner with its own SOL session, which a polite close (Deactivate Payload) would end
+      if (this.viewers.size === 0 && this.capture !== 'always') void this.closeSession('linger', !this.o.leaseValid());
     }, this.o.lingerMs);
   }
 
