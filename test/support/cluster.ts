@@ -262,6 +262,8 @@ export class OwnershipSampler {
   offender: string | undefined;
   samples = 0;
   fullScans = 0;
+  private startedAt = 0;
+  private stoppedAt: number | undefined;
   private timers: NodeJS.Timeout[] = [];
   /** socat listener pid → node uuid (from its -L argument), for the pids seen so far. */
   private readonly uuidOf = new Map<number, string | null>();
@@ -270,6 +272,8 @@ export class OwnershipSampler {
   constructor(private readonly cluster: LocalCluster) {}
 
   start(intervalMs = 5): this {
+    this.startedAt = performance.now();
+    this.stoppedAt = undefined;
     this.timers.push(setInterval(() => this.quickSample(), intervalMs));
     this.timers.push(
       setInterval(() => {
@@ -283,6 +287,12 @@ export class OwnershipSampler {
   stop(): void {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    this.stoppedAt ??= performance.now();
+  }
+
+  /** Launcher samples per second since start: how fine the watch was (each costs a few ms of /proc reads). */
+  get samplesPerSecond(): number {
+    return this.samples / (((this.stoppedAt ?? performance.now()) - this.startedAt) / 1000);
   }
 
   private quickSample(): void {

@@ -120,8 +120,11 @@ describe('cluster: placement, join, graceful handover, crash takeover', () => {
   });
 
   it('never had two console listeners for one node at the same moment', () => {
-    process.stdout.write(`listener sampler: ${sampler.samples} launcher samples, ${sampler.fullScans} full scans\n`);
-    expect(sampler.samples).toBeGreaterThan(500);
+    process.stdout.write(`listener sampler: ${sampler.samples} launcher samples (${sampler.samplesPerSecond.toFixed(0)}/s), ${sampler.fullScans} full scans\n`);
+    // the watch was fine-grained: a sample every 40 ms on average at least (a count alone depends on
+    // how long the tests ran: 349 in a quick run on a quiet machine, at ~140/s)
+    expect(sampler.samples).toBeGreaterThan(100);
+    expect(sampler.samplesPerSecond).toBeGreaterThan(25);
     // full socket-table scans are slow on a loaded box (3 were seen at load 7); the launcher samples carry the check
     expect(sampler.fullScans).toBeGreaterThan(0);
     expect({ max: sampler.maxListenersPerNode, node: sampler.offender }).toEqual({ max: 1, node: undefined });
