@@ -20,8 +20,7 @@ export default tseslint.config(
     files: ['**/*.ts'],
     extends: [js.configs.recommended, ...tseslint.configs.recommended],
     languageOptions: {
-      // the browser bundle's specs are outside both tsconfigs (DOM types vs jest's); linted on their own
-      parserOptions: { projectService: { allowDefaultProject: ['apps/web/src/lib/*.spec.ts'] }, tsconfigRootDir: ROOT },
+      parserOptions: { projectService: true, tsconfigRootDir: ROOT },
     },
     linterOptions: { reportUnusedDisableDirectives: 'error' },
     plugins: { solgate: { rules: { 'import-boundaries': importBoundaries } } },
