@@ -25,29 +25,38 @@ describe('cluster: a fenced conductor leaves its successor’s SOL session alone
     await cluster?.stop();
   });
 
-  it('keeps the new owner’s session through the old owner’s resume and fence (ipmitool-socat)', async () => {
-    // the ring decides who owns what (random uuids): the victim is a conductor that serves something
+  /** A console and the conductor serving it (the ring decides who owns what: random uuids), and the other one. */
+  async function pickVictim() {
     const sample = await cluster.sample();
     const victimId = sample.some((x) => x.conductor === 'c2') ? 'c2' : 'c1';
     const survivorId = victimId === 'c2' ? 'c1' : 'c2';
     const target = sample.find((x) => x.conductor === victimId)!;
     expect(target).toBeDefined();
     const node = cluster.nodes.find((n) => n.uuid === target.uuid)!;
+    return { target, node, victim: cluster.conductor(victimId), survivor: cluster.conductor(survivorId), survivorId };
+  }
+
+  /** Pause the victim; once the survivor serves the node (after the heartbeat timeout), its console URL. */
+  async function pauseUntilTakenOver(v: Awaited<ReturnType<typeof pickVictim>>): Promise<string> {
+    v.victim.pause();
+    await waitFor(async () => (await cluster.sample([v.target.uuid], v.survivor))[0]?.conductor === v.survivorId, {
+      timeoutMs: BOUNDS_MS.pausedTakeover,
+      intervalMs: 50,
+      what: 'the survivor to serve the paused conductor’s console',
+    });
+    return (await v.survivor.api('GET', `/v1/nodes/${v.target.uuid}/states/console`)).body.console_info.url;
+  }
+
+  it('keeps the new owner’s session through the old owner’s resume and fence (ipmitool-socat)', async () => {
+    const v = await pickVictim();
+    const { target, node, victim } = v;
     const fleet = cluster.fleet!;
 
     // the victim's ipmitool holds the payload for a connected client...
     const old = await ConsoleClient.connect(target.url!);
     await old.waitSession();
-    const victim = cluster.conductor(victimId);
-    const survivor = cluster.conductor(survivorId);
     // ...while the victim stops running code; the survivor takes the node over after the heartbeat timeout
-    victim.pause();
-    await waitFor(async () => (await cluster.sample([target.uuid], survivor))[0]?.conductor === survivorId, {
-      timeoutMs: BOUNDS_MS.pausedTakeover,
-      intervalMs: 50,
-      what: 'the survivor to serve the paused conductor’s console',
-    });
-    const url = (await survivor.api('GET', `/v1/nodes/${target.uuid}/states/console`)).body.console_info.url;
+    const url = await pauseUntilTakenOver(v);
     const good = await ConsoleClient.connect(url);
     await good.waitSession();
     const before = await fleet.detail(node.bmcIndex!);
@@ -69,17 +78,13 @@ describe('cluster: a fenced conductor leaves its successor’s SOL session alone
     await good.close();
     await old.close();
   });
+
   it('keeps the new owner’s session when the old owner resumes after its linger ran out (the linger closes without a word)', async () => {
     // found by the chaos soak (seed 4242): the old owner paused while its session lingered; on resume
     // its linger timer fired before the fence, and its polite close deactivated the successor's session
-    const sample = await cluster.sample();
-    const victimId = sample.some((x) => x.conductor === 'c2') ? 'c2' : 'c1';
-    const survivorId = victimId === 'c2' ? 'c1' : 'c2';
-    const target = sample.find((x) => x.conductor === victimId)!;
-    const node = cluster.nodes.find((n) => n.uuid === target.uuid)!;
+    const v = await pickVictim();
+    const { target, node, victim } = v;
     const fleet = cluster.fleet!;
-    const victim = cluster.conductor(victimId);
-    const survivor = cluster.conductor(survivorId);
 
     const old = await ConsoleClient.connect(target.url!);
     await old.waitSession();
@@ -88,13 +93,7 @@ describe('cluster: a fenced conductor leaves its successor’s SOL session alone
     // paused just before the linger runs out, its timer is due before the next heartbeat's: on
     // resume it fires first, before the victim notices its lease lapsed (as in the soak)
     await new Promise((r) => setTimeout(r, 2950));
-    victim.pause();
-    await waitFor(async () => (await cluster.sample([target.uuid], survivor))[0]?.conductor === survivorId, {
-      timeoutMs: BOUNDS_MS.pausedTakeover,
-      intervalMs: 50,
-      what: 'the survivor to serve the paused conductor’s console',
-    });
-    const url = (await survivor.api('GET', `/v1/nodes/${target.uuid}/states/console`)).body.console_info.url;
+    const url = await pauseUntilTakenOver(v);
     const good = await ConsoleClient.connect(url);
     try {
       await good.waitSession();

@@ -108,13 +108,14 @@ const durationOption = (v: string) => {
   }
 };
 
+/** Entries per XRANGE page of `console log`. */
+const LOG_PAGE = 10_000;
+
 /**
  * `console log`: the node's console log from Redis (what its broker captured, across takeovers), no
  * conductor involved. Plain text by default (escape sequences and control characters removed),
  * exact bytes with --raw; --follow waits for more until interrupted.
  */
-const LOG_PAGE = 10_000;
-
 async function showLog(ctx: CliContext, out: Printer, ident: string, opts: { follow?: boolean; since?: number; raw?: boolean }): Promise<void> {
   const node = await ctx.findNode(ident);
   const repo = new ConsoleLogRepository(ctx.redis, ctx.keys);

@@ -291,7 +291,7 @@ export class ConsoleBroker implements ConsoleBrokerHandle {
     }
     if (!this.wantsSession()) {
       this.setState('idle');
-      await link.close({ abandon: this.abandoning || !this.o.leaseValid() });
+      await link.close({ abandon: this.mustAbandon });
       return;
     }
     this.link = link;
@@ -384,13 +384,22 @@ export class ConsoleBroker implements ConsoleBrokerHandle {
     if (this.state !== 'up') return; // connecting: openSession() closes what it gets when nobody wants it
     this.lingerTimer = setTimeout(() => {
       this.lingerTimer = undefined;
-      // a conductor paused through the linger resumes here before it fences: past its lease the node
-      // may have a new owner with its own SOL session, which a polite close (Deactivate Payload) would end
-      if (this.viewers.size === 0 && this.capture !== 'always') void this.closeSession('linger', !this.o.leaseValid());
+      // a conductor paused through the linger resumes here before it fences (mustAbandon says why)
+      if (this.viewers.size === 0 && this.capture !== 'always') void this.closeSession('linger');
     }, this.o.lingerMs);
   }
 
-  private async closeSession(why: string, abandon = false): Promise<void> {
+  /**
+   * No word to the BMC when a session ends: once stopped by a fence, or past the lease. The node may
+   * have a new owner by then, whose SOL session a polite close (Deactivate Payload, which a BMC
+   * honours from any session) would end; a conductor paused through a linger resumes into exactly
+   * that, before it notices the lapse (chaos soak, seed 4242).
+   */
+  private get mustAbandon(): boolean {
+    return this.abandoning || !this.o.leaseValid();
+  }
+
+  private async closeSession(why: string, abandon = this.mustAbandon): Promise<void> {
     await this.opening;
     const link = this.link;
     this.link = undefined;

@@ -106,8 +106,9 @@ class Batcher {
 
 /**
  * The console log in Redis: a Stream per node, one entry per batch, trimmed to `capBytes` of Redis
- * memory (each entry counted by consoleLogEntryCost) by MINID on the same XADD. The broker that owns the node is the only
- * writer; it knows every entry's size (its predecessor's from the tail it read at start).
+ * memory (each entry counted by consoleLogEntryCost) by MINID on the same XADD. The broker that owns
+ * the node is the only writer; it knows every entry's size (its predecessor's from the tail it read
+ * at start).
  */
 export class RedisLogSink implements OutputSink {
   private readonly batcher: Batcher;
